@@ -1,0 +1,336 @@
+"""Command line: parse, call, write, map errors to exit codes. No scanning logic lives here."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from scanner import __version__, collect, findings, gate
+from scanner.baseline import DEFAULT_BASELINE, load_baseline, shipped_baselines
+from scanner.errors import EXIT_INPUT, CiiScanError, InputError
+from scanner.facts import Facts, HostIdentity
+from scanner.output import ensure_writable_dir, write_atomic
+from scanner.render import OutputFormat, render
+from scanner.scan import assess, report_from_facts
+from scanner.transport.local import LocalTransport
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  complete; nothing at or above --fail-on failed
+  1  a failure at or above --fail-on
+  2  bad usage or invalid input; nothing scanned
+  3  incomplete: a host or probe could not be assessed (no threshold failure)
+"""
+SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info"])
+FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat])
+DEFAULT_OUTDIR = Path("cii-scan-results")
+
+
+def baseline_options(func: Any) -> Any:
+    func = click.option("--profile", metavar="NAME",
+                        help="Baseline profile (e.g. mlps-l3, cii).")(func)
+    func = click.option("-b", "--baseline", "baseline_ref", default=DEFAULT_BASELINE,
+                        show_default=True, metavar="ID|FILE",
+                        help="Shipped baseline id or path to a baseline/tailoring YAML.")(func)
+    return func
+
+
+def report_options(func: Any) -> Any:
+    func = click.option("--fail-on-incomplete/--no-fail-on-incomplete", default=True,
+                        show_default=True,
+                        help="Exit 3 when a host or rule could not be assessed.")(func)
+    func = click.option("--fail-on", type=SEVERITY_CHOICE, metavar="SEVERITY",
+                        help="Exit 1 if a rule of this severity or higher failed.")(func)
+    func = click.option("--lang", type=click.Choice(["en", "zh"]), default="en",
+                        show_default=True, help="Language of human-readable reports.")(func)
+    func = click.option("-f", "--format", "formats", type=FORMAT_CHOICE, multiple=True,
+                        help="Extra output format (repeatable); findings.json is always written.")(
+        func)
+    func = click.option("-o", "--outdir", type=click.Path(path_type=Path),
+                        default=DEFAULT_OUTDIR, show_default=True,
+                        help="Directory for findings.json and reports.")(func)
+    return func
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cii-scan")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Agentless audit scanner for critical information infrastructure (CII) hosts.
+
+    Pulls host configuration (locally or over SSH, one round trip per host),
+    checks it against a YAML baseline (Article 9(3) safeguards via GB/T
+    22239-2019 level 3, GB/T 39204-2022 and CIS) and writes schema-validated
+    findings plus reports.
+
+    \b
+    Examples:
+      cii-scan scan                              # this machine, default baseline
+      cii-scan scan --profile mlps-l3 --fail-on high
+      cii-scan collector-script > collector.sh   # for a host without network
+      cii-scan evaluate collector-output.txt -o results/
+    """
+    ctx.obj = {"debug": debug}
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("targets", nargs=-1, metavar="[TARGET...]")
+@click.option("--local", "local", is_flag=True, help="Scan this machine (the default with no "
+              "targets).")
+@baseline_options
+@report_options
+def scan(targets: tuple[str, ...], local: bool, baseline_ref: str, profile: str | None,
+         outdir: Path, formats: tuple[str, ...], lang: str, fail_on: str | None,
+         fail_on_incomplete: bool) -> None:
+    """Scan hosts and write OUTDIR/findings.json (and any -f reports).
+
+    With no TARGET this machine is scanned through the local transport.
+    """
+    if targets and not local:
+        raise click.UsageError("SSH targets are not supported by this build; use --local")
+    baseline = load_baseline(baseline_ref, profile)
+    ensure_writable_dir(outdir)
+    started = collect.utc_now()
+    host = HostIdentity(name="local", address="localhost", transport="local")
+    report, _ = assess(LocalTransport(), host, baseline)
+    _progress(f"{report.host.name}: {_host_line(report.to_json())}")
+    document = findings.build_document(
+        baseline=baseline, hosts=[report], started_at=started, finished_at=collect.utc_now(),
+        invocation=_invocation("scan", fail_on),
+    )
+    _finish(document, outdir, formats, lang, fail_on, fail_on_incomplete)
+
+
+@cli.command("collect")
+@click.argument("target", required=False)
+@baseline_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Facts file to write (JSON).")
+def collect_command(target: str | None, baseline_ref: str, profile: str | None,
+                    output: Path) -> None:
+    """Collect a host's facts (evidence) for later offline `evaluate`.
+
+    The probes collected are those the baseline's enabled rules need.
+    """
+    if target not in (None, "local", "localhost"):
+        raise click.UsageError("SSH targets are not supported by this build; collect runs "
+                               "locally")
+    baseline = load_baseline(baseline_ref, profile)
+    host = HostIdentity(name="local", address="localhost", transport="local")
+    facts = collect.collect(LocalTransport(), host, baseline.probe_calls())
+    os_data = facts.os
+    if os_data and os_data.get("hostname"):
+        facts = Facts(HostIdentity(str(os_data["hostname"]), "localhost"), facts.results,
+                      facts.collected_at, facts.duration_s)
+    write_atomic(output, findings.dumps(facts.to_json()))
+    _progress(f"{facts.host.name}: {len(facts.results)} probes collected -> {output}")
+
+
+@cli.command("evaluate", epilog=EXIT_CODES_HELP)
+@click.argument("evidence", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@baseline_options
+@report_options
+def evaluate_command(evidence: tuple[Path, ...], baseline_ref: str, profile: str | None,
+                     outdir: Path, formats: tuple[str, ...], lang: str, fail_on: str | None,
+                     fail_on_incomplete: bool) -> None:
+    """Evaluate stored evidence offline: facts JSON from `collect`, or the raw output
+    of `collector-script` run by hand on a host."""
+    baseline = load_baseline(baseline_ref, profile)
+    ensure_writable_dir(outdir)
+    started = collect.utc_now()
+    reports = [report_from_facts(baseline, _read_evidence(path)) for path in evidence]
+    document = findings.build_document(
+        baseline=baseline, hosts=reports, started_at=started, finished_at=collect.utc_now(),
+        invocation=_invocation("evaluate", fail_on),
+    )
+    _finish(document, outdir, formats, lang, fail_on, fail_on_incomplete)
+
+
+@cli.command("collector-script")
+@baseline_options
+def collector_script(baseline_ref: str, profile: str | None) -> None:
+    """Print the collector script for hosts without network access.
+
+    \b
+    On the host:   sh collector.sh > collector-output.txt
+    Back here:     cii-scan evaluate collector-output.txt -b BASELINE
+    """
+    baseline = load_baseline(baseline_ref, profile)
+    click.echo(collect.build_script(baseline.probe_calls(), collect.new_token()), nl=False)
+
+
+@cli.group()
+def baselines() -> None:
+    """List, show and validate baselines."""
+
+
+@baselines.command("list")
+def baselines_list() -> None:
+    """List the shipped baselines."""
+    for baseline_id in shipped_baselines():
+        loaded = load_baseline(baseline_id)
+        profiles = ", ".join(loaded.profiles) or "-"
+        click.echo(f"{loaded.id}\t{loaded.version}\t{len(loaded.rules)} rules\t"
+                   f"profiles: {profiles}\t{loaded.title['en']}")
+
+
+@baselines.command("show")
+@click.argument("reference", metavar="ID|FILE")
+@click.option("--profile", metavar="NAME", help="Show the rules this profile enables.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+def baselines_show(reference: str, profile: str | None, lang: str) -> None:
+    """Show a baseline's rules, severities and references."""
+    loaded = load_baseline(reference, profile)
+    click.echo(f"{loaded.id} {loaded.version}: {_text(loaded.title, lang)}")
+    click.echo(f"digest {loaded.digest}; profile {loaded.profile or '-'}; "
+               f"{len(loaded.rules)} rules enabled, {len(loaded.disabled)} disabled")
+    for name, value in loaded.parameters.items():
+        click.echo(f"  ${name} = {value}")
+    for rule in loaded.rules:
+        refs = "; ".join(f"{k} {', '.join(v)}" for k, v in rule.references.items())
+        kind = " [manual]" if rule.manual else ""
+        click.echo(f"{rule.id:<45} {rule.severity:<8} {_text(rule.title, lang)}{kind}"
+                   + (f"  ({refs})" if refs else ""))
+    for rule_id, reason in loaded.disabled.items():
+        click.echo(f"{rule_id:<45} disabled  {reason}")
+
+
+@baselines.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--profile", metavar="NAME", help="Also resolve this profile.")
+def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
+    """Validate baseline or tailoring files (exit 0 valid, 2 invalid)."""
+    for path in files:
+        loaded = load_baseline(str(path), profile)
+        click.echo(f"{path}: ok ({loaded.id} {loaded.version}, {len(loaded.rules)} rules)")
+
+
+@cli.command("validate")
+@click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
+def validate_command(document: Path) -> None:
+    """Check a findings document against the published schema (exit 0 valid, 2 invalid)."""
+    findings.load_document(_read_text(document), str(document))
+    click.echo(f"{document}: valid findings document (schema {findings.FINDINGS_SCHEMA_VERSION})")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+
+
+def _read_text(path: Path) -> str:
+    raw = _read_bytes(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not valid UTF-8") from None
+
+
+def _read_evidence(path: Path) -> Facts:
+    """Facts JSON, or the raw output of the collector script."""
+    raw = _read_bytes(path)
+    if raw.lstrip()[:1] == b"{":
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(str(path), f"not valid JSON facts ({exc})") from None
+        return Facts.from_json(data, str(path))
+    _, parsed = collect.parse_standalone(raw, str(path))
+    facts = Facts(HostIdentity(path.stem, "offline", transport="offline"), parsed.results,
+                  collect.utc_now(), 0.0)
+    os_data = facts.os
+    name = str(os_data["hostname"]) if os_data and os_data.get("hostname") else path.stem
+    return Facts(HostIdentity(name, "offline", transport="offline"), parsed.results,
+                 facts.collected_at, 0.0)
+
+
+def _invocation(command: str, fail_on: str | None) -> dict[str, Any]:
+    try:
+        operator = getpass.getuser()
+    except (KeyError, OSError):
+        operator = "unknown"
+    return {"command": command, "operator": operator, "scanner_host": socket.gethostname(),
+            "fail_on": fail_on}
+
+
+def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], lang: str,
+            fail_on: str | None, fail_on_incomplete: bool) -> NoReturn:
+    wanted = [OutputFormat.JSON] + [OutputFormat(f) for f in formats if f != "json"]
+    for fmt in dict.fromkeys(wanted):
+        target = outdir / fmt.filename
+        write_atomic(target, render(fmt, document, lang=lang))
+        _progress(f"wrote {target}")
+    summary = document["summary"]
+    _progress(_summary_line(summary))
+    sys.exit(gate.exit_code(document, fail_on, fail_on_incomplete))
+
+
+def _summary_line(summary: Mapping[str, Any]) -> str:
+    counts = summary["by_status"]
+    parts = [f"{counts[s]} {s.replace('_', '-')}" for s in findings.RULE_STATUSES if counts[s]]
+    score = summary["score"]
+    hosts = summary["hosts"]
+    unassessed = hosts["total"] - hosts["scanned"]
+    text = f"{hosts['scanned']}/{hosts['total']} hosts scanned; " + (", ".join(parts) or
+                                                                    "no results")
+    if score is not None:
+        text += f"; score {score:g}"
+    if unassessed:
+        text += f"; {unassessed} host(s) not assessed"
+    return text
+
+
+def _host_line(host: Mapping[str, Any]) -> str:
+    if host["status"] != "scanned":
+        return f"{host['status']}: {host['reason']}"
+    counts = host["summary"]["by_status"]
+    return ", ".join(f"{counts[s]} {s.replace('_', '-')}" for s in findings.RULE_STATUSES
+                     if counts[s])
+
+
+def _text(text: Mapping[str, str], lang: str) -> str:
+    return text.get(lang) or text.get("en", "")
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI; report CiiScanError as one line with its exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="cii-scan",
+                 standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Abort:
+        click.echo("cii-scan: aborted", err=True)
+        sys.exit(130)
+    except CiiScanError as exc:
+        if debug:
+            raise
+        click.echo(f"cii-scan: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(0)

@@ -1,0 +1,159 @@
+"""Evaluation: ``evaluate(baseline, facts) -> [RuleResult]``. Pure: no I/O, no globals.
+
+A rule passes only on positive evidence. A probe that errored, a value that was
+not reported, an OS family that could not be told: each gives ``error`` with the
+reason. A probe whose subject is not installed (``absent``) gives
+``not_applicable``. Rules marked ``manual`` never pass or fail on their own:
+they carry the collected evidence for an assessor to judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner import probes
+from scanner.baseline import Baseline, Check, CompositeCheck, ProbeCheck, Rule
+from scanner.expect import MISSING, Outcome, apply, combine, describe
+from scanner.facts import Facts
+from scanner.findings import RuleResult
+
+MAX_EVIDENCE_ITEMS = 50
+MAX_EVIDENCE_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    status: str  # pass | fail | error | not_applicable
+    message: str
+    evidence: tuple[Mapping[str, Any], ...]
+
+
+def evaluate(baseline: Baseline, facts: Facts) -> list[RuleResult]:
+    """Every enabled rule of ``baseline`` judged on ``facts``, in rule-id order."""
+    os_data = facts.os
+    family = os_data.get("family") if os_data else None
+    return [evaluate_rule(rule, facts, family) for rule in sorted(baseline.rules,
+                                                                 key=lambda r: r.id)]
+
+
+def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None) -> RuleResult:
+    expected = describe_check(rule.check) if rule.check is not None else ""
+    if rule.applies_to:
+        if os_family is None or os_family == "unknown":
+            return _result(rule, "error", expected, (), "the host's OS family could not be "
+                           f"determined; this rule applies to {', '.join(rule.applies_to)}")
+        if os_family not in rule.applies_to:
+            return _result(rule, "not_applicable", expected, (),
+                           f"applies to {', '.join(rule.applies_to)}; this host is {os_family}")
+    if rule.check is None:
+        return _result(rule, "manual", expected, (), "needs an assessor's judgement")
+    outcome = _evaluate_check(rule.check, facts)
+    if rule.manual is not None:
+        note = "needs an assessor's judgement; the evidence shown was collected from the host"
+        if outcome.status == "error":
+            note += f" (part could not be collected: {outcome.message})"
+        return _result(rule, "manual", expected, outcome.evidence, note)
+    return _result(rule, outcome.status, expected, outcome.evidence, outcome.message)
+
+
+def _result(rule: Rule, status: str, expected: str, evidence: tuple[Mapping[str, Any], ...],
+            message: str) -> RuleResult:
+    return RuleResult(rule_id=rule.id, status=status, severity=rule.severity,
+                      expected=expected, observed=list(evidence), message=message)
+
+
+def _evaluate_check(check: Check, facts: Facts) -> _Evaluated:
+    if isinstance(check, ProbeCheck):
+        return _evaluate_probe_check(check, facts)
+    parts = [_evaluate_check(part, facts) for part in check.parts]
+    evidence = tuple(item for part in parts for item in part.evidence)
+    applicable = [p for p in parts if p.status != "not_applicable"]
+    if not applicable:
+        return _Evaluated("not_applicable", parts[0].message, evidence)
+    outcome = combine(check.mode, [Outcome(p.status, p.message) for p in applicable])  # type: ignore[arg-type]
+    return _Evaluated(outcome.verdict, outcome.detail, evidence)
+
+
+def _evaluate_probe_check(check: ProbeCheck, facts: Facts) -> _Evaluated:
+    call = check.call
+    where = {"probe": call.probe, **({"args": call.args} if call.args else {})}
+    if check.key:
+        where["key"] = check.key
+    result = facts.result(call)
+    if result is None:
+        reason = f"probe {call.key} was not collected for this host (facts from another baseline?)"
+        return _Evaluated("error", reason, ({**where, "error": reason},))
+    if result.status == "absent":
+        reason = result.error or "not present on this host"
+        return _Evaluated("not_applicable", reason, ({**where, "absent": reason},))
+    if result.status != "ok":
+        reason = result.error or "probe failed"
+        return _Evaluated("error", reason, ({**where, "error": reason},))
+    value, unobservable = subject_of(check, result.data)
+    missing_reason = f"{check.key or call.probe} not reported by the host"
+    if check.key and isinstance(unobservable, Mapping) and check.key in unobservable:
+        missing_reason = unobservable[check.key]
+    outcome = apply(check.expect, value, unobservable, missing_reason)
+    evidence = {**where, "value": bounded_evidence(value)}
+    return _Evaluated(outcome.verdict, outcome.detail, (evidence,))
+
+
+def subject_of(check: ProbeCheck, data: Any) -> tuple[Any, Mapping[str, str]]:
+    """The value a check looks at, and the probe's reasons for fields it could not see."""
+    probe = probes.get(check.call.probe)
+    unobservable: Mapping[str, str] = {}
+    if isinstance(data, dict) and isinstance(data.get("unobservable"), dict):
+        unobservable = data["unobservable"]
+    if check.key is not None:
+        base = data.get(probe.keyed, MISSING) if probe.keyed and isinstance(data, dict) else data
+        return lookup(base, check.key), unobservable
+    if probe.subject is not None:
+        return (data.get(probe.subject, MISSING) if isinstance(data, dict) else MISSING,
+                unobservable)
+    return data, unobservable
+
+
+def lookup(base: Any, key: str) -> Any:
+    """``key`` in ``base``; a dotted key walks nested mappings when no member has its name."""
+    if not isinstance(base, dict):
+        return MISSING
+    if key in base:
+        return base[key]
+    head, _, rest = key.partition(".")
+    if rest and head in base:
+        return lookup(base[head], rest)
+    return MISSING
+
+
+def describe_check(check: Check) -> str:
+    if isinstance(check, ProbeCheck):
+        subject = check.key or probes.get(check.call.probe).subject or check.call.probe
+        args = check.call.args
+        if args:
+            subject = f"{subject} ({', '.join(f'{k}={v}' for k, v in sorted(args.items()))})"
+        return f"{subject}: {describe(check.expect)}"
+    assert isinstance(check, CompositeCheck)
+    joiner = " AND " if check.mode == "all" else " OR "
+    return joiner.join(
+        f"({describe_check(part)})" if isinstance(part, CompositeCheck) else describe_check(part)
+        for part in check.parts
+    )
+
+
+def bounded_evidence(value: Any) -> Any:
+    """Evidence small enough for a report: long lists and strings are cut, and say so."""
+    if value is MISSING:
+        return None
+    if isinstance(value, str) and len(value) > MAX_EVIDENCE_TEXT:
+        return value[:MAX_EVIDENCE_TEXT] + f"… ({len(value) - MAX_EVIDENCE_TEXT} more chars)"
+    if isinstance(value, list) and len(value) > MAX_EVIDENCE_ITEMS:
+        return [bounded_evidence(v) for v in value[:MAX_EVIDENCE_ITEMS]] + [
+            f"… ({len(value) - MAX_EVIDENCE_ITEMS} more items)"
+        ]
+    if isinstance(value, list):
+        return [bounded_evidence(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): bounded_evidence(v) for k, v in value.items()}
+    return value

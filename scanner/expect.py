@@ -1,0 +1,498 @@
+"""The closed set of operators a baseline's ``expect`` may use, compiled and applied.
+
+An expectation is a mapping with exactly one operator. Compiling checks the
+operator name and operand shape once, at baseline load, with the YAML path of
+any problem; applying is pure and total: it returns pass, fail or error, never
+raises for odd host data. A value the probe could not observe is an error with
+the probe's reason, never a pass.
+
+Operators
+  equals, not_equals, in, not_in        value comparison (numbers compare numerically)
+  matches, not_matches                   Python regex search (bounded, see MAX_SUBJECT_CHARS)
+  lt, le, gt, ge                         numeric
+  version_lt, version_le, version_gt, version_ge   dotted/alnum version comparison
+  exists, absent                         the value was reported / was not (operand: true)
+  contains, not_contains                 list membership or substring
+  empty                                  true: the list/string is empty; false: it is not
+  mode_at_most                           file mode grants nothing beyond e.g. "0640"
+  owner, group                           file owner/group name (a name or a list of names)
+  all, any, none                         combine expectations on the same value
+  not                                    negate one expectation
+  all_items, any_item, no_item           quantify over a list (operand: a match)
+  count                                  {where: match, <equals|lt|le|gt|ge>: n}
+
+A *match* (for items of a list) is either an expectation, or a mapping of
+field names to expectations that must all hold for the item.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Verdict = Literal["pass", "fail", "error"]
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<not reported>"})()
+MAX_SUBJECT_CHARS = 100_000
+MAX_PATTERN_CHARS = 1_000
+
+SCALAR_OPS = frozenset({"equals", "not_equals", "in", "not_in", "matches", "not_matches",
+                        "lt", "le", "gt", "ge", "version_lt", "version_le", "version_gt",
+                        "version_ge", "exists", "absent", "contains", "not_contains", "empty",
+                        "mode_at_most", "owner", "group"})
+COMBINATOR_OPS = frozenset({"all", "any", "none", "not"})
+LIST_OPS = frozenset({"all_items", "any_item", "no_item", "count"})
+OPERATORS = SCALAR_OPS | COMBINATOR_OPS | LIST_OPS
+COUNT_COMPARATORS = ("equals", "lt", "le", "gt", "ge")
+
+
+class ExpectationError(ValueError):
+    """A malformed expectation; ``path`` is relative to the expectation."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    op: str
+    operand: Any  # compiled: Expectation, tuple of Expectation, Match, or a plain value
+
+    def describe(self) -> str:
+        return describe(self)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Item test: an expectation on the item itself, or per-field expectations."""
+
+    whole: Expectation | None
+    fields: tuple[tuple[str, Expectation], ...] = ()
+
+
+def resolve_parameters(value: Any, parameters: Mapping[str, Any], path: tuple[str | int, ...]
+                       ) -> Any:
+    """Replace ``$name`` operands by parameter values; ``$$`` escapes a literal ``$``."""
+    if isinstance(value, str) and value.startswith("$"):
+        if value.startswith("$$"):
+            return value[1:]
+        name = value[1:]
+        if name not in parameters:
+            raise ExpectationError(path, f"unknown parameter ${name}")
+        return parameters[name]
+    if isinstance(value, list):
+        return [resolve_parameters(item, parameters, (*path, i)) for i, item in enumerate(value)]
+    return value
+
+
+def compile_expectation(raw: Any, parameters: Mapping[str, Any],
+                        path: tuple[str | int, ...] = ()) -> Expectation:
+    if not isinstance(raw, dict) or not raw:
+        raise ExpectationError(path, "an expectation must be a mapping {operator: operand}")
+    if len(raw) > 1:
+        raise ExpectationError(path, "an expectation has exactly one operator; "
+                               "combine several with all/any/none")
+    (op, operand), = raw.items()
+    here = (*path, op)
+    if op not in OPERATORS:
+        raise ExpectationError(here, f"unknown operator {op!r}")
+    operand = resolve_parameters(operand, parameters, here)
+    if op in ("all", "any", "none"):
+        if not isinstance(operand, list) or not operand:
+            raise ExpectationError(here, f"{op} takes a non-empty list of expectations")
+        return Expectation(op, tuple(compile_expectation(item, parameters, (*here, i))
+                                     for i, item in enumerate(operand)))
+    if op == "not":
+        return Expectation(op, compile_expectation(operand, parameters, here))
+    if op in ("all_items", "any_item", "no_item"):
+        return Expectation(op, compile_match(operand, parameters, here))
+    if op == "count":
+        if not isinstance(operand, dict):
+            raise ExpectationError(here, "count takes {where: ..., <equals|lt|le|gt|ge>: n}")
+        extra = set(operand) - {"where", *COUNT_COMPARATORS}
+        if extra:
+            raise ExpectationError(here, f"count does not take {sorted(extra)[0]!r}")
+        comparators = [c for c in COUNT_COMPARATORS if c in operand]
+        if len(comparators) != 1:
+            raise ExpectationError(here, "count needs exactly one of equals, lt, le, gt, ge")
+        comparator = comparators[0]
+        number = resolve_parameters(operand[comparator], parameters, (*here, comparator))
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ExpectationError((*here, comparator), "count compares with a whole number")
+        where = (compile_match(operand["where"], parameters, (*here, "where"))
+                 if "where" in operand else None)
+        return Expectation(op, (where, comparator, number))
+    _check_scalar_operand(op, operand, here)
+    if op in ("matches", "not_matches"):
+        return Expectation(op, re.compile(operand))
+    return Expectation(op, operand)
+
+
+def compile_match(raw: Any, parameters: Mapping[str, Any], path: tuple[str | int, ...]) -> Match:
+    if not isinstance(raw, dict) or not raw:
+        raise ExpectationError(path, "a match must be a non-empty mapping")
+    operator_keys = [key for key in raw if key in OPERATORS]
+    if operator_keys and len(operator_keys) == len(raw):
+        return Match(compile_expectation(raw, parameters, path))
+    if operator_keys:
+        raise ExpectationError(path, f"a match mixes the operator {operator_keys[0]!r} with "
+                               "field names; use one or the other")
+    return Match(None, tuple((str(name), compile_expectation(exp, parameters, (*path, name)))
+                             for name, exp in raw.items()))
+
+
+def _check_scalar_operand(op: str, operand: Any, path: tuple[str | int, ...]) -> None:
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise ExpectationError(path, f"{op} takes {what}")
+
+    scalar = (str, int, float, bool)
+    if op in ("equals", "not_equals", "contains", "not_contains"):
+        need(isinstance(operand, scalar), "a string, number or boolean")
+    elif op in ("in", "not_in"):
+        need(isinstance(operand, list) and all(isinstance(v, scalar) for v in operand),
+             "a list of strings or numbers")
+    elif op in ("matches", "not_matches"):
+        need(isinstance(operand, str) and len(operand) <= MAX_PATTERN_CHARS,
+             f"a regular expression of at most {MAX_PATTERN_CHARS} characters")
+        try:
+            re.compile(operand)
+        except re.error as exc:
+            raise ExpectationError(path, f"invalid regular expression: {exc}") from None
+    elif op in ("lt", "le", "gt", "ge"):
+        need(isinstance(operand, (int, float)) and not isinstance(operand, bool), "a number")
+    elif op.startswith("version_"):
+        need(isinstance(operand, (str, int, float)) and not isinstance(operand, bool),
+             "a version string")
+    elif op in ("exists", "absent", "empty"):
+        need(isinstance(operand, bool), "true or false")
+    elif op == "mode_at_most":
+        need(isinstance(operand, str) and re.fullmatch(r"0?[0-7]{3,4}", operand) is not None,
+             'an octal mode string such as "0640"')
+    elif op in ("owner", "group"):
+        need(isinstance(operand, str) or (isinstance(operand, list) and len(operand) > 0
+                                          and all(isinstance(v, str) for v in operand)),
+             "a name or a list of names")
+
+
+# ---------------------------------------------------------------------------- applying
+
+Unobservable = Mapping[str, str]
+
+
+def apply(exp: Expectation, value: Any, unobservable: Unobservable | None = None,
+          missing_reason: str = "not reported by the probe") -> Outcome:
+    """Apply an expectation to an observed value. Pure and total."""
+    try:
+        return _apply(exp, value, unobservable or {}, missing_reason)
+    except RecursionError:
+        return Outcome("error", "value nested too deeply to evaluate")
+
+
+def _apply(exp: Expectation, value: Any, unobservable: Unobservable, missing: str) -> Outcome:
+    op, operand = exp.op, exp.operand
+    if op == "exists":
+        return _bool((not _is_missing(value)) == operand,
+                     "value is not reported" if operand else "value is reported")
+    if op == "absent":
+        return _bool(_is_missing(value) == operand, "value is reported"
+                     if operand else "value is not reported")
+    if op in ("all", "any", "none"):
+        outcomes = [_apply(part, value, unobservable, missing) for part in operand]
+        return combine(op, outcomes)
+    if op == "not":
+        inner = _apply(operand, value, unobservable, missing)
+        if inner.verdict == "error":
+            return inner
+        return Outcome("fail" if inner.verdict == "pass" else "pass",
+                       f"not ({describe(operand)}) did not hold")
+    if _is_missing(value):
+        return Outcome("error", missing)
+    if op in LIST_OPS:
+        return _apply_list(op, operand, value, unobservable)
+    return _apply_scalar(op, operand, value)
+
+
+def combine(op: str, outcomes: Sequence[Outcome]) -> Outcome:
+    """all: any fail fails; any: any pass passes; none: any pass fails. Errors never pass."""
+    fails = [o for o in outcomes if o.verdict == "fail"]
+    passes = [o for o in outcomes if o.verdict == "pass"]
+    errors = [o for o in outcomes if o.verdict == "error"]
+    if op == "all":
+        if fails:
+            return Outcome("fail", fails[0].detail)
+        if errors:
+            return Outcome("error", errors[0].detail)
+        return Outcome("pass")
+    if op == "any":
+        if passes:
+            return Outcome("pass")
+        if errors:
+            return Outcome("error", errors[0].detail)
+        return Outcome("fail", "; ".join(dict.fromkeys(o.detail for o in fails if o.detail)))
+    # none
+    if passes:
+        return Outcome("fail", "a forbidden condition holds")
+    if errors:
+        return Outcome("error", errors[0].detail)
+    return Outcome("pass")
+
+
+def _bool(ok: bool, why_not: str) -> Outcome:
+    return Outcome("pass") if ok else Outcome("fail", why_not)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is MISSING or value is None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}(\.\d{1,12})?\s*", value):
+        return float(value)
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    na, nb = _number(a), _number(b)
+    if na is not None and nb is not None:
+        return na == nb
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or str(a).lower() == str(b).lower()
+    return str(a) == str(b)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)[:MAX_SUBJECT_CHARS]
+    return None
+
+
+def _apply_scalar(op: str, operand: Any, value: Any) -> Outcome:
+    shown = _show(value)
+    if op == "equals":
+        return _bool(_same(value, operand), f"{shown} is not {operand!r}")
+    if op == "not_equals":
+        return _bool(not _same(value, operand), f"{shown} is {operand!r}")
+    if op == "in":
+        return _bool(any(_same(value, o) for o in operand), f"{shown} is not one of {operand}")
+    if op == "not_in":
+        return _bool(not any(_same(value, o) for o in operand), f"{shown} is one of {operand}")
+    if op in ("matches", "not_matches"):
+        items = value if isinstance(value, list) else [value]
+        texts = [_text(item) for item in items]
+        if any(t is None for t in texts):
+            return Outcome("error", f"{shown} is not text")
+        hits = [t for t in texts if t is not None and operand.search(t)]
+        if op == "matches":
+            return _bool(bool(hits), f"{shown} does not match /{operand.pattern}/")
+        return _bool(not hits, f"{_show(hits[0]) if hits else shown} matches "
+                     f"/{operand.pattern}/")
+    if op in ("lt", "le", "gt", "ge"):
+        number = _number(value)
+        if number is None:
+            return Outcome("error", f"{shown} is not a number")
+        ok = {"lt": number < operand, "le": number <= operand,
+              "gt": number > operand, "ge": number >= operand}[op]
+        symbol = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}[op]
+        return _bool(ok, f"{shown} is not {symbol} {operand}")
+    if op.startswith("version_"):
+        text = _text(value)
+        if text is None:
+            return Outcome("error", f"{shown} is not a version")
+        order = compare_versions(text, str(operand))
+        ok = {"version_lt": order < 0, "version_le": order <= 0,
+              "version_gt": order > 0, "version_ge": order >= 0}[op]
+        return _bool(ok, f"version {text} fails {op.removeprefix('version_')} {operand}")
+    if op in ("contains", "not_contains"):
+        if isinstance(value, list):
+            found = any(_same(item, operand) for item in value)
+        elif isinstance(value, str):
+            found = str(operand) in value
+        else:
+            return Outcome("error", f"{shown} is neither a list nor text")
+        if op == "contains":
+            return _bool(found, f"{shown} does not contain {operand!r}")
+        return _bool(not found, f"{shown} contains {operand!r}")
+    if op == "empty":
+        if not isinstance(value, (list, str, dict)):
+            return Outcome("error", f"{shown} is neither a list nor text")
+        return _bool((len(value) == 0) == operand, f"{shown} is {'not ' if operand else ''}empty")
+    if op == "mode_at_most":
+        return _mode_at_most(operand, value)
+    if op in ("owner", "group"):
+        return _owner_group(op, operand, value)
+    return Outcome("error", f"operator {op} cannot be applied")  # pragma: no cover
+
+
+def _file_fields(value: Any) -> tuple[dict[str, Any] | None, Outcome | None]:
+    if not isinstance(value, dict):
+        return None, Outcome("error", "not a file's metadata")
+    if value.get("exists") is False:
+        return None, Outcome("fail", "the file does not exist")
+    return value, None
+
+
+def _mode_at_most(limit: str, value: Any) -> Outcome:
+    if isinstance(value, str):
+        mode_text = value
+    else:
+        fields, problem = _file_fields(value)
+        if problem:
+            return problem
+        assert fields is not None
+        mode_text = str(fields.get("mode", ""))
+    if not re.fullmatch(r"0?[0-7]{3,4}", mode_text):
+        return Outcome("error", f"mode {mode_text!r} is not an octal mode")
+    mode, allowed = int(mode_text, 8), int(limit, 8)
+    extra = mode & ~allowed & 0o7777
+    return _bool(extra == 0, f"mode {mode:04o} grants more than {allowed:04o} "
+                 f"(extra bits {extra:04o})")
+
+
+def _owner_group(op: str, operand: Any, value: Any) -> Outcome:
+    fields, problem = _file_fields(value)
+    if problem:
+        return problem
+    assert fields is not None
+    actual = fields.get(op)
+    if actual is None:
+        return Outcome("error", f"{op} not reported")
+    allowed = [operand] if isinstance(operand, str) else list(operand)
+    return _bool(actual in allowed, f"{op} is {actual!r}, expected {' or '.join(allowed)}")
+
+
+def _apply_list(op: str, operand: Any, value: Any, unobservable: Unobservable) -> Outcome:
+    if not isinstance(value, list):
+        return Outcome("error", f"{_show(value)} is not a list")
+    if op == "count":
+        where, comparator, number = operand
+        matched = 0
+        for item in value:
+            outcome = match_item(where, item, unobservable) if where else Outcome("pass")
+            if outcome.verdict == "error":
+                return outcome
+            matched += outcome.verdict == "pass"
+        ok = {"equals": matched == number, "lt": matched < number, "le": matched <= number,
+              "gt": matched > number, "ge": matched >= number}[comparator]
+        return _bool(ok, f"{matched} matching item(s); expected {comparator} {number}")
+    outcomes = [match_item(operand, item, unobservable) for item in value]
+    errors = [o for o in outcomes if o.verdict == "error"]
+    passing = [item for item, o in zip(value, outcomes, strict=True) if o.verdict == "pass"]
+    failing = [item for item, o in zip(value, outcomes, strict=True) if o.verdict == "fail"]
+    if op == "all_items":
+        if failing:
+            return Outcome("fail", f"{len(failing)} item(s) do not match, e.g. {_show(failing[0])}")
+        return Outcome("error", errors[0].detail) if errors else Outcome("pass")
+    if op == "any_item":
+        if passing:
+            return Outcome("pass")
+        return Outcome("error", errors[0].detail) if errors else Outcome(
+            "fail", "no item matches")
+    # no_item
+    if passing:
+        return Outcome("fail", f"{len(passing)} item(s) match, e.g. {_show(passing[0])}")
+    return Outcome("error", errors[0].detail) if errors else Outcome("pass")
+
+
+def match_item(match: Match, item: Any, unobservable: Unobservable) -> Outcome:
+    if match.whole is not None:
+        return _apply(match.whole, item, unobservable, "item not reported")
+    if not isinstance(item, dict):
+        return Outcome("error", f"{_show(item)} has no fields")
+    outcomes = []
+    for name, exp in match.fields:
+        reason = unobservable.get(name, f"field {name!r} not reported")
+        outcomes.append(_apply(exp, item.get(name, MISSING), unobservable, reason))
+    return combine("all", outcomes)
+
+
+def _show(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_VERSION_PART = re.compile(r"\d+|[A-Za-z]+|~")
+
+
+def compare_versions(a: str, b: str) -> int:
+    """Compare version strings by numeric and alphabetic runs; ``~`` sorts first (dpkg)."""
+    pa, pb = _VERSION_PART.findall(a), _VERSION_PART.findall(b)
+    for x, y in zip(pa, pb, strict=False):
+        if x == y:
+            continue
+        if x == "~" or y == "~":
+            return -1 if x == "~" else 1
+        if x.isdigit() and y.isdigit():
+            return -1 if int(x) < int(y) else 1
+        if x.isdigit() != y.isdigit():
+            return 1 if x.isdigit() else -1
+        return -1 if x < y else 1
+    if len(pa) == len(pb):
+        return 0
+    longer, sign = (pa, 1) if len(pa) > len(pb) else (pb, -1)
+    return -sign if longer[min(len(pa), len(pb))] == "~" else sign
+
+
+# ---------------------------------------------------------------------------- describing
+
+_SYMBOLS: dict[str, str] = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "equals": "=",
+                            "not_equals": "≠"}
+
+
+def describe(exp: Expectation) -> str:
+    """A short human reading of an expectation, for findings' ``expected`` field."""
+    op, operand = exp.op, exp.operand
+    describers: dict[str, Callable[[], str]] = {
+        "in": lambda: f"one of {', '.join(map(str, operand))}",
+        "not_in": lambda: f"none of {', '.join(map(str, operand))}",
+        "matches": lambda: f"matches /{operand.pattern}/",
+        "not_matches": lambda: f"does not match /{operand.pattern}/",
+        "exists": lambda: "reported" if operand else "not reported",
+        "absent": lambda: "not reported" if operand else "reported",
+        "contains": lambda: f"contains {operand}",
+        "not_contains": lambda: f"does not contain {operand}",
+        "empty": lambda: "empty" if operand else "not empty",
+        "mode_at_most": lambda: f"mode at most {operand}",
+        "owner": lambda: f"owner {operand if isinstance(operand, str) else ' or '.join(operand)}",
+        "group": lambda: f"group {operand if isinstance(operand, str) else ' or '.join(operand)}",
+        "all": lambda: " and ".join(describe(e) for e in operand),
+        "any": lambda: " or ".join(describe(e) for e in operand),
+        "none": lambda: "none of: " + "; ".join(describe(e) for e in operand),
+        "not": lambda: f"not ({describe(operand)})",
+        "all_items": lambda: f"every item: {_describe_match(operand)}",
+        "any_item": lambda: f"some item: {_describe_match(operand)}",
+        "no_item": lambda: f"no item: {_describe_match(operand)}",
+        "count": lambda: _describe_count(operand),
+    }
+    if op in describers:
+        return describers[op]()
+    if op in _SYMBOLS:
+        return f"{_SYMBOLS[op]} {operand}"
+    if op.startswith("version_"):
+        return f"version {_SYMBOLS[op.removeprefix('version_')]} {operand}"
+    return f"{op} {operand}"  # pragma: no cover
+
+
+def _describe_match(match: Match) -> str:
+    if match.whole is not None:
+        return describe(match.whole)
+    return ", ".join(f"{name} {describe(exp)}" for name, exp in match.fields)
+
+
+def _describe_count(operand: tuple[Match | None, str, int]) -> str:
+    where, comparator, number = operand
+    condition = f" where {_describe_match(where)}" if where else ""
+    return f"count of items{condition} {_SYMBOLS[comparator]} {number}"

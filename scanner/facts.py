@@ -1,0 +1,133 @@
+"""A host's facts snapshot: what the collector saw, parsed, and nothing else.
+
+Facts are the hand-off between collection and evaluation. They serialise to a
+JSON document (``cii-scan collect``) that ``cii-scan evaluate`` reads back, on
+another day or another machine, against any baseline version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from scanner import __version__
+from scanner.errors import InputError
+from scanner.probes import ProbeCall, ProbeResult, canonical_json
+from scanner.resources import schema_path
+
+FACTS_SCHEMA_VERSION = "1.0"
+FACTS_KIND = "cii-scan-facts"
+
+
+@dataclass(frozen=True)
+class HostIdentity:
+    name: str
+    address: str
+    port: int | None = None
+    transport: str = "local"
+    hostkey_fingerprint: str | None = None
+    groups: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "port": self.port,
+            "transport": self.transport,
+            "hostkey_fingerprint": self.hostkey_fingerprint,
+            "groups": list(self.groups),
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> HostIdentity:
+        return HostIdentity(
+            name=data["name"],
+            address=data["address"],
+            port=data.get("port"),
+            transport=data.get("transport", "local"),
+            hostkey_fingerprint=data.get("hostkey_fingerprint"),
+            groups=tuple(data.get("groups", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Facts:
+    host: HostIdentity
+    results: Mapping[ProbeCall, ProbeResult]
+    collected_at: str
+    duration_s: float
+    tool_version: str = __version__
+
+    def result(self, call: ProbeCall) -> ProbeResult | None:
+        return self.results.get(call)
+
+    @property
+    def os(self) -> Mapping[str, Any] | None:
+        found = self.results.get(ProbeCall.of("os"))
+        if found is None or found.status != "ok" or not isinstance(found.data, dict):
+            return None
+        return found.data
+
+    def probes_json(self) -> list[dict[str, Any]]:
+        out = []
+        for call in sorted(self.results):
+            result = self.results[call]
+            entry: dict[str, Any] = {"probe": call.probe, "args": call.args,
+                                     "status": result.status}
+            if result.status == "ok":
+                entry["data"] = result.data
+            else:
+                entry["reason"] = result.error or ""
+            out.append(entry)
+        return out
+
+    def digest(self) -> str:
+        """A digest of what was observed (not when): same evidence, same digest."""
+        payload = canonical_json(self.probes_json()).encode("utf-8")
+        return "sha256:" + hashlib.sha256(payload).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": FACTS_SCHEMA_VERSION,
+            "kind": FACTS_KIND,
+            "tool": {"name": "cii-scan", "version": self.tool_version},
+            "host": self.host.to_json(),
+            "collected_at": self.collected_at,
+            "duration_s": round(self.duration_s, 3),
+            "digest": self.digest(),
+            "probes": self.probes_json(),
+        }
+
+    @staticmethod
+    def from_json(data: Any, source: str) -> Facts:
+        errors = list(_validator().iter_errors(data))
+        if errors:
+            best = jsonschema.exceptions.best_match(errors)
+            where = "/".join(str(p) for p in best.absolute_path) or "(top)"
+            raise InputError(source, f"not a valid facts document at {where}: {best.message}")
+        results = {}
+        for entry in data["probes"]:
+            call = ProbeCall.of(entry["probe"], entry.get("args", {}))
+            if entry["status"] == "ok":
+                results[call] = ProbeResult.ok(entry.get("data"))
+            else:
+                results[call] = ProbeResult(entry["status"], None, entry.get("reason", ""))
+        return Facts(
+            host=HostIdentity.from_json(data["host"]),
+            results=results,
+            collected_at=data["collected_at"],
+            duration_s=float(data.get("duration_s", 0.0)),
+            tool_version=data["tool"]["version"],
+        )
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_path("facts.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)

@@ -1,0 +1,3 @@
+"""Placeholder: probes land here."""
+
+PROBES = ()

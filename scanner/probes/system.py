@@ -1,0 +1,100 @@
+"""Who the host is: distribution, OS family, kernel, and the collector's own uid."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes._common import decode, to_int
+
+# Distribution ids (os-release ID and ID_LIKE, lower-cased) by OS family. Kylin ships
+# both Debian-based (desktop) and RPM-based (server) editions under ID=kylin, so it
+# is decided by ID_LIKE or, failing that, by the package tool present.
+DEBIAN_IDS = frozenset({"debian", "ubuntu", "uos", "deepin", "linuxmint", "raspbian"})
+RHEL_IDS = frozenset(
+    {"rhel", "centos", "fedora", "rocky", "almalinux", "openeuler", "anolis", "ol", "euleros",
+     "tencentos", "opencloudos", "alinux", "bclinux", "circle", "nfs"}
+)
+
+_OS_SNIPPET = r"""
+printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null || hostname 2>/dev/null)"
+printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
+printf 'arch=%s\n' "$(uname -m 2>/dev/null)"
+printf 'uid=%s\n' "$(id -u 2>/dev/null)"
+for t in dpkg rpm; do command -v "$t" >/dev/null 2>&1 && printf 'pkgtool=%s\n' "$t"; done
+for f in /etc/os-release /usr/lib/os-release; do
+  if [ -r "$f" ]; then sed 's/^/osr:/' "$f"; break; fi
+done
+exit 0
+"""
+
+_OS_RELEASE_LINE = re.compile(r"^([A-Z0-9_]+)=(.*)$")
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def os_family(ids: list[str], package_tools: list[str]) -> str:
+    """debian, rhel or unknown: by os-release ids first, then by package tool."""
+    for distro_id in ids:
+        if distro_id in DEBIAN_IDS:
+            return "debian"
+        if distro_id in RHEL_IDS:
+            return "rhel"
+    if "dpkg" in package_tools and "rpm" not in package_tools:
+        return "debian"
+    if "rpm" in package_tools and "dpkg" not in package_tools:
+        return "rhel"
+    return "unknown"
+
+
+def parse_os(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+    fields: dict[str, str] = {}
+    release: dict[str, str] = {}
+    package_tools: list[str] = []
+    for line in decode(raw.payload).splitlines():
+        if line.startswith("osr:"):
+            match = _OS_RELEASE_LINE.match(line[4:].strip())
+            if match:
+                release[match.group(1)] = _unquote(match.group(2))
+        elif line.startswith("pkgtool="):
+            package_tools.append(line.split("=", 1)[1].strip())
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            fields[key.strip()] = value.strip()
+    distro_id = release.get("ID", "").lower()
+    id_like = [part.lower() for part in release.get("ID_LIKE", "").split()]
+    if not release and not fields.get("kernel"):
+        return ProbeResult.failed("neither os-release nor uname answered")
+    return ProbeResult.ok(
+        {
+            "hostname": fields.get("hostname", ""),
+            "kernel": fields.get("kernel", ""),
+            "arch": fields.get("arch", ""),
+            "uid": to_int(fields.get("uid")),
+            "id": distro_id,
+            "id_like": id_like,
+            "name": release.get("NAME", ""),
+            "pretty_name": release.get("PRETTY_NAME", ""),
+            "version_id": release.get("VERSION_ID", ""),
+            "package_tools": package_tools,
+            "family": os_family([distro_id, *id_like], package_tools),
+        }
+    )
+
+
+PROBES = (
+    Probe(
+        name="os",
+        summary="os-release, kernel, hostname, OS family and the collector's uid",
+        snippet=lambda args: _OS_SNIPPET,
+        parse=parse_os,
+        cap_bytes=64 * 1024,
+    ),
+)

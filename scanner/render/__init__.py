@@ -1,0 +1,42 @@
+"""Output formats. Each formatter takes a findings document and returns text; the CLI writes it.
+
+:class:`OutputFormat` is the closed list; :func:`renderer_for` maps every member
+to its formatter (imported lazily) and a test walks the whole enum.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any
+
+Renderer = Callable[..., str]
+
+
+class OutputFormat(str, Enum):
+    JSON = "json"
+
+    @property
+    def filename(self) -> str:
+        return _FILENAMES[self]
+
+
+_FILENAMES = {
+    OutputFormat.JSON: "findings.json",
+}
+
+_RENDERERS: Mapping[OutputFormat, tuple[str, str]] = {
+    OutputFormat.JSON: ("scanner.render.json_format", "render"),
+}
+
+
+def renderer_for(fmt: OutputFormat) -> Renderer:
+    """The formatter for ``fmt``: ``render(document, *, lang="en") -> str``."""
+    module_name, function = _RENDERERS[fmt]
+    renderer: Renderer = getattr(importlib.import_module(module_name), function)
+    return renderer
+
+
+def render(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en") -> str:
+    return renderer_for(fmt)(document, lang=lang)

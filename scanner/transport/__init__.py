@@ -1,0 +1,55 @@
+"""Transports run the collector script on a host and hand back its output. Nothing else.
+
+Each transport is one module with one class; :func:`get` imports it only when
+asked for, so a local scan never imports paramiko.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from scanner.errors import CiiScanError
+
+HostStatus = Literal["scanned", "unreachable", "auth_failed", "hostkey_mismatch", "timeout",
+                     "error"]
+
+_TRANSPORTS = {
+    "local": ("scanner.transport.local", "LocalTransport"),
+    "ssh": ("scanner.transport.ssh", "SshTransport"),
+}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    stdout: bytes
+    exit_status: int | None
+    stderr_tail: str = ""
+    hostkey_fingerprint: str | None = None
+
+
+class TransportError(CiiScanError):
+    """The host could not be assessed; ``status`` says how, ``reason`` says why (one line)."""
+
+    def __init__(self, status: HostStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status: HostStatus = status
+        self.reason = reason
+
+
+class Transport(Protocol):
+    name: str
+
+    def run(self, script: str) -> RunResult:
+        """Run the collector script once; raise TransportError when the host can't be used."""
+        ...
+
+
+def get(kind: str) -> type:
+    try:
+        module_name, class_name = _TRANSPORTS[kind]
+    except KeyError:
+        raise ValueError(f"unknown transport {kind!r}") from None
+    cls: type = getattr(importlib.import_module(module_name), class_name)
+    return cls

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what the tests need on a fresh Debian machine, then run lint, types and every test.
+# Used verbatim by README's quickstart and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debian_packages=(openssh-server openssh-client chromium)
+missing=()
+for package in "${debian_packages[@]}"; do
+  dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "run-all: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+
+echo "run-all: ruff"
+python3 -m ruff check scanner tests bench
+echo "run-all: mypy"
+python3 -m mypy scanner
+echo "run-all: pytest"
+status=0
+python3 -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "run-all: pytest collected no tests" >&2
+  exit 1
+fi
+exit "$status"
