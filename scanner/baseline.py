@@ -142,15 +142,21 @@ def _validate_schema(doc: Document) -> None:
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         path: PathKey = tuple(best.absolute_path)
+        extra = _unknown_key(best)
+        if extra is not None:
+            raise _error(doc, (*path, extra), f"unknown key {extra!r}")
         raise _error(doc, path, _schema_message(best))
 
 
+def _unknown_key(error: jsonschema.ValidationError) -> str | None:
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return None
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    extra = sorted(set(error.instance) - set(schema.get("properties", {})))
+    return str(extra[0]) if extra else None
+
+
 def _schema_message(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        instance: Any = error.instance
-        extra = sorted(set(instance) - set(schema.get("properties", {})))
-        return f"unknown key {extra[0]!r}" if extra else error.message
     if error.validator == "oneOf" and isinstance(error.instance, dict):
         if "probe" in error.instance:
             return "a probe check needs 'probe' and 'expect' (and not 'all'/'any')"
@@ -190,7 +196,12 @@ def _load_chain(reference: str, relative_to: Path | None = None) -> list[_Layer]
         if len(seen) >= MAX_EXTENDS_DEPTH:
             raise BaselineError(str(path), f"extends chain longer than {MAX_EXTENDS_DEPTH}")
         seen.append(resolved)
-        doc = load_file(path, "baseline")
+        try:
+            doc = load_file(path, "baseline")
+        except InputError as exc:
+            if isinstance(exc, BaselineError):
+                raise
+            raise BaselineError(exc.source, exc.message, exc.line) from None
         if doc.data is None:
             raise BaselineError(str(path), "baseline file is empty")
         _validate_schema(doc)
@@ -274,6 +285,11 @@ def load_baseline(reference: str = DEFAULT_BASELINE, profile: str | None = None)
     for rule_id, (doc, _, path) in disabled.items():
         if rule_id not in raw_rules:
             raise _error(doc, path, f"disables unknown rule {rule_id!r}")
+    for name, (pdoc, _, pbody) in profiles.items():
+        for rule_id, (_, path) in _disable_map(pdoc, pbody.get("disable", []),
+                                               ("profiles", name, "disable"), "").items():
+            if rule_id not in raw_rules:
+                raise _error(pdoc, path, f"profile {name!r} disables unknown rule {rule_id!r}")
 
     compiled = []
     for rule_id in sorted(raw_rules):
@@ -354,7 +370,8 @@ def _compile_check(doc: Document, raw: dict[str, Any], path: PathKey,
         args = {k: _resolve_arg(v, parameters) for k, v in args.items()}
     except KeyError as exc:
         raise _error(doc, path, f"unknown parameter ${exc.args[0]}") from None
-    arg_errors = list(jsonschema.Draft202012Validator(probe.args_schema).iter_errors(args))
+    arg_errors = sorted(jsonschema.Draft202012Validator(probe.args_schema).iter_errors(args),
+                        key=lambda e: e.validator != "additionalProperties")
     if arg_errors:
         error = arg_errors[0]
         if error.validator == "additionalProperties":

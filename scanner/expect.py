@@ -27,6 +27,7 @@ field names to expectations that must all hold for the item.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -394,7 +395,7 @@ def _apply_list(op: str, operand: Any, value: Any, unobservable: Unobservable) -
     failing = [item for item, o in zip(value, outcomes, strict=True) if o.verdict == "fail"]
     if op == "all_items":
         if failing:
-            return Outcome("fail", f"{len(failing)} item(s) do not match, e.g. {_show(failing[0])}")
+            return Outcome("fail", f"{len(failing)} item(s) do not match: {_labels(failing)}")
         return Outcome("error", errors[0].detail) if errors else Outcome("pass")
     if op == "any_item":
         if passing:
@@ -403,7 +404,7 @@ def _apply_list(op: str, operand: Any, value: Any, unobservable: Unobservable) -
             "fail", "no item matches")
     # no_item
     if passing:
-        return Outcome("fail", f"{len(passing)} item(s) match, e.g. {_show(passing[0])}")
+        return Outcome("fail", f"{len(passing)} item(s) match: {_labels(passing)}")
     return Outcome("error", errors[0].detail) if errors else Outcome("pass")
 
 
@@ -420,8 +421,29 @@ def match_item(match: Match, item: Any, unobservable: Unobservable) -> Outcome:
 
 
 def _show(value: Any, limit: int = 120) -> str:
-    text = repr(value)
+    """A short, deterministic rendering of a value for messages (sorted keys)."""
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_LABEL_FIELDS = ("name", "path", "unit", "module", "target")
+
+
+def _labels(items: Sequence[Any], limit: int = 5) -> str:
+    """Name the items a message is about: by their name-like field when they have one."""
+    shown = []
+    for item in items[:limit]:
+        label = None
+        if isinstance(item, dict):
+            label = next((str(item[f]) for f in _LABEL_FIELDS if item.get(f) is not None), None)
+            if label is None and item.get("port") is not None:
+                label = f"{item.get('address', '')}:{item['port']}"
+        shown.append(label if label is not None else _show(item, 60))
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(shown) + more
 
 
 _VERSION_PART = re.compile(r"\d+|[A-Za-z]+|~")

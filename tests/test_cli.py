@@ -1,0 +1,200 @@
+"""The installed `cii-scan` command, run for real on this machine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner.baseline import load_baseline
+
+CII_SCAN = shutil.which("cii-scan") or "cii-scan"
+
+
+def run(*args: str, cwd: Path | None = None, stdin: bytes | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CII_SCAN, *args], capture_output=True, text=True, cwd=cwd,
+                          input=stdin.decode() if stdin else None, timeout=300, check=False)
+
+
+def stable(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-host results without timestamps, durations or transport details."""
+    hosts = []
+    for host in document["hosts"]:
+        hosts.append({"status": host["status"], "os": host["os"],
+                      "facts_digest": host["facts_digest"], "results": host["results"]})
+    return hosts
+
+
+@pytest.fixture(scope="module")
+def local_scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    outdir = tmp_path_factory.mktemp("scan")
+    done = run("scan", "-o", str(outdir))
+    assert done.returncode in (0, 3), done.stderr
+    document: dict[str, Any] = json.loads((outdir / "findings.json").read_text())
+    document["_exit"] = done.returncode
+    document["_outdir"] = str(outdir)
+    document["_stderr"] = done.stderr
+    return document
+
+
+def test_default_scan_evaluates_every_rule_and_validates(local_scan: dict[str, Any]) -> None:
+    baseline = load_baseline("cii-art9-linux")
+    assert local_scan["baseline"]["id"] == "cii-art9-linux"
+    (host,) = local_scan["hosts"]
+    assert host["status"] == "scanned"
+    assert host["transport"] == "local"
+    assert [r["rule_id"] for r in host["results"]] == sorted(r.id for r in baseline.rules)
+    done = run("validate", str(Path(local_scan["_outdir"]) / "findings.json"))
+    assert done.returncode == 0, done.stderr
+    assert "findings.json" in local_scan["_stderr"]
+    expected_exit = 0 if local_scan["summary"]["complete"] else 3
+    assert local_scan["_exit"] == expected_exit
+
+
+def test_no_rule_passes_on_a_failed_probe(local_scan: dict[str, Any]) -> None:
+    (host,) = local_scan["hosts"]
+    for result in host["results"]:
+        if any("error" in item for item in result["observed"]):
+            assert result["status"] in ("error", "manual", "fail"), result
+        if result["status"] == "pass":
+            assert all("value" in item for item in result["observed"]), result
+
+
+def test_collect_then_evaluate_equals_scan(tmp_path: Path, local_scan: dict[str, Any]) -> None:
+    facts = tmp_path / "facts.json"
+    done = run("collect", "-o", str(facts))
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "eval"
+    done = run("evaluate", str(facts), "-o", str(out))
+    assert done.returncode in (0, 3), done.stderr
+    evaluated = json.loads((out / "findings.json").read_text())
+    assert evaluated["scan"]["command"] == "evaluate"
+    assert stable(evaluated) == stable(local_scan)
+
+
+def test_collector_script_output_evaluates_offline(tmp_path: Path,
+                                                   local_scan: dict[str, Any]) -> None:
+    script = run("collector-script")
+    assert script.returncode == 0
+    assert script.stdout.startswith("#!/bin/sh")
+    raw = subprocess.run(["sh"], input=script.stdout.encode(), capture_output=True,
+                         check=True, timeout=300).stdout
+    output = tmp_path / "collector-output.txt"
+    output.write_bytes(raw)
+    out = tmp_path / "offline"
+    done = run("evaluate", str(output), "-o", str(out))
+    assert done.returncode in (0, 3), done.stderr
+    offline = json.loads((out / "findings.json").read_text())
+    assert offline["hosts"][0]["transport"] == "offline"
+    assert stable(offline) == stable(local_scan)
+
+
+FAILING_TAILORING = """\
+    id: gate-test
+    version: 1.0.0
+    title: {en: Gate test}
+    rules:
+      - id: gate.always-fails-high
+        title: {en: A high rule this machine cannot meet}
+        severity: high
+        check: {probe: sysctl, name: kernel.randomize_va_space, expect: {equals: 7}}
+      - id: gate.passes
+        title: {en: A rule that passes}
+        severity: critical
+        check: {probe: file, path: /etc/passwd, expect: {exists: true}}
+    """
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    ((), 0),  # without --fail-on, failures never change the exit code
+    (("--fail-on", "critical"), 0),
+    (("--fail-on", "high"), 1),
+    (("--fail-on", "low"), 1),
+])
+def test_exit_codes_follow_fail_on(tmp_path: Path, args: tuple[str, ...], code: int) -> None:
+    baseline = tmp_path / "gate.yaml"
+    baseline.write_text(textwrap.dedent(FAILING_TAILORING), encoding="utf-8")
+    done = run("scan", "-b", str(baseline), "-o", str(tmp_path / "out"), *args)
+    assert done.returncode == code, done.stderr
+
+
+def test_incomplete_scan_exits_3_unless_told_otherwise(tmp_path: Path) -> None:
+    baseline = tmp_path / "incomplete.yaml"
+    baseline.write_text(textwrap.dedent("""\
+        id: incomplete
+        version: 1.0.0
+        title: {en: Incomplete}
+        rules:
+          - id: probe.cannot-see
+            title: {en: A sysctl file that is not readable}
+            severity: low
+            check: {probe: sysctl, name: net.ipv4.route.flush, expect: {equals: 0}}
+        """), encoding="utf-8")
+    done = run("scan", "-b", str(baseline), "-o", str(tmp_path / "out"))
+    document = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert document["hosts"][0]["results"][0]["status"] == "error"
+    assert done.returncode == 3
+    done = run("scan", "-b", str(baseline), "-o", str(tmp_path / "out"),
+               "--no-fail-on-incomplete")
+    assert done.returncode == 0
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nversion: 1.0.0\ntitle: {en: X}\nrules:\n  - id: a.b\n", "utf-8")
+    done = run("scan", "-b", str(bad), "-o", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"cii-scan: error: {bad}:5: ")
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists(), "nothing is scanned or written on bad input"
+
+
+def test_unwritable_outdir_fails_before_scanning(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = run("scan", "-o", str(blocker / "out"))
+    assert done.returncode == 2
+    assert "output directory is not writable" in done.stderr
+
+
+def test_validate_rejects_a_broken_findings_document(tmp_path: Path,
+                                                     local_scan: dict[str, Any]) -> None:
+    document = {k: v for k, v in local_scan.items() if not k.startswith("_")}
+    document["hosts"][0]["results"][0]["status"] = "passed"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(document))
+    done = run("validate", str(path))
+    assert done.returncode == 2
+    assert "not a valid findings document" in done.stderr
+    path.write_text("{not json")
+    assert run("validate", str(path)).returncode == 2
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run("scan", "-f", "pdf").returncode == 2
+    assert run("no-such-command").returncode == 2
+    assert run("evaluate").returncode == 2
+
+
+def test_help_documents_exit_codes() -> None:
+    done = run("--help")
+    assert done.returncode == 0
+    for line in ("0  complete", "1  a failure at or above --fail-on", "2  bad usage",
+                 "3  incomplete"):
+        assert line in done.stdout
+
+
+def test_baselines_list_and_show() -> None:
+    listed = run("baselines", "list")
+    assert listed.returncode == 0
+    assert listed.stdout.startswith("cii-art9-linux\t")
+    shown = run("baselines", "show", "cii-art9-linux", "--lang", "zh")
+    assert shown.returncode == 0
+    assert "禁止 root 通过 SSH 直接登录" in shown.stdout

@@ -1,0 +1,190 @@
+"""The one-script collector: framing, caps, timeouts, quoting, and shells other than bash."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from scanner import probes
+from scanner.collect import (
+    build_script,
+    collect,
+    new_token,
+    parse_output,
+    parse_standalone,
+)
+from scanner.errors import InputError
+from scanner.facts import HostIdentity
+from scanner.probes import ProbeCall
+from scanner.transport.local import LocalTransport
+
+OS = ProbeCall.of("os")
+PASSWD = ProbeCall.of("file", {"path": "/etc/passwd"})
+SHELLS = ("dash", "bash", "busybox")
+
+
+def run_script(script: str, shell: str = "sh") -> bytes:
+    argv = ["busybox", "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    done = subprocess.run(argv, input=script.encode(), capture_output=True, timeout=120,
+                          check=False)
+    return done.stdout
+
+
+@pytest.fixture
+def patch_probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Change one catalog entry (cap, timeout, snippet) for the duration of a test."""
+    catalog = probes.catalog()
+
+    def patch(name: str, **changes: object) -> None:
+        monkeypatch.setitem(catalog, name, dataclasses.replace(catalog[name], **changes))
+
+    yield patch
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_script_runs_under_each_posix_shell(shell: str) -> None:
+    if shutil.which(shell) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{shell} is missing; tests/run-all.sh installs it")
+        pytest.skip(f"{shell} is not installed (tests/run-all.sh installs it)")
+    token = new_token()
+    calls = [OS, PASSWD, ProbeCall.of("sysctl", {"name": "kernel.randomize_va_space"})]
+    parsed = parse_output(run_script(build_script(calls, token), shell), calls, token)
+    assert parsed.complete
+    assert parsed.frames_seen == 3
+    assert {r.status for r in parsed.results.values()} == {"ok"}
+    assert parsed.results[PASSWD].data["mode"] == "0644"
+
+
+def test_login_noise_and_forged_markers_do_not_confuse_framing() -> None:
+    token = new_token()
+    other = new_token()
+    script = build_script([OS, PASSWD], token)
+    output = run_script(script)
+    noisy = (
+        b"Welcome to host\n" + f"{other} B 0\nfake\n{other} E 0 0\n".encode()
+        + output.replace(b"hostname=", f"{other} E 0 0\nhostname=".encode(), 1)
+    )
+    parsed = parse_output(noisy, [OS, PASSWD], token)
+    assert parsed.results[OS].status == "ok"
+    assert parsed.results[PASSWD].status == "ok"
+
+
+def test_output_cut_short_marks_unfinished_probes_as_errors() -> None:
+    token = new_token()
+    output = run_script(build_script([OS, PASSWD], token))
+    cut = output[: output.index(f"{token} E 0".encode()) - 20]
+    parsed = parse_output(cut, [OS, PASSWD], token)
+    assert not parsed.complete
+    assert parsed.results[OS].status == "error"
+    assert "ended before this probe finished" in (parsed.results[OS].error or "")
+    assert parsed.results[PASSWD].status == "error"
+    assert "never reached" in (parsed.results[PASSWD].error or "")
+
+
+def test_probe_output_over_its_cap_is_an_error_not_a_partial_parse(
+    patch_probe: Callable[..., None],
+) -> None:
+    patch_probe("os", cap_bytes=64)
+    token = new_token()
+    parsed = parse_output(run_script(build_script([OS, PASSWD], token)), [OS, PASSWD], token)
+    assert parsed.results[OS].status == "error"
+    assert "exceeded the 64-byte cap" in (parsed.results[OS].error or "")
+    assert parsed.results[PASSWD].status == "ok"  # the next probe still runs
+
+
+def test_endless_output_is_cut_at_the_cap(
+    patch_probe: Callable[..., None],
+) -> None:
+    patch_probe("os", cap_bytes=4096, snippet=lambda args: "yes cii-noise")
+    token = new_token()
+    parsed = parse_output(run_script(build_script([OS, PASSWD], token)), [OS, PASSWD], token)
+    assert parsed.results[OS].status == "error"
+    assert parsed.results[PASSWD].status == "ok"
+
+
+def test_probe_that_never_returns_is_killed_at_its_timeout(
+    patch_probe: Callable[..., None],
+) -> None:
+    patch_probe("os", timeout_s=1, snippet=lambda args: "sleep 300")
+    token = new_token()
+    parsed = parse_output(run_script(build_script([OS, PASSWD], token)), [OS, PASSWD], token)
+    assert parsed.results[OS].status == "error"
+    assert "timed out after 1 s" in (parsed.results[OS].error or "")
+    assert parsed.results[PASSWD].status == "ok"
+
+
+HOSTILE_PATHS = [
+    "/tmp/x'; touch /tmp/cii-pwned-1; echo '",
+    '/tmp/x"; touch /tmp/cii-pwned-2; echo "',
+    "/tmp/$(touch /tmp/cii-pwned-3)",
+    "/tmp/`touch /tmp/cii-pwned-4`",
+    "/tmp/a\ntouch /tmp/cii-pwned-5\n",
+    "/tmp/*",
+    "/tmp/x && touch /tmp/cii-pwned-6 || true",
+    "/tmp/" + "A" * 3000,
+]
+
+
+def test_hostile_probe_arguments_are_data_not_code() -> None:
+    for index in range(1, 7):
+        Path(f"/tmp/cii-pwned-{index}").unlink(missing_ok=True)
+    calls = [ProbeCall.of("file", {"path": path}) for path in HOSTILE_PATHS]
+    token = new_token()
+    script = build_script(calls, token)
+    parsed = parse_output(run_script(script), calls, token)
+    assert parsed.complete
+    for index in range(1, 7):
+        assert not Path(f"/tmp/cii-pwned-{index}").exists(), f"injection {index} ran"
+    for call in calls:
+        result = parsed.results[call]
+        assert result.status in ("ok", "error"), result
+        if call.args["path"] == "/tmp/*":
+            assert result.data == {"exists": False}  # quoted: not a glob
+
+
+def test_nul_bytes_in_arguments_cannot_reach_the_shell() -> None:
+    with pytest.raises(ValueError):
+        subprocess.run(["sh", "-c", build_script([ProbeCall.of("file", {"path": "/a\x00b"})],
+                                                 new_token())], check=False)
+
+
+def test_collect_through_local_transport_builds_facts() -> None:
+    facts = collect(LocalTransport(), HostIdentity("local", "localhost"), [OS, PASSWD])
+    assert facts.os is not None and facts.os["family"] == "debian"
+    assert facts.results[PASSWD].status == "ok"
+    assert facts.digest().startswith("sha256:")
+
+
+def test_collector_output_file_can_be_evaluated_standalone(tmp_path: Path) -> None:
+    token = new_token()
+    output = run_script(build_script([OS, PASSWD], token))
+    calls, parsed = parse_standalone(output, "out.txt")
+    assert calls == [OS, PASSWD]
+    assert parsed.results[PASSWD].status == "ok"
+    with pytest.raises(InputError, match="no cii-scan PLAN line"):
+        parse_standalone(b"hello\n", "junk.txt")
+
+
+def test_non_utf8_bytes_in_probe_output_are_replaced_not_fatal() -> None:
+    token = new_token()
+    body = "主机".encode("gbk") + b"\xff\xfe"
+    output = (f"\n{token} B 0\n".encode() + b"hostname=" + body + b"\nkernel=6.1\n"
+              + f"\n{token} E 0 0\n".encode())
+    parsed = parse_output(output, [OS], token)
+    assert parsed.results[OS].status == "ok"
+    assert "\ufffd" in parsed.results[OS].data["hostname"]
+
+
+def test_script_is_deterministic_apart_from_the_token() -> None:
+    first = build_script([OS, PASSWD], "CIIM" + "0" * 32)
+    second = build_script([OS, PASSWD], "CIIM" + "0" * 32)
+    assert first == second
+    with pytest.raises(ValueError):
+        build_script([OS], "not-a-token")

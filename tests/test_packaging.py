@@ -1,0 +1,66 @@
+"""`pip install .` (not editable) into a fresh venv carries the baselines, schemas and templates."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with cii-scan installed from a copy of the source tree."""
+    root = tmp_path_factory.mktemp("packaging")
+    source = root / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+        "build", "cii-scan-results", ".hypothesis"))
+    env_dir = root / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(source)],
+        capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"pip install . failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    shutil.rmtree(source)  # the installed command must not lean on the source tree
+    return env_dir
+
+
+def run_installed(env_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([str(env_dir / "bin" / "cii-scan"), *args], capture_output=True,
+                          text=True, cwd=cwd, env=environment, timeout=300, check=False)
+
+
+def test_installed_command_lists_shipped_baselines(installed: Path, tmp_path: Path) -> None:
+    done = run_installed(installed, "baselines", "list", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("cii-art9-linux\t")
+
+
+def test_installed_command_scans_and_validates(installed: Path, tmp_path: Path) -> None:
+    done = run_installed(installed, "scan", "-o", "out", cwd=tmp_path)
+    assert done.returncode in (0, 3), done.stderr
+    findings = tmp_path / "out" / "findings.json"
+    assert findings.is_file()
+    assert run_installed(installed, "validate", str(findings), cwd=tmp_path).returncode == 0
+
+
+def test_installed_package_does_not_import_from_the_repository(installed: Path,
+                                                                tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(installed / "bin" / "python"), "-c",
+         "import scanner, scanner.resources as r; print(scanner.__file__); "
+         "print(r.baselines_dir()); print(r.reports_dir())"],
+        capture_output=True, text=True, cwd=tmp_path, check=True)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        assert line.startswith(str(installed)), done.stdout
