@@ -1,0 +1,115 @@
+"""Property tests: every probe parser and every operator is total and deterministic.
+
+Whatever bytes a (broken or hostile) host sends back, interpreting a probe's output
+returns a result — never raises — and gives the same result twice. Operators likewise
+never raise for any JSON value. The suite runs 300 examples per parser to stay
+quick; the release check runs 10,000 per parser:
+
+    CII_SCAN_HYPOTHESIS_EXAMPLES=10000 python -m pytest tests/test_properties.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scanner import probes
+from scanner.expect import OPERATORS, apply, compile_expectation
+from scanner.probes import ProbeCall, RawOutput
+from tests.conftest import TEST_TOKEN
+
+EXAMPLES = int(os.environ.get("CII_SCAN_HYPOTHESIS_EXAMPLES", "300"))
+PROFILE = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                   suppress_health_check=[HealthCheck.too_slow])
+
+# Lines that look like what probes print, so examples reach deep parser branches.
+_FRAGMENTS = st.sampled_from([
+    f"{TEST_TOKEN} F /etc/pam.d/sshd\n", f"{TEST_TOKEN} U /etc/shadow\n",
+    f"{TEST_TOKEN} N /etc/missing\n", f"{TEST_TOKEN} O /etc/dir\n",
+    "P:root:0:0:/root:/bin/bash:shadow\n", "S:root:empty:19000:0:99999:7:::\n",
+    "D:UID_MIN:1000\n", "X:unreadable\n", "stat 640 0 42 root shadow 1024 regular file\n",
+    "osr:ID=debian\n", "osr:ID_LIKE=\"rhel fedora\"\n", "permitrootlogin no\n",
+    "ciphers aes128-ctr,aes256-gcm@openssh.com\n", "PASS_MAX_DAYS\t90\n", "@include common-auth\n",
+    "auth required pam_faillock.so deny=5 unlock_time=900\n", "password include system-auth\n",
+    "TMOUT=600\nreadonly TMOUT\nexport TMOUT\n", "*.* @@logs.example:514\n", "rotate 26\nweekly\n",
+    "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n", "-P INPUT DROP\n", "ii  telnetd 0.17-44\n",
+    "cii:sshd-absent\n", "cii:missing\n", "\t# comment\n", "\n", "=\n", "::::::\n",
+])
+_PAYLOADS = st.one_of(
+    st.binary(max_size=2048),
+    st.lists(st.one_of(_FRAGMENTS, st.text(max_size=40)), max_size=30).map(
+        lambda parts: "".join(parts).encode("utf-8", "surrogatepass")),
+)
+_EXITS = st.one_of(st.none(), st.integers(min_value=0, max_value=255))
+
+
+def _call_for(name: str) -> ProbeCall:
+    """A valid call of probe ``name``: its required arguments filled with plausible values."""
+    schema = probes.get(name).args_schema
+    samples = {"path": "/etc/passwd", "name": "net.ipv4.ip_forward", "unit": "sshd.service",
+               "service": "sshd", "key": "x", "pattern": "x", "tool": "nftables"}
+    args = {key: samples.get(key, "x") for key in schema.get("required", [])}
+    return ProbeCall.of(name, args)
+
+
+@pytest.mark.parametrize("name", sorted(probes.catalog()))
+def test_probe_parser_is_total_and_deterministic(name: str) -> None:
+    call = _call_for(name)
+
+    @PROFILE
+    @given(payload=_PAYLOADS, exit_status=_EXITS, truncated=st.booleans())
+    def check(payload: bytes, exit_status: int | None, truncated: bool) -> None:
+        raw = RawOutput(payload, exit_status, truncated=truncated, token=TEST_TOKEN)
+        first = probes.interpret(call, raw)
+        second = probes.interpret(call, raw)
+        assert first == second
+        assert first.status in ("ok", "error", "absent")
+        if first.status != "ok":
+            assert first.error
+        assert not (first.error or "").startswith("could not parse"), first.error
+        json.dumps(first.data)  # facts stay JSON
+
+    check()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(
+        st.sampled_from(["name", "uid", "mode", "owner", "exists", "x"]), children, max_size=5),
+    max_leaves=20,
+)
+_EXPECTATIONS = [
+    {"equals": "no"}, {"not_equals": 0}, {"in": ["a", 1]}, {"not_in": ["b"]},
+    {"matches": "^a+$"}, {"not_matches": "x"}, {"lt": 5}, {"le": 5.5}, {"gt": -1}, {"ge": 0},
+    {"version_lt": "1.2"}, {"version_le": "1.2"}, {"version_gt": "1"}, {"version_ge": "1"},
+    {"exists": True}, {"absent": True}, {"contains": "a"}, {"not_contains": "a"},
+    {"empty": True}, {"mode_at_most": "0640"}, {"owner": "root"}, {"group": ["root"]},
+    {"all": [{"ge": 1}, {"exists": True}]}, {"any": [{"equals": 1}, {"matches": "a"}]},
+    {"none": [{"equals": 1}]}, {"not": {"equals": 1}},
+    {"all_items": {"uid": {"ge": 1}}}, {"any_item": {"matches": "a"}},
+    {"no_item": {"name": {"equals": "x"}}}, {"count": {"where": {"uid": {"equals": 0}}, "le": 1}},
+]
+
+
+def test_expectation_examples_cover_every_operator() -> None:
+    used = {key for raw in _EXPECTATIONS for key in json.dumps(raw).split('"')[1::2]}
+    assert set(OPERATORS) <= used
+
+
+@pytest.mark.parametrize("raw", _EXPECTATIONS, ids=[next(iter(e)) for e in _EXPECTATIONS])
+def test_operators_are_total(raw: dict[str, Any]) -> None:
+    expectation = compile_expectation(raw, {})
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True)
+    @given(value=_JSON)
+    def check(value: Any) -> None:
+        first = apply(expectation, value)
+        assert first == apply(expectation, value)
+        assert first.verdict in ("pass", "fail", "error")
+
+    check()
