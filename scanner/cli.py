@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import json
 import socket
@@ -12,9 +13,11 @@ from typing import Any, NoReturn
 
 import click
 
-from scanner import __version__, collect, findings, gate
+from scanner import __version__, clauses, collect, findings, gate
+from scanner import diff as diff_module
+from scanner import waivers as waivers_module
 from scanner.baseline import DEFAULT_BASELINE, load_baseline, shipped_baselines
-from scanner.errors import EXIT_INPUT, CiiScanError, InputError
+from scanner.errors import EXIT_INPUT, EXIT_THRESHOLD, CiiScanError, InputError
 from scanner.facts import Facts, HostIdentity
 from scanner.output import ensure_writable_dir, write_atomic
 from scanner.render import OutputFormat, render
@@ -31,6 +34,7 @@ Exit codes:
 SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info"])
 FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat])
 DEFAULT_OUTDIR = Path("cii-scan-results")
+WAIVERS_META = "cii_scan.waivers"
 
 
 def baseline_options(func: Any) -> Any:
@@ -42,7 +46,19 @@ def baseline_options(func: Any) -> Any:
     return func
 
 
+def _load_waivers_option(ctx: click.Context, _param: click.Parameter,
+                         value: Path | None) -> None:
+    """Validate --waivers before any scan (a malformed file is exit 2) and keep it for _finish."""
+    if value is not None:
+        ctx.meta[WAIVERS_META] = (str(value), waivers_module.load_waivers(value))
+
+
 def report_options(func: Any) -> Any:
+    func = click.option("--waivers", type=click.Path(path_type=Path, dir_okay=False),
+                        metavar="FILE", expose_value=False, is_eager=True,
+                        callback=_load_waivers_option,
+                        help="YAML waivers: matching, unexpired waivers turn a failure into "
+                             "'waived' (never a pass).")(func)
     func = click.option("--fail-on-incomplete/--no-fail-on-incomplete", default=True,
                         show_default=True,
                         help="Exit 3 when a host or rule could not be assessed.")(func)
@@ -187,9 +203,15 @@ def baselines_list() -> None:
 @click.argument("reference", metavar="ID|FILE")
 @click.option("--profile", metavar="NAME", help="Show the rules this profile enables.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
-def baselines_show(reference: str, profile: str | None, lang: str) -> None:
-    """Show a baseline's rules, severities and references."""
+@click.option("--matrix", is_flag=True,
+              help="Show GB/T 22239-2019 8.1.4 coverage: item -> automated / manual rules.")
+def baselines_show(reference: str, profile: str | None, lang: str, matrix: bool) -> None:
+    """Show a baseline's rules, severities and references (or its clause coverage)."""
     loaded = load_baseline(reference, profile)
+    if matrix:
+        click.echo(f"{loaded.id} {loaded.version} — GB/T 22239-2019 8.1.4")
+        click.echo(clauses.format_matrix(clauses.coverage_matrix(loaded), lang), nl=False)
+        return
     click.echo(f"{loaded.id} {loaded.version}: {_text(loaded.title, lang)}")
     click.echo(f"digest {loaded.digest}; profile {loaded.profile or '-'}; "
                f"{len(loaded.rules)} rules enabled, {len(loaded.disabled)} disabled")
@@ -212,6 +234,74 @@ def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
     for path in files:
         loaded = load_baseline(str(path), profile)
         click.echo(f"{path}: ok ({loaded.id} {loaded.version}, {len(loaded.rules)} rules)")
+
+
+@cli.command("report")
+@click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-f", "--format", "fmt", type=FORMAT_CHOICE, default="html", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="File to write (default: standard output).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of human-readable reports.")
+@click.option("--waivers", "waivers_file", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="Apply these waivers (as of today, UTC) before rendering.")
+def report_command(document: Path, fmt: str, output: Path | None, lang: str,
+                   waivers_file: Path | None) -> None:
+    """Render a findings document (from any past scan) as html, sarif, junit, csv or json."""
+    loaded = findings.load_document(_read_text(document), str(document))
+    if waivers_file is not None:
+        outcome = waivers_module.apply_waivers(
+            loaded, waivers_module.load_waivers(waivers_file), _utc_today(),
+            source=str(waivers_file))
+        for warning in outcome.warnings:
+            _progress(f"warning: {warning}")
+        loaded = outcome.document
+    text = render(OutputFormat(fmt), loaded, lang=lang)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        _progress(f"wrote {output}")
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]),
+              default="text", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="File to write (default: standard output).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the html output.")
+@click.option("--fail-on", type=SEVERITY_CHOICE, metavar="SEVERITY",
+              help="Exit 1 if a NEW failure of this severity or higher appeared.")
+def diff_command(old: Path, new: Path, fmt: str, output: Path | None, lang: str,
+                 fail_on: str | None) -> None:
+    """Compare two findings documents: new failures, fixed, still failing, hosts added/removed.
+
+    Exit 1 when --fail-on is given and a new failure at or above it appeared.
+    """
+    before = findings.load_document(_read_text(old), str(old))
+    after = findings.load_document(_read_text(new), str(new))
+    result = diff_module.compare(before, after)
+    if fmt == "json":
+        text = diff_module.render_json(result)
+    elif fmt == "html":
+        from scanner.render.html import render_diff
+        text = render_diff(result, lang=lang)
+    else:
+        text = diff_module.render_text(result)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        _progress(f"wrote {output}")
+    if result["baseline_changed"]:
+        _progress("note: the two scans used different baselines (id, version, digest or "
+                  "profile)")
+    if fail_on is not None and diff_module.new_failures_at_or_above(result, fail_on):
+        sys.exit(EXIT_THRESHOLD)
 
 
 @cli.command("validate")
@@ -273,6 +363,7 @@ def _invocation(command: str, fail_on: str | None) -> dict[str, Any]:
 
 def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], lang: str,
             fail_on: str | None, fail_on_incomplete: bool) -> NoReturn:
+    document = _apply_waivers(document)
     wanted = [OutputFormat.JSON] + [OutputFormat(f) for f in formats if f != "json"]
     for fmt in dict.fromkeys(wanted):
         target = outdir / fmt.filename
@@ -281,6 +372,24 @@ def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], l
     summary = document["summary"]
     _progress(_summary_line(summary))
     sys.exit(gate.exit_code(document, fail_on, fail_on_incomplete))
+
+
+def _apply_waivers(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Apply the --waivers file (if given) with today's UTC date; warn about lapsed ones."""
+    loaded = click.get_current_context().meta.get(WAIVERS_META)
+    if loaded is None:
+        return document
+    source, waivers = loaded
+    outcome = waivers_module.apply_waivers(document, waivers, _utc_today(), source=source)
+    for warning in outcome.warnings:
+        _progress(f"warning: {warning}")
+    if outcome.applied:
+        _progress(f"{outcome.applied} failure(s) waived by {source}")
+    return outcome.document
+
+
+def _utc_today() -> datetime.date:
+    return datetime.datetime.now(datetime.timezone.utc).date()
 
 
 def _summary_line(summary: Mapping[str, Any]) -> str:

@@ -1,0 +1,36 @@
+"""The GB/T 22239-2019 8.1.4 coverage matrix of the shipped baseline."""
+
+from __future__ import annotations
+
+import subprocess
+
+from scanner.baseline import load_baseline
+from scanner.clauses import AREAS, CLAUSES, clause_ids_of, coverage_matrix, unknown_references
+
+SHIPPED = load_baseline("cii-art9-linux")
+
+
+def test_every_reference_names_a_real_item() -> None:
+    assert unknown_references(SHIPPED.rules) == []
+
+
+def test_items_of_areas_1_to_4_are_each_checked_by_an_automated_rule() -> None:
+    gaps = [row.clause.id for row in coverage_matrix(SHIPPED)
+            if row.clause.area in ("8.1.4.1", "8.1.4.2", "8.1.4.3", "8.1.4.4")
+            and not row.automated
+            and row.clause.id not in ("8.1.4.4 d",)]  # input validity is an application duty
+    assert gaps == []
+
+
+def test_area_reference_covers_its_items() -> None:
+    rule = next(r for r in SHIPPED.rules if r.id == "ssh.root-login-disabled")
+    assert clause_ids_of(rule) == ["8.1.4.2 b", "8.1.4.2 d"]
+    assert {c.area for c in CLAUSES} == {a.id for a in AREAS}
+
+
+def test_matrix_command_prints_both_languages() -> None:
+    for lang, marker in (("en", "Identity authentication"), ("zh", "身份鉴别")):
+        done = subprocess.run(["cii-scan", "baselines", "show", "cii-art9-linux", "--matrix",
+                               "--lang", lang], capture_output=True, text=True, check=True)
+        assert marker in done.stdout
+        assert "8.1.4.2 b" in done.stdout
