@@ -169,6 +169,11 @@ def _check_scalar_operand(op: str, operand: Any, path: tuple[str | int, ...]) ->
             re.compile(operand)
         except re.error as exc:
             raise ExpectationError(path, f"invalid regular expression: {exc}") from None
+        hazard = regex_hazard(operand)
+        if hazard:
+            raise ExpectationError(path, f"regular expression refused: {hazard} (catastrophic "
+                                   "backtracking risk; see the safe-regex policy in "
+                                   "scanner/expect.py)")
     elif op in ("lt", "le", "gt", "ge"):
         need(isinstance(operand, (int, float)) and not isinstance(operand, bool), "a number")
     elif op.startswith("version_"):
@@ -183,6 +188,59 @@ def _check_scalar_operand(op: str, operand: Any, path: tuple[str | int, ...]) ->
         need(isinstance(operand, str) or (isinstance(operand, list) and len(operand) > 0
                                           and all(isinstance(v, str) for v in operand)),
              "a name or a list of names")
+
+
+# ---------------------------------------------------------------------------- safe regexes
+#
+# Python's re has no timeout, and a baseline's regex runs against text a host controls.
+# The policy: patterns are at most MAX_PATTERN_CHARS long, subjects are cut to
+# MAX_SUBJECT_CHARS, and patterns whose backtracking can grow exponentially are refused
+# at load: an unbounded repeat inside another unbounded repeat ("(a+)+"), alternation
+# inside an unbounded repeat ("(a|aa)*"), and backreferences.
+
+try:  # Python 3.11+
+    import re._parser as _sre_parse  # type: ignore[import-not-found,unused-ignore]
+    from re._constants import MAXREPEAT as _MAXREPEAT  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre_parse  # type: ignore[no-redef,unused-ignore]
+    from sre_constants import MAXREPEAT as _MAXREPEAT  # type: ignore[no-redef,unused-ignore]
+
+_REPEATS = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
+
+
+def regex_hazard(pattern: str) -> str | None:
+    """Why ``pattern`` could backtrack catastrophically, or None when it is safe to run."""
+    try:
+        parsed = _sre_parse.parse(pattern)
+    except Exception:  # re.compile already accepted it; be conservative
+        return "pattern could not be analysed"
+    return _walk_regex(list(parsed), inside_repeat=False)
+
+
+def _walk_regex(items: list[Any], inside_repeat: bool) -> str | None:
+    for op, av in items:
+        name = str(op)
+        if name in _REPEATS:
+            _, high, body = av
+            unbounded = high == _MAXREPEAT or high > 1000
+            if unbounded and inside_repeat:
+                return "nested unbounded repetition"
+            found = _walk_regex(list(body), inside_repeat or unbounded)
+        elif name == "SUBPATTERN":
+            found = _walk_regex(list(av[-1]), inside_repeat)
+        elif name == "BRANCH":
+            if inside_repeat:
+                return "alternation inside unbounded repetition"
+            found = next((h for b in av[1] if (h := _walk_regex(list(b), inside_repeat))), None)
+        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            return "backreference"
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            found = _walk_regex(list(av[1]), inside_repeat)
+        else:
+            found = None
+        if found:
+            return found
+    return None
 
 
 # ---------------------------------------------------------------------------- applying

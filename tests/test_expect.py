@@ -176,6 +176,10 @@ def test_parameters_are_resolved_at_compile_time() -> None:
         ({"le": "$nope"}, "unknown parameter $nope"),
         ({"no_item": {"uid": {"equals": 0}, "equals": 1}}, "mixes the operator"),
         ({"exists": "yes"}, "true or false"),
+        ({"matches": "(a+)+$"}, "nested unbounded repetition"),
+        ({"matches": "^(\\w+\\s?)*$"}, "nested unbounded repetition"),
+        ({"not_matches": "(a|aa)*b"}, "alternation inside unbounded repetition"),
+        ({"matches": "(x)\\1"}, "backreference"),
     ],
 )
 def test_malformed_expectations_are_rejected(raw: Any, message: str) -> None:
@@ -215,3 +219,9 @@ def test_descriptions_are_readable() -> None:
     assert text == "count of items where uid = 0 = 1"
     assert describe(compile_expectation({"all": [{"mode_at_most": "0640"}, {"owner": "root"}]},
                                         {})) == "mode at most 0640 and owner root"
+
+
+def test_safe_regex_policy_accepts_ordinary_patterns() -> None:
+    for pattern in ("(?i)-cbc$|arcfour|3des", "^hmac-sha2-(256|512)", "pam_(faillock|tally2)",
+                    r"^\s*\*\.\*\s+@@?[\w.-]+(:\d+)?", "a{1,5}b+", "(ab){2}c*"):
+        compile_expectation({"matches": pattern}, {})
