@@ -24,6 +24,12 @@ MAX_DEPTH = 64
 
 PathKey = tuple[str | int, ...]
 
+# The tags plain data may carry; anything else (!!python/..., !!binary, custom tags) is refused.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge")
+)
+
 
 @dataclass(frozen=True)
 class Document:
@@ -70,6 +76,8 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels")
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if node.tag not in _PLAIN_TAGS:
+            raise self.fail(node, f"unsupported YAML tag {node.tag!r}")
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:

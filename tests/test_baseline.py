@@ -218,3 +218,25 @@ def test_every_shipped_rule_is_bilingual_with_references() -> None:
         for text in rule.remediation.values():
             assert text.get("en") and text.get("zh"), rule.id
         assert rule.references.get("gbt22239-2019") or rule.references.get("none"), rule.id
+
+
+def test_huge_and_binary_files_are_refused_without_parsing(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"id: x\n" + b"# padding\n" * 900_000)
+    with pytest.raises(BaselineError, match="the limit is"):
+        load_baseline(str(huge))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"id: x\x00\x01\x02\n")
+    with pytest.raises(BaselineError, match="NUL bytes"):
+        load_baseline(str(binary))
+
+
+def test_python_object_tags_are_not_constructed(tmp_path: Path) -> None:
+    evil = write(tmp_path, "evil.yaml", """\
+        id: !!python/object/apply:os.system ["touch /tmp/cii-yaml-pwned"]
+        version: 1.0.0
+        title: {en: X}
+        """)
+    with pytest.raises(BaselineError, match="unsupported YAML tag"):
+        load_baseline(str(evil))
+    assert not Path("/tmp/cii-yaml-pwned").exists()
