@@ -9,6 +9,13 @@ from pathlib import Path
 from scanner.errors import OutputError
 
 
+def _creation_mode() -> int:
+    """The mode open() would give a new file under the current umask (mkstemp uses 0600)."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def ensure_writable_dir(directory: Path) -> None:
     """Create ``directory`` if needed and prove a file can be written there, before any scan."""
     try:
@@ -26,6 +33,7 @@ def write_atomic(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, _creation_mode())
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
                 handle.flush()

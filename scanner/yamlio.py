@@ -93,7 +93,10 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        value = self.constructor.construct_object(node, deep=False)
+        try:
+            value = self.constructor.construct_object(node, deep=False)
+        except ValueError as exc:  # e.g. an impossible date such as 2026-02-30
+            raise self.fail(node, f"invalid YAML value {node.value!r}: {exc}") from None
         if isinstance(value, (datetime.date, datetime.datetime)):
             return value.isoformat()
         if isinstance(value, bytes):

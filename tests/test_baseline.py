@@ -240,3 +240,9 @@ def test_python_object_tags_are_not_constructed(tmp_path: Path) -> None:
     with pytest.raises(BaselineError, match="unsupported YAML tag"):
         load_baseline(str(evil))
     assert not Path("/tmp/cii-yaml-pwned").exists()
+
+
+def test_impossible_dates_are_input_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "date.yaml", "id: x\nversion: 1.0.0\ntitle: {en: X}\nwhen: 2026-02-30\n")
+    with pytest.raises(BaselineError, match="invalid YAML value '2026-02-30'"):
+        load_baseline(str(path))

@@ -198,3 +198,11 @@ def test_baselines_list_and_show() -> None:
     shown = run("baselines", "show", "cii-art9-linux", "--lang", "zh")
     assert shown.returncode == 0
     assert "禁止 root 通过 SSH 直接登录" in shown.stdout
+
+
+def test_outputs_get_ordinary_file_modes(tmp_path: Path) -> None:
+    done = subprocess.run(f"umask 022; {CII_SCAN} scan -o {tmp_path}/out", shell=True,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 3), done.stderr
+    assert (tmp_path / "out" / "findings.json").stat().st_mode & 0o777 == 0o644
+    assert not list((tmp_path / "out").glob(".*.tmp")), "no temp files left behind"

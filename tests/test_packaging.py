@@ -46,10 +46,11 @@ def test_installed_command_lists_shipped_baselines(installed: Path, tmp_path: Pa
 
 
 def test_installed_command_scans_and_validates(installed: Path, tmp_path: Path) -> None:
-    done = run_installed(installed, "scan", "-o", "out", cwd=tmp_path)
+    done = run_installed(installed, "scan", "-o", "out", "-f", "html", cwd=tmp_path)
     assert done.returncode in (0, 3), done.stderr
     findings = tmp_path / "out" / "findings.json"
     assert findings.is_file()
+    assert "<html" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert run_installed(installed, "validate", str(findings), cwd=tmp_path).returncode == 0
 
 
