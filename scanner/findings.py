@@ -54,6 +54,14 @@ class RuleResult:
             out["waiver"] = dict(self.waiver)
         return out
 
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> RuleResult:
+        return RuleResult(
+            rule_id=data["rule_id"], status=data["status"], severity=data["severity"],
+            expected=data["expected"], observed=list(data["observed"]),
+            message=data["message"], waiver=data.get("waiver"),
+        )
+
 
 @dataclass(frozen=True)
 class HostReport:
@@ -81,6 +89,21 @@ class HostReport:
             "summary": summarize_results(r.to_json() for r in results),
             "results": [r.to_json() for r in results],
         }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> HostReport:
+        """The inverse of :meth:`to_json` (the scan journal stores host reports this way)."""
+        return HostReport(
+            host=HostIdentity.from_json(data),
+            status=data["status"],
+            reason=data.get("reason", ""),
+            os=data.get("os"),
+            facts_digest=data.get("facts_digest"),
+            started_at=data.get("started_at"),
+            duration_s=float(data.get("duration_s", 0.0)),
+            results=tuple(RuleResult.from_json(r) for r in data.get("results", ())),
+            probe_errors=dict(data.get("probe_errors", {})),
+        )
 
 
 def summarize_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -177,6 +200,18 @@ def summarize_document(host_docs: Sequence[Mapping[str, Any]], complete: bool) -
         **totals,
         "complete": complete and assessed and no_errors,
     }
+
+
+def resummarize(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``document`` with host and scan summaries recounted from its results.
+
+    Used after results change status (waivers), so the counts never disagree
+    with the results they summarise.
+    """
+    hosts = [{**host, "summary": summarize_results(host["results"])}
+             for host in document["hosts"]]
+    return {**document, "hosts": hosts,
+            "summary": summarize_document(hosts, bool(document["scan"]["complete"]))}
 
 
 @cache

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(openssh-server openssh-client chromium busybox)
+debian_packages=(openssh-server openssh-client chromium fonts-wqy-microhei busybox sudo)
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -16,6 +16,10 @@ Renderer = Callable[..., str]
 
 class OutputFormat(str, Enum):
     JSON = "json"
+    HTML = "html"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    CSV = "csv"
 
     @property
     def filename(self) -> str:
@@ -24,10 +28,18 @@ class OutputFormat(str, Enum):
 
 _FILENAMES = {
     OutputFormat.JSON: "findings.json",
+    OutputFormat.HTML: "report.html",
+    OutputFormat.SARIF: "findings.sarif",
+    OutputFormat.JUNIT: "junit.xml",
+    OutputFormat.CSV: "findings.csv",
 }
 
 _RENDERERS: Mapping[OutputFormat, tuple[str, str]] = {
     OutputFormat.JSON: ("scanner.render.json_format", "render"),
+    OutputFormat.HTML: ("scanner.render.html", "render"),
+    OutputFormat.SARIF: ("scanner.render.sarif", "render"),
+    OutputFormat.JUNIT: ("scanner.render.junit", "render"),
+    OutputFormat.CSV: ("scanner.render.csv_format", "render"),
 }
 
 

@@ -1,0 +1,182 @@
+"""Waivers: accepted risks, approved by a named person, that expire.
+
+A matching, unexpired waiver turns a ``fail`` into ``waived``: the result stays
+visible with the waiver attached and never counts as a pass. Expired waivers and
+waivers whose evidence binding no longer matches are not applied, and the result
+says why. Loading reads a file; :func:`apply_waivers` is pure (``today`` is an
+argument) so the same inputs always give the same document.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from scanner.errors import InputError
+from scanner.findings import resummarize
+from scanner.probes import canonical_json
+from scanner.resources import schema_path
+from scanner.yamlio import Document, load_file, load_text
+
+
+@dataclass(frozen=True)
+class Waiver:
+    rule: str
+    hosts: tuple[str, ...]
+    justification: str
+    approved_by: str
+    expires: datetime.date
+    file: str
+    line: int | None
+    evidence_digest: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the waiver is written ("file:line"), shown on every result it touches."""
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+    def matches_host(self, host: Mapping[str, Any]) -> bool:
+        """True when any glob matches the host's name, address or one of its groups."""
+        names = [str(host.get("name", "")), str(host.get("address", "")),
+                 *(str(g) for g in host.get("groups", ()))]
+        return any(fnmatch.fnmatchcase(name, pattern)
+                   for pattern in self.hosts for name in names)
+
+    def expired_on(self, today: datetime.date) -> bool:
+        """Valid through the end of its ``expires`` day (UTC)."""
+        return today > self.expires
+
+    def to_result_json(self) -> dict[str, str]:
+        return {"justification": self.justification, "approved_by": self.approved_by,
+                "expires": self.expires.isoformat(), "source": self.source}
+
+
+@dataclass(frozen=True)
+class WaiverOutcome:
+    document: dict[str, Any]
+    warnings: tuple[str, ...]
+    applied: int
+
+
+def evidence_digest(observed: Sequence[Any]) -> str:
+    """The digest an ``evidence_digest`` binding compares with: sha256 of canonical JSON."""
+    return "sha256:" + hashlib.sha256(canonical_json(list(observed)).encode("utf-8")).hexdigest()
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_path("waivers.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def parse_waivers(doc: Document) -> tuple[Waiver, ...]:
+    """Waivers from a parsed YAML document; any problem is an InputError naming the line."""
+    if doc.data is None:
+        raise InputError(doc.source, "waivers file is empty (expected 'waivers: [...]')")
+    errors = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.path)))
+    if errors:
+        first = errors[0]
+        raise doc.error(tuple(first.absolute_path), first.message)
+    waivers = []
+    for index, item in enumerate(doc.data["waivers"]):
+        try:
+            expires = datetime.date.fromisoformat(item["expires"])
+        except ValueError:
+            raise doc.error(("waivers", index, "expires"),
+                            f"not a calendar date: {item['expires']!r}") from None
+        waivers.append(Waiver(
+            rule=item["rule"], hosts=tuple(item["hosts"]),
+            justification=item["justification"], approved_by=item["approved_by"],
+            expires=expires, evidence_digest=item.get("evidence_digest"),
+            file=doc.source, line=doc.line_of(("waivers", index)),
+        ))
+    return tuple(waivers)
+
+
+def load_waivers(path: Path) -> tuple[Waiver, ...]:
+    """Read and validate a waivers file (YAML); malformed files are never ignored."""
+    try:
+        doc = load_file(path, "waivers file")
+    except ValueError as exc:  # e.g. YAML dates such as 2026-02-30 fail in PyYAML itself
+        raise InputError(str(path), f"invalid YAML value: {exc}") from None
+    return parse_waivers(doc)
+
+
+def parse_waivers_text(text: str, source: str) -> tuple[Waiver, ...]:
+    """Waivers from YAML text (``source`` names it in messages and waiver sources)."""
+    try:
+        doc = load_text(text, source)
+    except ValueError as exc:
+        raise InputError(source, f"invalid YAML value: {exc}") from None
+    return parse_waivers(doc)
+
+
+def check_rules_known(waivers: Iterable[Waiver], rule_ids: Iterable[str]) -> None:
+    """A waiver for a rule the baseline does not have is a mistake (a typo waives nothing)."""
+    known = set(rule_ids)
+    for waiver in waivers:
+        if waiver.rule not in known:
+            raise InputError(waiver.file, f"waiver names unknown rule {waiver.rule!r}",
+                             waiver.line)
+
+
+def _judge(result: Mapping[str, Any], host: Mapping[str, Any], waivers: Sequence[Waiver],
+           today: datetime.date, warnings: list[str]) -> dict[str, Any]:
+    """One result after waivers: waived by the first one that fully applies, else noted."""
+    out = dict(result)
+    if result["status"] != "fail":
+        return out
+    notes: list[str] = []
+    for waiver in waivers:
+        if waiver.rule != result["rule_id"] or not waiver.matches_host(host):
+            continue
+        if waiver.expired_on(today):
+            notes.append(f"waiver {waiver.source} expired on {waiver.expires.isoformat()}; "
+                         "not applied")
+            warnings.append(f"{host['name']}: {result['rule_id']}: waiver {waiver.source} "
+                            f"expired on {waiver.expires.isoformat()}; not applied")
+            continue
+        if waiver.evidence_digest is not None:
+            actual = evidence_digest(result["observed"])
+            if actual != waiver.evidence_digest:
+                notes.append(f"waiver {waiver.source} is bound to evidence "
+                             f"{waiver.evidence_digest}, but the evidence is now {actual}; "
+                             "not applied")
+                warnings.append(f"{host['name']}: {result['rule_id']}: waiver {waiver.source} "
+                                "not applied: the evidence changed")
+                continue
+        out["status"] = "waived"
+        out["waiver"] = waiver.to_result_json()
+        break
+    out["message"] = "; ".join(part for part in (result["message"], *notes) if part)
+    return out
+
+
+def apply_waivers(document: Mapping[str, Any], waivers: Sequence[Waiver],
+                  today: datetime.date, source: str | None = None) -> WaiverOutcome:
+    """A new document with waivers applied and summaries recounted. Pure: no I/O, no clock."""
+    # a waiver for a rule the profile disabled is harmless; a misspelt rule is not
+    check_rules_known(waivers, [*(rule["id"] for rule in document["rules"]),
+                                *(item["rule_id"] for item in document["baseline"]["disabled"])])
+    warnings: list[str] = []
+    hosts = []
+    for host in document["hosts"]:
+        results = [_judge(r, host, waivers, today, warnings) for r in host["results"]]
+        hosts.append({**host, "results": results})
+    applied = sum(1 for host, before in zip(hosts, document["hosts"], strict=True)
+                  for new, old in zip(host["results"], before["results"], strict=True)
+                  if new["status"] == "waived" and old["status"] != "waived")
+    scan = {**document["scan"]}
+    if source is not None:
+        scan["waivers"] = source
+    updated = resummarize({**document, "scan": scan, "hosts": hosts})
+    return WaiverOutcome(updated, tuple(warnings), applied)

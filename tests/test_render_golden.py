@@ -1,0 +1,76 @@
+"""Golden files for every output format, rendered from the sample scan (tests/sample_findings.py).
+
+Timestamps, durations and the tool version are normalised before comparing. After an
+intended change to a renderer, regenerate and review the diff:
+
+    UPDATE_GOLDEN=1 python -m pytest -q tests/test_render_golden.py
+    git diff tests/golden/
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner import diff
+from scanner.render import OutputFormat, render
+from scanner.render.html import render_diff
+from tests.sample_findings import GOLDEN, sample_document, sample_old_document
+
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
+DURATION = re.compile(r'("duration_s": |time=")[0-9.]+')
+TOOL_VERSION = re.compile(r"0\.0\.0\+sample|cii-scan \d+\.\d+\.\d+\S*")
+
+
+def normalise(text: str) -> str:
+    """Mask what legitimately varies between runs of the same inputs."""
+    text = TIMESTAMP.sub("<TIMESTAMP>", text)
+    text = DURATION.sub(lambda m: m.group(1) + "<DURATION>", text)
+    return TOOL_VERSION.sub("<TOOL-VERSION>", text)
+
+
+def _diff() -> dict[str, Any]:
+    return diff.compare(sample_old_document(), sample_document())
+
+
+CASES: dict[str, Callable[[], str]] = {
+    "findings.json": lambda: render(OutputFormat.JSON, sample_document()),
+    "report.en.html": lambda: render(OutputFormat.HTML, sample_document(), lang="en"),
+    "report.zh.html": lambda: render(OutputFormat.HTML, sample_document(), lang="zh"),
+    "findings.sarif": lambda: render(OutputFormat.SARIF, sample_document()),
+    "junit.xml": lambda: render(OutputFormat.JUNIT, sample_document()),
+    "findings.csv": lambda: render(OutputFormat.CSV, sample_document()),
+    "diff.txt": lambda: diff.render_text(_diff()),
+    "diff.json": lambda: diff.render_json(_diff()),
+    "diff.html": lambda: render_diff(_diff()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_output_matches_golden_file(name: str) -> None:
+    actual = normalise(CASES[name]())
+    golden: Path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_bytes(actual.encode("utf-8"))
+    assert golden.exists(), f"{golden} missing; run with UPDATE_GOLDEN=1 to create it"
+    expected = golden.read_bytes().decode("utf-8")
+    assert actual == expected, f"{name} differs from its golden file; see the module docstring"
+
+
+def test_every_output_format_has_a_golden_file() -> None:
+    covered = {name.split(".")[-1] for name in CASES}
+    wanted = {"json", "html", "sarif", "xml", "csv"}
+    assert wanted <= covered
+    assert {OutputFormat(f).value for f in OutputFormat} == {"json", "html", "sarif", "junit",
+                                                             "csv"}
+
+
+def test_normalise_masks_only_varying_fields() -> None:
+    text = '"started_at": "2026-06-01T08:00:00Z", "duration_s": 1.25, time="3.750" score 62.9'
+    assert normalise(text) == ('"started_at": "<TIMESTAMP>", "duration_s": <DURATION>, '
+                               'time="<DURATION>" score 62.9')
