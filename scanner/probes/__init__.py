@@ -35,6 +35,8 @@ _PROBE_MODULES = (
     "scanner.probes.network",
     "scanner.probes.services",
     "scanner.probes.logging",
+    "scanner.probes.access",
+    "scanner.probes.hardening",
 )
 
 

@@ -1,3 +1,417 @@
-"""Placeholder: probes land here."""
+"""Services and time: which daemons are installed, enabled and running.
 
-PROBES = ()
+Many hosts (containers, chroots, some appliances) do not run systemd as PID 1,
+so ``systemctl`` cannot answer. The snippets then fall back to what the file
+system shows: unit files under /etc/systemd/system, /lib and /usr/lib, enablement
+links in ``*.wants`` directories, SysV ``rc?.d`` links, and process names from
+``/proc/*/comm``. Every result names the method used, and a state that neither
+method can show is reported as unobservable (the rule gives ``error``), never
+guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes._common import active_lines, dump_files, quote, split_files
+
+# ---------------------------------------------------------------- framed sections
+
+SECTION_PREFIX = "cii:"
+_RC_LINE = re.compile(r"\ncii:rc (\d{1,3})\Z")
+
+
+def section(name: str, command: str) -> str:
+    """sh that frames ``command``'s output (stdout and stderr) as section ``name``.
+
+    A section is a pseudo-file in the :func:`dump_files` framing, so files and
+    command output share one parser; its last line records the exit status.
+    """
+    return (
+        f"printf '%s F %s\\n' \"$CII_M\" {quote(SECTION_PREFIX + name)}; "
+        f"{{ {command} ; }} 2>&1; printf '\\ncii:rc %s\\n' \"$?\""
+    )
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str
+    exit_status: int | None  # None: the section was cut short
+
+
+@dataclass(frozen=True)
+class Collected:
+    """A snippet's output split into command sections and files."""
+
+    sections: dict[str, Section]
+    files: dict[str, str]  # readable files by path, in the order printed
+    unreadable: tuple[str, ...]
+
+
+def split_sections(raw: RawOutput) -> Collected:
+    sections: dict[str, Section] = {}
+    files: dict[str, str] = {}
+    unreadable: list[str] = []
+    for frame in split_files(raw):
+        if frame.path.startswith(SECTION_PREFIX):
+            name = frame.path[len(SECTION_PREFIX):]
+            match = _RC_LINE.search(frame.content)
+            if match:
+                body = frame.content[: match.start()]
+                sections[name] = Section(body, int(match.group(1)))
+            else:
+                sections[name] = Section(frame.content, None)
+        elif frame.state == "ok":
+            files.setdefault(frame.path, frame.content)
+        elif frame.state == "unreadable":
+            unreadable.append(frame.path)
+    return Collected(sections, files, tuple(unreadable))
+
+
+def section_lines(collected: Collected, name: str) -> list[str]:
+    found = collected.sections.get(name)
+    if found is None:
+        return []
+    return [line.strip() for line in found.text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- processes
+
+# Process names (comm, at most 15 characters) of user-space processes, leaving out kernel
+# threads (PF_KTHREAD, 0x00200000 in field 9 of /proc/PID/stat), whose names change from
+# second to second, and the scan itself: the collector's session and the process that
+# started that session (the scanner locally, a per-connection sshd remotely). Daemons run
+# in sessions of their own, so neither omission hides a service. cat, not awk, opens the
+# files, because a process may exit between the glob and the read.
+PROCESSES_SNIPPET = section(
+    "processes",
+    "cat /proc/[0-9]*/stat 2>/dev/null | awk -v me=\"$$\" '{ s = $0; o = index(s, \"(\"); "
+    "c = length(s); while (c > o && substr(s, c, 1) != \")\") c--; "
+    "split(substr(s, c + 2), f, \" \"); p = substr(s, 1, o - 2); parent[p] = f[2]; "
+    "if (p == me) own = f[4]; "
+    "if (int(f[7] / 2097152) % 2 == 0) { n++; pid[n] = p; name[n] = substr(s, o + 1, c - o - 1); "
+    "session[n] = f[4] } } "
+    "END { starter = (own in parent) ? parent[own] : \"\"; for (i = 1; i <= n; i++) "
+    "if (session[i] != own && pid[i] != starter) print name[i] }'; true",
+)
+# Is systemd the init system? The documented test is /run/systemd/system.
+INIT_SNIPPET = section(
+    "init",
+    "if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; "
+    "cat /proc/1/comm 2>/dev/null",
+)
+UID_SNIPPET = section("uid", "id -u")
+
+
+def process_names(collected: Collected) -> list[str] | None:
+    """Sorted distinct process names, or None when /proc could not be listed."""
+    if "processes" not in collected.sections:
+        return None
+    names = sorted(set(section_lines(collected, "processes")))
+    return names or None
+
+
+def systemd_is_init(collected: Collected) -> bool:
+    lines = section_lines(collected, "init")
+    return bool(lines) and lines[0] == "systemd"
+
+
+def init_name(collected: Collected) -> str:
+    lines = section_lines(collected, "init")
+    return lines[1] if len(lines) > 1 else "unknown"
+
+
+def collector_uid(collected: Collected) -> int | None:
+    lines = section_lines(collected, "uid")
+    return int(lines[0]) if lines and lines[0].isdigit() else None
+
+
+# ---------------------------------------------------------------- services
+
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+             "/usr/lib/systemd/system", "/lib/systemd/system")
+
+# Process names (comm) that show a unit is running when systemctl cannot say.
+KNOWN_UNIT_PROCESSES: dict[str, tuple[str, ...]] = {
+    "ssh": ("sshd",), "sshd": ("sshd",), "auditd": ("auditd",), "rsyslog": ("rsyslogd",),
+    "syslog-ng": ("syslog-ng",), "chrony": ("chronyd",), "chronyd": ("chronyd",),
+    "ntp": ("ntpd",), "ntpd": ("ntpd",), "ntpsec": ("ntpd",), "openntpd": ("ntpd",),
+    "systemd-timesyncd": ("systemd-timesyn",), "cron": ("cron",), "crond": ("crond",),
+    "avahi-daemon": ("avahi-daemon",), "cups": ("cupsd",), "cupsd": ("cupsd",),
+    "xinetd": ("xinetd",), "inetd": ("inetd",), "rpcbind": ("rpcbind",),
+    "nfs-server": ("nfsd",), "smbd": ("smbd",), "smb": ("smbd",), "nmbd": ("nmbd",),
+    "snmpd": ("snmpd",), "vsftpd": ("vsftpd",), "proftpd": ("proftpd",), "rsync": ("rsync",),
+    "telnet.socket": ("in.telnetd",), "tftpd-hpa": ("in.tftpd",), "ypbind": ("ypbind",),
+    "bluetooth": ("bluetoothd",), "postfix": ("master",), "exim4": ("exim4",),
+    "firewalld": ("firewalld",), "fail2ban": ("fail2ban-server",), "aide": ("aide",),
+}
+
+UNIT_NAME = {"type": "string", "pattern": "^[A-Za-z0-9@_.:-]{1,200}$"}
+_UNIT_SUFFIXES = (".service", ".socket", ".timer", ".target", ".path", ".mount")
+
+
+def _full_unit(unit: str) -> str:
+    return unit if unit.endswith(_UNIT_SUFFIXES) else unit + ".service"
+
+
+def _services_snippet(args: Mapping[str, Any]) -> str:
+    dirs = " ".join(UNIT_DIRS)
+    return "; ".join([
+        INIT_SNIPPET,
+        PROCESSES_SNIPPET,
+        section("systemctl-files", "if [ -d /run/systemd/system ]; then "
+                "systemctl list-unit-files --no-legend --no-pager --type=service,socket; "
+                "else echo cii:skipped; fi"),
+        section("systemctl-units", "if [ -d /run/systemd/system ]; then "
+                "systemctl list-units --all --no-legend --no-pager --plain "
+                "--type=service,socket; else echo cii:skipped; fi"),
+        # unit files and enablement links, read straight from the file system
+        section("unit-files", f"for d in {dirs}; do [ -d \"$d\" ] && "
+                "ls -1 \"$d\" 2>/dev/null | sed \"s|^|$d/|\"; done; true"),
+        section("wants", "for d in /etc/systemd/system/*.wants /etc/systemd/system/*.requires; "
+                "do [ -d \"$d\" ] && ls -1 \"$d\" 2>/dev/null; done; true"),
+        section("sysv", "for d in /etc/init.d; do [ -d \"$d\" ] && ls -1 \"$d\"; done; "
+                "ls -1 /etc/rc2.d /etc/rc3.d 2>/dev/null; true"),
+    ])
+
+
+@dataclass(frozen=True)
+class _UnitTables:
+    method: str
+    installed: dict[str, str]  # unit -> where it was seen
+    enabled: dict[str, bool]
+    active: dict[str, str]  # unit -> active state (systemctl only)
+
+
+def _unit_tables(collected: Collected) -> _UnitTables:
+    installed: dict[str, str] = {}
+    enabled: dict[str, bool] = {}
+    active: dict[str, str] = {}
+    files_section = collected.sections.get("systemctl-files")
+    use_systemctl = (systemd_is_init(collected) and files_section is not None
+                     and files_section.exit_status == 0
+                     and "cii:skipped" not in files_section.text)
+    if use_systemctl:
+        for line in section_lines(collected, "systemctl-files"):
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(_UNIT_SUFFIXES):
+                installed[parts[0]] = "systemctl"
+                enabled[parts[0]] = parts[1] in ("enabled", "enabled-runtime", "alias")
+        units_section = collected.sections.get("systemctl-units")
+        if units_section is not None and units_section.exit_status == 0:
+            for line in section_lines(collected, "systemctl-units"):
+                parts = line.split()
+                if len(parts) >= 4 and parts[0].endswith(_UNIT_SUFFIXES):
+                    active[parts[0]] = parts[2]
+                    if parts[1] != "not-found":
+                        installed.setdefault(parts[0], "systemctl")
+        return _UnitTables("systemctl", installed, enabled, active)
+    for line in section_lines(collected, "unit-files"):
+        name = line.rsplit("/", 1)[-1]
+        if name.endswith(_UNIT_SUFFIXES) and not name.endswith("@.service"):
+            installed.setdefault(name, line)
+    wants = set(section_lines(collected, "wants"))
+    for name in installed:
+        enabled[name] = name in wants
+    for line in section_lines(collected, "sysv"):
+        match = re.fullmatch(r"S\d\d(.+)", line)
+        unit = match.group(1) + ".service" if match else ""
+        if match and unit not in installed:  # systemd ignores SysV links of native units
+            installed[unit] = "/etc/init.d/" + match.group(1)
+            enabled[unit] = True
+    return _UnitTables("unit-files", installed, enabled, active)
+
+
+def _running_by_process(unit: str, processes: list[str] | None,
+                        process: str | None) -> bool | None:
+    names = (process,) if process else KNOWN_UNIT_PROCESSES.get(unit.rsplit(".", 1)[0])
+    if processes is None or not names:
+        return None
+    return any(name in processes for name in names)
+
+
+def _unit_state(tables: _UnitTables, unit: str, processes: list[str] | None,
+                process: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    full = _full_unit(unit)
+    unobservable: dict[str, str] = {}
+    state: dict[str, Any] = {"unit": full, "installed": full in tables.installed,
+                             "enabled": tables.enabled.get(full, False)}
+    if tables.method == "systemctl":
+        state["active"] = tables.active.get(full) == "active"
+        state["active_state"] = tables.active.get(full, "inactive")
+    else:
+        running = _running_by_process(full, processes, process)
+        if running is None:
+            unobservable["active"] = (f"systemd is not PID 1 and no process name is known for "
+                                      f"{full}; whether it runs cannot be seen")
+        else:
+            state["active"] = running
+    return state, unobservable
+
+
+def parse_services(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+    collected = split_sections(raw)
+    if "init" not in collected.sections:
+        return ProbeResult.failed("the services snippet printed nothing recognisable")
+    tables = _unit_tables(collected)
+    processes = process_names(collected)
+    units = []
+    for name in sorted(tables.installed):
+        state, _ = _unit_state(tables, name, processes, None)
+        units.append(state)
+    if not units and processes is None:
+        return ProbeResult.failed("neither systemctl, unit directories nor /proc answered")
+    return ProbeResult.ok({"method": tables.method, "init": init_name(collected),
+                           "units": units, "processes": processes or []})
+
+
+def parse_service(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+    collected = split_sections(raw)
+    if "init" not in collected.sections:
+        return ProbeResult.failed("the services snippet printed nothing recognisable")
+    tables = _unit_tables(collected)
+    processes = process_names(collected)
+    state, unobservable = _unit_state(tables, str(args.get("unit", "")), processes,
+                                      args.get("process"))
+    data: dict[str, Any] = {**state, "method": tables.method, "init": init_name(collected)}
+    if tables.method != "systemctl" and "active" in state:
+        data["active_method"] = "process name in /proc/*/comm"
+    if unobservable:
+        data["unobservable"] = unobservable
+    return ProbeResult.ok(data)
+
+
+# ---------------------------------------------------------------- time synchronisation
+
+# process name (comm) -> daemon; OpenNTPD's process is also called ntpd
+TIME_DAEMONS = {"chronyd": "chrony", "ntpd": "ntpd", "systemd-timesyn": "systemd-timesyncd"}
+TIME_CONFIG_FILES = (
+    "/etc/chrony.conf", "/etc/chrony/chrony.conf", "/etc/chrony.d/*.conf",
+    "/etc/chrony/conf.d/*.conf", "/etc/chrony/sources.d/*.sources",
+    "/etc/ntp.conf", "/etc/ntpsec/ntp.conf", "/etc/openntpd/ntpd.conf",
+    "/etc/systemd/timesyncd.conf", "/etc/systemd/timesyncd.conf.d/*.conf",
+)
+
+
+def _time_snippet(args: Mapping[str, Any]) -> str:
+    return "; ".join([
+        PROCESSES_SNIPPET,
+        INIT_SNIPPET,
+        section("chronyc", "if command -v chronyc >/dev/null 2>&1; then "
+                "chronyc -n tracking; else echo cii:missing; fi"),
+        section("timedatectl", "if [ -d /run/systemd/system ]; then "
+                "timedatectl show -p NTPSynchronized -p NTP; else echo cii:skipped; fi"),
+        dump_files(*TIME_CONFIG_FILES),
+    ])
+
+
+def _config_servers(path: str, text: str) -> list[str]:
+    servers: list[str] = []
+    if "timesyncd" in path:
+        section_name = ""
+        for line in active_lines(text):
+            if line.startswith("[") and line.endswith("]"):
+                section_name = line[1:-1].strip()
+            elif section_name == "Time" and line.split("=", 1)[0].strip() == "NTP":
+                value = line.split("=", 1)[1] if "=" in line else ""
+                servers = value.split()  # the last NTP= wins
+        return servers
+    for line in active_lines(text):
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("server", "pool", "peer", "servers"):
+            servers.append(words[1])
+    return servers
+
+
+def parse_time_sync(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+    collected = split_sections(raw)
+    processes = process_names(collected)
+    if processes is None:
+        return ProbeResult.failed("process list (/proc/*/comm) could not be read")
+    running = sorted({daemon for comm, daemon in TIME_DAEMONS.items() if comm in processes})
+    servers_by_daemon: dict[str, list[str]] = {}
+    for path, text in collected.files.items():
+        daemon = ("chrony" if "chrony" in path else "systemd-timesyncd" if "timesyncd" in path
+                  else "ntpd")
+        found = _config_servers(path, text)
+        if "timesyncd" in path:
+            if found or daemon not in servers_by_daemon:
+                servers_by_daemon[daemon] = found  # drop-ins override the main file
+        else:
+            servers_by_daemon.setdefault(daemon, []).extend(found)
+    servers = sorted({s for d in running for s in servers_by_daemon.get(d, [])})
+    synchronised: bool | None = None
+    sync_source = None
+    tracking = collected.sections.get("chronyc")
+    if tracking is not None and tracking.exit_status == 0 and "chrony" in running:
+        leap = re.search(r"(?m)^Leap status\s*:\s*(.+)$", tracking.text)
+        if leap:
+            synchronised = leap.group(1).strip() != "Not synchronised"
+            sync_source = "chronyc tracking"
+    if synchronised is None:
+        show = collected.sections.get("timedatectl")
+        if show is not None and show.exit_status == 0:
+            match = re.search(r"(?m)^NTPSynchronized=(yes|no)$", show.text)
+            if match:
+                synchronised = match.group(1) == "yes"
+                sync_source = "timedatectl"
+    data: dict[str, Any] = {
+        "daemons_running": running,
+        "servers": servers,
+        "servers_by_daemon": {d: sorted(set(s)) for d, s in sorted(servers_by_daemon.items())},
+        "active": bool(running) and bool(servers),
+        "unreadable": list(collected.unreadable),
+    }
+    if synchronised is not None:
+        data["synchronised"] = synchronised
+        data["synchronised_source"] = sync_source
+    else:
+        data["unobservable"] = {"synchronised": "neither chronyc nor timedatectl could tell "
+                                "whether the clock is synchronised"}
+    if collected.unreadable and not servers:
+        return ProbeResult.failed("time configuration not readable: "
+                                  + ", ".join(collected.unreadable))
+    return ProbeResult.ok(data)
+
+
+PROBES = (
+    Probe(
+        name="services",
+        summary="installed service/socket units with enabled/active state (systemctl, or unit "
+        "files, wants links and /proc process names when systemd is not PID 1)",
+        snippet=_services_snippet,
+        parse=parse_services,
+        subject="units",
+        cap_bytes=2 * 1024 * 1024,
+    ),
+    Probe(
+        name="service",
+        summary="one unit: installed, enabled, active (with the method used to tell)",
+        snippet=_services_snippet,
+        parse=parse_service,
+        args_schema={
+            "type": "object",
+            "properties": {
+                "unit": UNIT_NAME,
+                "process": {"description": "process name (comm) that shows the unit runs, "
+                            "when systemd cannot say", "type": "string",
+                            "pattern": "^[A-Za-z0-9_.:-]{1,15}$"},
+            },
+            "required": ["unit"],
+            "additionalProperties": False,
+        },
+        cap_bytes=2 * 1024 * 1024,
+    ),
+    Probe(
+        name="time_sync",
+        summary="time daemons running (chronyd, ntpd, systemd-timesyncd, openntpd), their "
+        "configured servers, and whether the clock is synchronised where knowable",
+        snippet=_time_snippet,
+        parse=parse_time_sync,
+        cap_bytes=512 * 1024,
+    ),
+)

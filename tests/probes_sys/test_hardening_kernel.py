@@ -1,0 +1,153 @@
+"""Parsers of the kernel_module, mount, package_sources and auditd_conf probes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TEST_TOKEN, interpret
+from tests.probes_sys._helpers import captured, file_frame, sec
+
+USB = {"name": "usb-storage"}
+LOADED = "usb_storage 86016 0 - Live 0x0000000000000000\nuas 32768 0 - Live 0x0000000000000000\n"
+
+
+def test_blacklist_only_capture_is_not_disabled() -> None:
+    result = interpret("kernel_module", captured("km-blacklist-only"), USB)
+    assert result.status == "ok"
+    assert result.data["blacklisted"] is True and result.data["disabled"] is False
+    assert result.data["modules_supported"] is False and result.data["can_load"] is False
+
+
+@pytest.mark.parametrize(
+    ("conf", "can_load"),
+    [
+        ("install usb-storage /bin/false\n", False),
+        ("install usb_storage /bin/true\n", False),  # - and _ name the same module
+        ("install usb-storage /usr/bin/false\n", False),
+        ("#install usb-storage /bin/false\nblacklist usb-storage\n", True),
+        ("install usb-storage /sbin/modprobe --ignore-install usb-storage\n", True),
+        ("", True),
+    ],
+)
+def test_install_lines_decide_loadability(conf: str, can_load: bool) -> None:
+    payload = (sec("modules", "xfs 2445312 2 - Live 0x0\n") + sec("sys-module", "")
+               + file_frame("/etc/modprobe.d/usb.conf", conf))
+    assert interpret("kernel_module", payload, USB).data["can_load"] is can_load
+
+
+def test_loaded_module_can_load_even_when_disabled() -> None:
+    payload = (sec("modules", LOADED) + sec("sys-module", "present\n")
+               + file_frame("/etc/modprobe.d/usb.conf", "install usb-storage /bin/false\n"))
+    data = interpret("kernel_module", payload, USB).data
+    assert data["loaded"] is True and data["can_load"] is True
+
+
+def test_etc_file_shadows_the_same_name_in_lib() -> None:
+    payload = (sec("modules", "") + sec("sys-module", "")
+               + file_frame("/etc/modprobe.d/usb.conf", "# cleared by the site\n")
+               + file_frame("/lib/modprobe.d/usb.conf", "install usb-storage /bin/false\n"))
+    assert interpret("kernel_module", payload, USB).data["disabled"] is False
+
+
+@pytest.mark.parametrize("payload", [b"", b"\xff\xfe", sec("modules", "denied", 1)])
+def test_kernel_module_errors(payload: bytes) -> None:
+    assert interpret("kernel_module", payload, USB).status == "error"
+
+
+def test_unreadable_modprobe_file_without_proof_is_an_error() -> None:
+    payload = (sec("modules", "") + sec("sys-module", "")
+               + f"{TEST_TOKEN} U /etc/modprobe.d/site.conf\n".encode())
+    assert interpret("kernel_module", payload, USB).status == "error"
+
+
+# ---------------------------------------------------------------- mount
+
+MOUNTS = ("/dev/vda1 / ext4 rw,relatime 0 0\n"
+          "tmpfs /tmp tmpfs rw,nosuid,nodev,relatime 0 0\n"
+          "tmpfs /tmp tmpfs rw,nosuid,nodev,noexec,relatime 0 0\n"
+          "/dev/vdb1 /srv/my\\040data ext4 rw 0 0\n")
+
+
+def test_last_mount_on_a_path_is_in_effect() -> None:
+    data = interpret("mount", sec("mounts", MOUNTS), {"path": "/tmp"}).data
+    assert data["separate"] is True
+    assert "noexec" in data["options"]
+
+
+def test_octal_escaped_mount_points() -> None:
+    data = interpret("mount", sec("mounts", MOUNTS), {"path": "/srv/my data"}).data
+    assert data["separate"] is True and data["fstype"] == "ext4"
+
+
+def test_path_without_its_own_mount() -> None:
+    data = interpret("mount", sec("mounts", MOUNTS), {"path": "/var/tmp"}).data
+    assert data == {"path": "/var/tmp", "separate": False, "options": []}
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x00\xff", sec("mounts", ""), sec("mounts", "x", 1)])
+def test_mount_errors(payload: bytes) -> None:
+    assert interpret("mount", payload, {"path": "/tmp"}).status == "error"
+
+
+# ---------------------------------------------------------------- package_sources
+
+
+def test_trusted_yes_capture_with_gbk_comment() -> None:
+    raw_bytes = captured("ps-trusted")
+    assert "内部镜像".encode("gbk") in raw_bytes
+    result = interpret("package_sources", raw_bytes)
+    unsigned = [r["name"] for r in result.data["repos"] if r["unsigned"]]
+    assert unsigned == ["http://mirror.internal.example.cn/debian"]
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "unsigned"),
+    [
+        ("/etc/apt/sources.list", "deb http://deb.debian.org/debian bookworm main\n", False),
+        ("/etc/apt/sources.list", "#deb [trusted=yes] http://x/ bookworm main\n", None),
+        ("/etc/apt/sources.list", "deb [ arch=amd64 trusted=yes ] http://x/ stable main\n", True),
+        ("/etc/apt/sources.list.d/x.sources",
+         "Types: deb\nURIs: http://x/\nSuites: stable\nTrusted: yes\n", True),
+        ("/etc/apt/sources.list.d/x.sources",
+         "Types: deb\nURIs: http://x/\nEnabled: no\nTrusted: yes\n", None),
+        ("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\nenabled=1\ngpgcheck=0\n", True),
+        ("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\n", False),  # dnf.conf default on
+        ("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\nenabled=0\ngpgcheck=0\n", None),
+    ],
+)
+def test_source_forms(path: str, text: str, unsigned: bool | None) -> None:
+    repos = interpret("package_sources", file_frame(path, text)).data["repos"]
+    assert [r["unsigned"] for r in repos] == ([] if unsigned is None else [unsigned])
+
+
+def test_dnf_main_gpgcheck_off_applies_to_repos_without_their_own() -> None:
+    payload = (file_frame("/etc/dnf/dnf.conf", "[main]\ngpgcheck=0\n")
+               + file_frame("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\n"))
+    assert interpret("package_sources", payload).data["repos"][0]["unsigned"] is True
+
+
+def test_apt_allow_unauthenticated_option() -> None:
+    payload = file_frame("/etc/apt/apt.conf.d/99insecure",
+                         '// test box\nAPT::Get::AllowUnauthenticated "true";\n')
+    assert interpret("package_sources", payload).data["global_insecure"]
+
+
+@pytest.mark.parametrize("payload", [b"", b"\xff\xfe\xfd"])
+def test_package_sources_without_files_is_an_error(payload: bytes) -> None:
+    assert interpret("package_sources", payload).status == "error"
+
+
+# ---------------------------------------------------------------- auditd_conf
+
+
+def test_auditd_conf_capture_lower_cases_values() -> None:
+    settings = interpret("auditd_conf", captured("ac-host")).data["settings"]
+    assert settings["space_left_action"] == "syslog"
+    assert settings["disk_full_action"] == "suspend"
+
+
+def test_auditd_conf_missing_is_absent_and_unreadable_is_error() -> None:
+    missing = interpret("auditd_conf", f"{TEST_TOKEN} N /etc/audit/auditd.conf\n")
+    unreadable = interpret("auditd_conf", f"{TEST_TOKEN} U /etc/audit/auditd.conf\n")
+    assert missing.status == "absent"
+    assert unreadable.status == "error"

@@ -1,0 +1,76 @@
+"""The system probes' real snippets through the real collector on this machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from scanner.collect import collect
+from scanner.facts import HostIdentity
+from scanner.probes import ProbeCall, ProbeResult
+from scanner.probes.services import PROCESSES_SNIPPET
+from scanner.transport.local import LocalTransport
+from tests.conftest import TEST_TOKEN, interpret
+from tests.probes_sys._helpers import sec
+
+CALLS = [ProbeCall.of(name) for name in ("packages", "listening", "firewall", "services",
+                                          "time_sync", "syslog_forwarding", "log_retention",
+                                          "auditd")] + [
+    ProbeCall.of("service", {"unit": "ssh"}),
+    ProbeCall.of("sysctl", {"name": "net.ipv4.tcp_syncookies"}),
+    ProbeCall.of("kernel_module", {"name": "usb-storage"}),
+    ProbeCall.of("mount", {"path": "/tmp"}),
+    ProbeCall.of("package_sources"),
+    ProbeCall.of("auditd_conf"),
+]
+
+
+@pytest.fixture(scope="module")
+def live_results() -> dict[ProbeCall, ProbeResult]:
+    facts = collect(LocalTransport(), HostIdentity("localhost", "127.0.0.1"), CALLS)
+    return dict(facts.results)
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: c.key)
+def test_probe_answers_ok_or_says_why_not(call: ProbeCall,
+                                          live_results: dict[ProbeCall, ProbeResult]) -> None:
+    result = live_results[call]
+    assert result.status in ("ok", "error", "absent")
+    if result.status != "ok":
+        reason = result.error or ""
+        assert reason and "could not parse" not in reason, reason
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root-only views are checked when run as root")
+def test_root_sees_packages_sockets_and_packet_filter(
+        live_results: dict[ProbeCall, ProbeResult]) -> None:
+    for name in ("packages", "listening", "services", "log_retention", "auditd", "time_sync",
+                 "package_sources"):
+        result = live_results[ProbeCall.of(name)]
+        assert result.status == "ok", (name, result.error)
+    packages = live_results[ProbeCall.of("packages")].data
+    if packages["manager"] == "dpkg":
+        assert any(p["name"] == "dpkg" for p in packages["packages"])
+
+
+def test_process_list_leaves_out_kernel_threads_and_the_scan_itself() -> None:
+    """The real process snippet, fed crafted /proc/PID/stat lines instead of /proc."""
+    stat_lines = "\n".join([
+        "1 (systemd) S 0 1 1 0 -1 4194560",
+        "2 (kthreadd) S 0 0 0 0 -1 2129984",  # PF_KTHREAD set
+        "300 (rsyslogd) S 1 300 300 0 -1 4194624",
+        "500 (cii-scan) S 400 400 400 0 -1 4194304",  # started the collector's session
+        "600 (sh) S 500 600 600 0 -1 4194304",  # the collector's session leader
+        "ME (sh) S 600 600 600 0 -1 4194304",  # the snippet's own shell
+        "700 (awk) S 600 600 600 0 -1 4194304",
+        "800 (my (odd) name) S 1 800 800 0 -1 4194304",
+    ]) + "\n"
+    snippet = PROCESSES_SNIPPET.replace("cat /proc/[0-9]*/stat 2>/dev/null |",
+                                        'sed "s/^ME /$$ /" |')
+    assert snippet != PROCESSES_SNIPPET
+    done = subprocess.run(["sh", "-c", snippet], input=stat_lines.encode(), capture_output=True,
+                          env={"CII_M": TEST_TOKEN, "PATH": "/usr/bin:/bin"}, check=True)
+    result = interpret("services", sec("init", "other\nsh") + done.stdout)
+    assert result.data["processes"] == ["my (odd) name", "rsyslogd", "systemd"]
