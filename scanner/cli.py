@@ -9,20 +9,27 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from scanner import __version__, clauses, collect, findings, gate
+from scanner import __version__, clauses, collect, findings, fleet, gate
 from scanner import diff as diff_module
+from scanner import inventory as inventory_module
 from scanner import waivers as waivers_module
 from scanner.baseline import DEFAULT_BASELINE, load_baseline, shipped_baselines
-from scanner.errors import EXIT_INPUT, EXIT_THRESHOLD, CiiScanError, InputError
+from scanner.errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_THRESHOLD, CiiScanError, InputError
 from scanner.facts import Facts, HostIdentity
 from scanner.output import ensure_writable_dir, write_atomic
 from scanner.render import OutputFormat, render
+from scanner.render._text import printable
 from scanner.scan import assess, report_from_facts
+from scanner.transport import TransportError
 from scanner.transport.local import LocalTransport
+
+if TYPE_CHECKING:
+    from scanner.baseline import Baseline
+    from scanner.transport.ssh import SshSettings
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -35,6 +42,7 @@ SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info"])
 FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat])
 DEFAULT_OUTDIR = Path("cii-scan-results")
 WAIVERS_META = "cii_scan.waivers"
+OUTPUT_SLACK_BYTES = 1024 * 1024  # framing, markers and the PLAN line
 
 
 def baseline_options(func: Any) -> Any:
@@ -97,57 +105,169 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+def connection_options(func: Any) -> Any:
+    """SSH options shared by `scan` and `collect`."""
+    func = click.option("--timeout", "timeout_s", type=click.FloatRange(min=1.0), default=120.0,
+                        show_default=True, metavar="SECONDS",
+                        help="Per-host budget for connect, authentication and collection.")(
+        func)
+    func = click.option("--jump", metavar="[USER@]HOST[:PORT]",
+                        help="Reach hosts through this SSH jump host (its key is verified "
+                             "too).")(func)
+    func = click.option("--sudo", is_flag=True,
+                        help="Run the collector with `sudo -n` (NOPASSWD; never prompts).")(func)
+    func = click.option("--accept-new-hostkeys", is_flag=True,
+                        help="Trust on first use: record unknown host keys. A changed key is "
+                             "always refused.")(func)
+    func = click.option("--known-hosts", type=click.Path(path_type=Path, dir_okay=False),
+                        metavar="FILE", help="known_hosts file [default: ~/.ssh/known_hosts].")(
+        func)
+    func = click.option("--identity", "identities", type=click.Path(path_type=Path,
+                        dir_okay=False), multiple=True, metavar="FILE",
+                        help="Private key (repeatable). Passphrase: ssh-agent, or the "
+                             "CII_SCAN_IDENTITY_PASSPHRASE environment variable.")(func)
+    func = click.option("-p", "--port", type=click.IntRange(1, 65535),
+                        help="SSH port for targets that do not give one.")(func)
+    func = click.option("-u", "--user", metavar="USER",
+                        help="SSH user for targets that do not give one.")(func)
+    return func
+
+
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("targets", nargs=-1, metavar="[TARGET...]")
+@click.option("-i", "--inventory", type=click.Path(path_type=Path, dir_okay=False),
+              help="YAML or Ansible INI inventory of hosts to scan.")
+@click.option("--limit", metavar="PATTERN",
+              help="Only hosts whose name, address or group matches (fnmatch; comma-separated; "
+                   "!PATTERN excludes).")
+@click.option("-j", "--concurrency", type=click.IntRange(1, 512), default=10, show_default=True,
+              help="Hosts scanned at the same time.")
+@click.option("--resume", is_flag=True,
+              help="Skip hosts already in OUTDIR/journal.jsonl from an interrupted run.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line and no per-host notes.")
 @click.option("--local", "local", is_flag=True, help="Scan this machine (the default with no "
               "targets).")
+@connection_options
 @baseline_options
 @report_options
-def scan(targets: tuple[str, ...], local: bool, baseline_ref: str, profile: str | None,
-         outdir: Path, formats: tuple[str, ...], lang: str, fail_on: str | None,
-         fail_on_incomplete: bool) -> None:
+def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, concurrency: int,
+         resume: bool, quiet: bool, local: bool, user: str | None, port: int | None,
+         identities: tuple[Path, ...], known_hosts: Path | None, accept_new_hostkeys: bool,
+         sudo: bool, jump: str | None, timeout_s: float, baseline_ref: str,
+         profile: str | None, outdir: Path, formats: tuple[str, ...], lang: str,
+         fail_on: str | None, fail_on_incomplete: bool) -> None:
     """Scan hosts and write OUTDIR/findings.json (and any -f reports).
 
-    With no TARGET this machine is scanned through the local transport.
+    TARGET is [user@]host[:port] (IPv6 in brackets). With no TARGET and no
+    --inventory this machine is scanned through the local transport. Hosts are
+    journaled to OUTDIR/journal.jsonl as they finish; --resume continues a run
+    that was interrupted.
     """
-    if targets and not local:
-        raise click.UsageError("SSH targets are not supported by this build; use --local")
     baseline = load_baseline(baseline_ref, profile)
+    _check_waiver_rules(baseline)
+    if local and (targets or inventory):
+        raise click.UsageError("--local scans this machine; do not combine it with targets "
+                               "or --inventory")
+    if not targets and inventory is None:
+        ensure_writable_dir(outdir)
+        started = collect.utc_now()
+        host = HostIdentity(name="local", address="localhost", transport="local")
+        report, _ = assess(LocalTransport(), host, baseline)
+        _progress(f"{report.host.name}: {_host_line(report.to_json())}")
+        document = findings.build_document(
+            baseline=baseline, hosts=[report], started_at=started,
+            finished_at=collect.utc_now(), invocation=_invocation("scan", fail_on),
+        )
+        _finish(document, outdir, formats, lang, fail_on, fail_on_incomplete)
+    chosen = inventory_module.targets_from_cli(targets)
+    if inventory is not None:
+        chosen += inventory_module.load_inventory(inventory)
+    chosen = inventory_module.apply_limit(chosen, limit)
+    chosen = inventory_module.with_defaults(chosen, user, port, jump, sudo)
+    settings = _ssh_settings(baseline, identities, known_hosts, accept_new_hostkeys, timeout_s)
     ensure_writable_dir(outdir)
     started = collect.utc_now()
-    host = HostIdentity(name="local", address="localhost", transport="local")
-    report, _ = assess(LocalTransport(), host, baseline)
-    _progress(f"{report.host.name}: {_host_line(report.to_json())}")
+    outcome = fleet.scan_fleet(chosen, baseline, _ssh_factory(settings), outdir=outdir,
+                               concurrency=concurrency, timeout_s=timeout_s, resume=resume,
+                               progress=not quiet)
+    if not quiet:
+        if outcome.resumed:
+            _progress(f"{outcome.resumed} host(s) taken from {fleet.journal_path(outdir)}")
+        for report in sorted(outcome.reports, key=lambda r: r.host.name):
+            if report.status != "scanned":
+                _progress(f"{report.host.name}: {report.status}: {report.reason}")
+        if outcome.interrupted:
+            _progress("interrupted: findings cover the hosts that finished; run again with "
+                      "--resume to scan the rest")
     document = findings.build_document(
-        baseline=baseline, hosts=[report], started_at=started, finished_at=collect.utc_now(),
-        invocation=_invocation("scan", fail_on),
+        baseline=baseline, hosts=outcome.reports, started_at=started,
+        finished_at=collect.utc_now(), invocation=_invocation("scan", fail_on),
+        complete=not outcome.interrupted,
     )
     _finish(document, outdir, formats, lang, fail_on, fail_on_incomplete)
 
 
 @cli.command("collect")
 @click.argument("target", required=False)
+@connection_options
 @baseline_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Facts file to write (JSON).")
-def collect_command(target: str | None, baseline_ref: str, profile: str | None,
-                    output: Path) -> None:
+def collect_command(target: str | None, user: str | None, port: int | None,
+                    identities: tuple[Path, ...], known_hosts: Path | None,
+                    accept_new_hostkeys: bool, sudo: bool, jump: str | None, timeout_s: float,
+                    baseline_ref: str, profile: str | None, output: Path) -> None:
     """Collect a host's facts (evidence) for later offline `evaluate`.
 
-    The probes collected are those the baseline's enabled rules need.
+    TARGET is [user@]host[:port] reached over SSH; without it (or with "local")
+    this machine is collected. The probes collected are those the baseline's
+    enabled rules need. Exit 3 if the host could not be reached.
     """
-    if target not in (None, "local", "localhost"):
-        raise click.UsageError("SSH targets are not supported by this build; collect runs "
-                               "locally")
     baseline = load_baseline(baseline_ref, profile)
-    host = HostIdentity(name="local", address="localhost", transport="local")
-    facts = collect.collect(LocalTransport(), host, baseline.probe_calls())
-    os_data = facts.os
-    if os_data and os_data.get("hostname"):
-        facts = Facts(HostIdentity(str(os_data["hostname"]), "localhost"), facts.results,
-                      facts.collected_at, facts.duration_s)
+    if target in (None, "local", "localhost"):
+        host = HostIdentity(name="local", address="localhost", transport="local")
+        facts = collect.collect(LocalTransport(), host, baseline.probe_calls())
+        os_data = facts.os
+        if os_data and os_data.get("hostname"):
+            facts = Facts(HostIdentity(str(os_data["hostname"]), "localhost"), facts.results,
+                          facts.collected_at, facts.duration_s)
+    else:
+        chosen = inventory_module.with_defaults(
+            [inventory_module.parse_target(target, f"target {target!r}")], user, port, jump,
+            sudo)[0]
+        settings = _ssh_settings(baseline, identities, known_hosts, accept_new_hostkeys,
+                                 timeout_s)
+        transport, identity = _ssh_factory(settings)(chosen)
+        try:
+            facts = collect.collect(transport, identity, baseline.probe_calls())
+        except TransportError as exc:
+            click.echo(f"cii-scan: {identity.name}: {exc.status}: {exc.reason}", err=True)
+            sys.exit(EXIT_INCOMPLETE)
     write_atomic(output, findings.dumps(facts.to_json()))
     _progress(f"{facts.host.name}: {len(facts.results)} probes collected -> {output}")
+
+
+def _ssh_settings(baseline: Baseline, identities: Sequence[Path], known_hosts: Path | None,
+                  accept_new: bool, timeout_s: float) -> SshSettings:
+    """Settings shared by every host; output is bounded by the sum of the probes' caps."""
+    from scanner.probes import get as get_probe
+    from scanner.transport.ssh import make_settings
+
+    cap = sum(get_probe(c.probe).cap_bytes for c in baseline.probe_calls()) + OUTPUT_SLACK_BYTES
+    return make_settings(known_hosts=known_hosts, accept_new=accept_new,
+                         identity_files=list(identities), timeout_s=timeout_s,
+                         max_output_bytes=cap)
+
+
+def _ssh_factory(settings: SshSettings) -> fleet.TransportFactory:
+    from scanner.transport.ssh import SshTransport
+
+    def factory(target: inventory_module.Target) -> tuple[fleet.FleetTransport, HostIdentity]:
+        transport = SshTransport(target, settings)
+        endpoint = transport.endpoint
+        return transport, target.identity(port=endpoint.port, address=endpoint.address)
+
+    return factory
 
 
 @cli.command("evaluate", epilog=EXIT_CODES_HELP)
@@ -161,6 +281,7 @@ def evaluate_command(evidence: tuple[Path, ...], baseline_ref: str, profile: str
     """Evaluate stored evidence offline: facts JSON from `collect`, or the raw output
     of `collector-script` run by hand on a host."""
     baseline = load_baseline(baseline_ref, profile)
+    _check_waiver_rules(baseline)
     ensure_writable_dir(outdir)
     started = collect.utc_now()
     reports = [report_from_facts(baseline, _read_evidence(path)) for path in evidence]
@@ -255,7 +376,7 @@ def report_command(document: Path, fmt: str, output: Path | None, lang: str,
             loaded, waivers_module.load_waivers(waivers_file), _utc_today(),
             source=str(waivers_file))
         for warning in outcome.warnings:
-            _progress(f"warning: {warning}")
+            _progress(f"warning: {printable(warning)}")
         loaded = outcome.document
     text = render(OutputFormat(fmt), loaded, lang=lang)
     if output is None:
@@ -374,6 +495,14 @@ def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], l
     sys.exit(gate.exit_code(document, fail_on, fail_on_incomplete))
 
 
+def _check_waiver_rules(baseline: Baseline) -> None:
+    """Fail before scanning when --waivers names a rule the baseline does not have."""
+    loaded = click.get_current_context().meta.get(WAIVERS_META)
+    if loaded is not None:
+        waivers_module.check_rules_known(
+            loaded[1], [*(rule.id for rule in baseline.rules), *baseline.disabled])
+
+
 def _apply_waivers(document: Mapping[str, Any]) -> Mapping[str, Any]:
     """Apply the --waivers file (if given) with today's UTC date; warn about lapsed ones."""
     loaded = click.get_current_context().meta.get(WAIVERS_META)
@@ -382,7 +511,7 @@ def _apply_waivers(document: Mapping[str, Any]) -> Mapping[str, Any]:
     source, waivers = loaded
     outcome = waivers_module.apply_waivers(document, waivers, _utc_today(), source=source)
     for warning in outcome.warnings:
-        _progress(f"warning: {warning}")
+        _progress(f"warning: {printable(warning)}")
     if outcome.applied:
         _progress(f"{outcome.applied} failure(s) waived by {source}")
     return outcome.document

@@ -1,0 +1,298 @@
+"""Scan many hosts at once: bounded concurrency, a per-host budget, and a journal that survives.
+
+Each finished host is appended to ``OUTDIR/journal.jsonl`` (one JSON line,
+flushed and fsynced) the moment it finishes, so a run that is killed keeps
+every host it completed; ``resume`` reads the journal back and scans only the
+rest. Workers are daemon threads: a host that hangs even after its sockets were
+closed is reported as ``timeout`` and abandoned, never waited for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Protocol, TextIO
+
+from scanner.baseline import Baseline
+from scanner.collect import utc_now
+from scanner.errors import CiiScanError, OutputError
+from scanner.facts import HostIdentity
+from scanner.findings import HostReport
+from scanner.inventory import Target
+from scanner.scan import assess
+from scanner.transport import RunResult
+
+JOURNAL_NAME = "journal.jsonl"
+# How long past its own budget a host may run before the fleet closes its sockets,
+# and how much longer before it is abandoned as hung.
+CANCEL_GRACE_S = 5.0
+ABANDON_GRACE_S = 10.0
+POLL_S = 0.2
+
+
+class FleetTransport(Protocol):
+    name: str
+
+    def run(self, script: str) -> RunResult: ...
+
+    def cancel(self) -> None: ...
+
+
+TransportFactory = Callable[[Target], tuple[FleetTransport, HostIdentity]]
+
+
+@dataclass
+class FleetOutcome:
+    reports: list[HostReport]
+    interrupted: bool = False
+    resumed: int = 0  # hosts taken from the journal instead of scanned again
+
+
+@dataclass
+class _Running:
+    target: Target
+    identity: HostIdentity
+    transport: FleetTransport | None
+    started: float
+    cancelled: bool = False
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    running: dict[str, _Running] = field(default_factory=dict)
+    ignored: set[str] = field(default_factory=set)  # abandoned or stopped: results dropped
+
+
+def journal_path(outdir: Path) -> Path:
+    return outdir / JOURNAL_NAME
+
+
+def read_journal(path: Path, baseline_digest: str) -> dict[str, HostReport]:
+    """Host reports already journaled for this baseline, by target key.
+
+    A torn last line (the process was killed mid-write) or a line from another
+    baseline is skipped, not an error: that host is simply scanned again.
+    """
+    found: dict[str, HostReport] = {}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return found
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read the journal ({exc.strerror or exc})") from None
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            if entry.get("baseline_digest") != baseline_digest:
+                continue
+            found[str(entry["key"])] = HostReport.from_json(entry["report"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
+
+
+class Journal:
+    """Append-only JSON lines, each fsynced: what a killed run leaves behind."""
+
+    def __init__(self, path: Path, baseline_digest: str, keep: bool) -> None:
+        self.path = path
+        self.baseline_digest = baseline_digest
+        try:
+            self._handle: TextIO = path.open("a" if keep else "w", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write the journal ({exc.strerror or exc})"
+                              ) from None
+
+    def append(self, key: str, report: HostReport) -> None:
+        line = json.dumps({"key": key, "baseline_digest": self.baseline_digest,
+                           "report": report.to_json()}, sort_keys=True, ensure_ascii=False)
+        self._handle.write(line + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _Progress:
+    """One self-rewriting line on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled and sys.stderr.isatty()
+        self.counts: dict[str, int] = {}
+
+    def update(self, report: HostReport | None, running: int) -> None:
+        if report is not None:
+            self.counts[report.status] = self.counts.get(report.status, 0) + 1
+        if not self.enabled:
+            return
+        done = sum(self.counts.values())
+        detail = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()))
+        sys.stderr.write(f"\r\x1b[K[{done}/{self.total}] {running} running"
+                         + (f"; {detail}" if detail else ""))
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the run to stop starting hosts (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _failed(identity: HostIdentity, status: str, reason: str) -> HostReport:
+    return HostReport(host=identity, status=status, reason=reason, started_at=utc_now())
+
+
+def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: TransportFactory, *,
+               outdir: Path, concurrency: int, timeout_s: float, resume: bool = False,
+               progress: bool = True) -> FleetOutcome:
+    """Assess every target with at most ``concurrency`` at a time; journal each as it ends."""
+    path = journal_path(outdir)
+    previous = read_journal(path, baseline.digest) if resume else {}
+    targets = list({t.key: t for t in reversed(targets)}.values())[::-1]  # once each
+    wanted = {t.key for t in targets}
+    reports = [report for key, report in previous.items() if key in wanted]
+    resumed = len(reports)
+    pending: queue.Queue[Target] = queue.Queue()
+    for target in targets:
+        if target.key not in previous:
+            pending.put(target)
+    todo = pending.qsize()
+    journal = Journal(path, baseline.digest, keep=resume)
+    finished: queue.Queue[tuple[str, HostReport]] = queue.Queue()
+    state = _State()
+    stop = threading.Event()
+    bar = _Progress(todo, progress)
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                target = pending.get_nowait()
+            except queue.Empty:
+                return
+            report = _assess_one(target, baseline, factory, state)
+            with state.lock:
+                state.running.pop(target.key, None)
+                dropped = target.key in state.ignored
+            if not dropped:
+                finished.put((target.key, report))
+
+    threads: list[threading.Thread] = []
+
+    def start_worker() -> None:
+        thread = threading.Thread(target=worker, name="cii-scan-host", daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    interrupted = False
+    with _stop_on_signals(stop):
+        for _ in range(max(1, min(concurrency, todo))):
+            start_worker()
+        done = 0
+        try:
+            while done < todo:
+                if stop.is_set():
+                    interrupted = True
+                    break
+                for _ in _watchdog(state, timeout_s, finished):
+                    start_worker()
+                try:
+                    key, report = finished.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                journal.append(key, report)
+                reports.append(report)
+                done += 1
+                bar.update(report, len(state.running))
+            if interrupted:
+                _stop_running(state, finished, journal, reports)
+        finally:
+            stop.set()
+            journal.close()
+            bar.finish()
+    return FleetOutcome(reports=reports, interrupted=interrupted, resumed=resumed)
+
+
+def _assess_one(target: Target, baseline: Baseline, factory: TransportFactory,
+                state: _State) -> HostReport:
+    fallback = target.identity()
+    try:
+        transport, identity = factory(target)
+    except CiiScanError as exc:
+        return _failed(fallback, "error", str(exc))
+    with state.lock:
+        state.running[target.key] = _Running(target, identity, transport, time.monotonic())
+    try:
+        report, _ = assess(transport, identity, baseline)
+    except Exception as exc:  # a bug must cost one host, not the fleet
+        return _failed(identity, "error", f"internal error: {type(exc).__name__}: {exc}")
+    return report
+
+
+def _watchdog(state: _State, timeout_s: float,
+              finished: queue.Queue[tuple[str, HostReport]]) -> list[str]:
+    """Close the sockets of hosts past their budget; abandon those that still hang.
+
+    Returns the keys abandoned (each needs a replacement worker)."""
+    now = time.monotonic()
+    abandoned: list[str] = []
+    with state.lock:
+        for key, run in list(state.running.items()):
+            elapsed = now - run.started
+            if elapsed > timeout_s + CANCEL_GRACE_S and not run.cancelled and run.transport:
+                run.cancelled = True
+                run.transport.cancel()
+            if elapsed > timeout_s + ABANDON_GRACE_S:
+                state.running.pop(key)
+                state.ignored.add(key)
+                abandoned.append(key)
+                finished.put((key, _failed(run.identity, "timeout",
+                                           f"no result within the {timeout_s:g} s per-host "
+                                           "budget; the connection was abandoned")))
+    return abandoned
+
+
+def _stop_running(state: _State, finished: queue.Queue[tuple[str, HostReport]],
+                  journal: Journal, reports: list[HostReport]) -> None:
+    """On a stop request: keep hosts that finished meanwhile, cancel the rest (not recorded)."""
+    with state.lock:
+        for key, run in state.running.items():
+            state.ignored.add(key)
+            if run.transport is not None:
+                run.transport.cancel()
+    while True:
+        try:
+            key, report = finished.get_nowait()
+        except queue.Empty:
+            return
+        journal.append(key, report)
+        reports.append(report)

@@ -1,0 +1,346 @@
+"""`cii-scan scan` against a real OpenSSH fleet (see tests/fleet): verdicts, host statuses,
+jump host, host-key refusal, sudo, interruption and resume, and secrets that must not leak.
+
+Needs root, unshare and Debian's sshd: skipped with the reason outside CI, failed in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fleet import (
+    AUDITOR_PASSWORD,
+    AUDITOR_SALT,
+    LOCKED_KEY_PASSPHRASE,
+    Fleet,
+    FleetUnavailable,
+    check_requirements,
+    running_fleet,
+)
+
+pytestmark = pytest.mark.sshd
+TIMEOUT_S = "6"
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    try:
+        check_requirements()
+    except FleetUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the sshd fleet must run in CI: {exc}")
+        pytest.skip(str(exc))
+    with running_fleet() as started:
+        yield started
+
+
+def cii_scan(fleet: Fleet, *args: str, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True,
+                          text=True, timeout=300, env=env or fleet.env(), check=False)
+
+
+def popen_scan(fleet: Fleet, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "scanner", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=fleet.env())
+
+
+def common(fleet: Fleet) -> list[str]:
+    return ["--known-hosts", str(fleet.known_hosts), "--identity", str(fleet.client_key),
+            "--timeout", TIMEOUT_S]
+
+
+def write_inventory(fleet: Fleet, tmp_path: Path, names: list[str] | None = None) -> Path:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(fleet.inventory_yaml(names))
+    return path
+
+
+def hosts_by_name(outdir: Path) -> dict[str, dict[str, Any]]:
+    document = json.loads((outdir / "findings.json").read_text())
+    return {host["name"]: host for host in document["hosts"]}
+
+
+def verdict(host: dict[str, Any], rule_id: str) -> str:
+    return str(next(r["status"] for r in host["results"] if r["rule_id"] == rule_id))
+
+
+def journal_lines(outdir: Path) -> int:
+    path = outdir / "journal.jsonl"
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+def wait_for_journal(outdir: Path, lines: int, process: subprocess.Popen[str]) -> None:
+    """Poll until the journal holds ``lines`` hosts (a hang guard, not a timing assertion)."""
+    for _ in range(1200):
+        if journal_lines(outdir) >= lines:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the scan never journaled enough hosts")
+
+
+@pytest.fixture(scope="module")
+def full_scan(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]:
+    work = tmp_path_factory.mktemp("full")
+    inventory = write_inventory(fleet, work)
+    result = cii_scan(fleet, "scan", "-i", str(inventory), *common(fleet), "-j", "4",
+                      "-o", str(work / "out"))
+    return result, hosts_by_name(work / "out")
+
+
+def test_every_host_gets_its_own_status(full_scan: tuple[Any, dict[str, Any]]) -> None:
+    result, hosts = full_scan
+    assert result.returncode == 3, result.stderr
+    statuses = {name: host["status"] for name, host in hosts.items()}
+    assert statuses == {
+        "alpha": "scanned", "bravo": "scanned", "charlie": "scanned", "hidden": "scanned",
+        "jumpbox": "scanned", "delta": "error", "echo": "hostkey_mismatch",
+        "closed": "unreachable", "tarpit": "timeout",
+    }
+    assert "a password is required" in hosts["delta"]["reason"]
+    assert "connection refused" in hosts["closed"]["reason"]
+    assert f"{TIMEOUT_S} s" in hosts["tarpit"]["reason"]
+    assert "differs from the key recorded" in hosts["echo"]["reason"]
+    for name, host in hosts.items():
+        assert host["reason"].count("\n") == 0, name
+        assert (host["reason"] == "") == (host["status"] == "scanned"), name
+
+
+def test_verdicts_follow_each_hosts_own_configuration(
+        full_scan: tuple[Any, dict[str, Any]]) -> None:
+    _, hosts = full_scan
+    # every host reports its own UTS hostname: each really is a separate "machine"
+    for name in ("alpha", "bravo", "charlie", "hidden", "jumpbox"):
+        assert hosts[name]["os"]["hostname"] == name
+        assert hosts[name]["probe_errors"] == {}, (name, hosts[name]["probe_errors"])
+    assert verdict(hosts["alpha"], "ssh.root-login-disabled") == "pass"
+    assert verdict(hosts["bravo"], "ssh.root-login-disabled") == "fail"
+    # charlie is scanned as a non-root user through sudo -n: sshd -T needs root, so a
+    # verdict (not an error) proves the collector ran under sudo
+    assert hosts["charlie"]["os"]["uid"] == 0
+    assert verdict(hosts["charlie"], "ssh.root-login-disabled") == "fail"
+    assert verdict(hosts["alpha"], "ssh.x11-forwarding-disabled") == "pass"
+    assert verdict(hosts["hidden"], "ssh.x11-forwarding-disabled") == "fail"
+    assert verdict(hosts["alpha"], "accounts.single-uid0") == "pass"
+    assert verdict(hosts["bravo"], "accounts.single-uid0") == "fail"
+    assert verdict(hosts["alpha"], "ssh.banner-configured") == "pass"
+    assert verdict(hosts["bravo"], "ssh.banner-configured") == "fail"
+
+
+def test_scanned_hosts_record_their_real_key_fingerprint(
+        fleet: Fleet, full_scan: tuple[Any, dict[str, Any]]) -> None:
+    _, hosts = full_scan
+    for name in ("alpha", "bravo", "charlie", "hidden", "jumpbox"):
+        assert hosts[name]["hostkey_fingerprint"] == fleet.fingerprint(name)
+    assert hosts["alpha"]["address"] == "127.0.1.11"
+    assert hosts["alpha"]["port"] == 2211
+    assert hosts["alpha"]["transport"] == "ssh"
+
+
+def test_changed_host_key_is_refused_before_any_command(
+        fleet: Fleet, full_scan: tuple[Any, dict[str, Any]]) -> None:
+    echo_log = fleet.hosts["echo"].log_text()
+    alpha_log = fleet.hosts["alpha"].log_text()
+    # the scanner did reach echo's sshd (key exchange ran) ...
+    assert "Connection from 127.0.0.1" in echo_log
+    assert "KEX done" in echo_log
+    # ... but never authenticated, opened a session or ran a command
+    for marker in ("Accepted publickey", "session_new", "request exec", "Starting session"):
+        assert marker in alpha_log  # the same log level shows it where it happened
+        assert marker not in echo_log
+
+
+def test_hidden_host_is_reachable_only_through_the_jump_host(
+        fleet: Fleet, full_scan: tuple[Any, dict[str, Any]]) -> None:
+    hidden = fleet.hosts["hidden"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((hidden.address, hidden.port), timeout=5).close()
+    jump_log = fleet.hosts["jumpbox"].log_text()
+    assert "ctype direct-tcpip" in jump_log  # the jump host opened the forward
+    assert "Accepted publickey" in hidden.log_text()
+
+
+def test_kill_mid_fleet_then_resume_gives_one_complete_findings(
+        fleet: Fleet, tmp_path: Path) -> None:
+    inventory = write_inventory(fleet, tmp_path, ["alpha", "bravo", "tarpit", "charlie",
+                                                  "jumpbox"])
+    outdir = tmp_path / "out"
+    args = ["scan", "-i", str(inventory), *common(fleet), "-j", "1", "-o", str(outdir)]
+    process = popen_scan(fleet, *args)
+    wait_for_journal(outdir, 2, process)  # alpha and bravo done; the tarpit is holding
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert not (outdir / "findings.json").exists()
+    journaled = [json.loads(line) for line in (outdir / "journal.jsonl").read_text()
+                 .splitlines() if line.strip()]
+    before = {entry["report"]["name"]: entry["report"]["started_at"] for entry in journaled}
+    assert {"alpha", "bravo"} <= set(before)
+    resumed = cii_scan(fleet, *args, "--resume")
+    assert resumed.returncode == 3, resumed.stderr  # the tarpit cannot be assessed
+    assert "taken from" in resumed.stderr
+    hosts = hosts_by_name(outdir)
+    assert sorted(hosts) == ["alpha", "bravo", "charlie", "jumpbox", "tarpit"]
+    for name, started in before.items():
+        assert hosts[name]["started_at"] == started  # taken from the journal, not rescanned
+    assert hosts["charlie"]["status"] == "scanned"
+    assert hosts["tarpit"]["status"] == "timeout"
+    document = json.loads((outdir / "findings.json").read_text())
+    assert document["scan"]["complete"] is True
+    assert document["summary"]["hosts"]["total"] == 5
+    validate = cii_scan(fleet, "validate", str(outdir / "findings.json"))
+    assert validate.returncode == 0, validate.stderr
+
+
+def test_sigterm_stops_starting_hosts_and_writes_partial_findings(
+        fleet: Fleet, tmp_path: Path) -> None:
+    inventory = write_inventory(fleet, tmp_path, ["alpha", "tarpit", "bravo", "charlie"])
+    outdir = tmp_path / "out"
+    process = popen_scan(fleet, "scan", "-i", str(inventory), *common(fleet), "-j", "1",
+                         "-o", str(outdir))
+    wait_for_journal(outdir, 1, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    assert "interrupted" in stderr
+    document = json.loads((outdir / "findings.json").read_text())
+    assert document["scan"]["complete"] is False
+    names = [host["name"] for host in document["hosts"]]
+    assert "alpha" in names
+    assert "bravo" not in names and "charlie" not in names
+
+
+def test_secrets_never_reach_any_output(fleet: Fleet, tmp_path: Path) -> None:
+    shadow = (fleet.hosts["delta"].directory / "etc" / "shadow").read_text()
+    assert fleet.auditor_hash in shadow  # the hash was there for a careless probe to copy
+    inventory = write_inventory(fleet, tmp_path, ["alpha", "charlie", "delta"])
+    outdir = tmp_path / "out"
+    env = fleet.env()
+    env["CII_SCAN_IDENTITY_PASSPHRASE"] = LOCKED_KEY_PASSPHRASE
+    result = cii_scan(fleet, "scan", "-i", str(inventory), "--known-hosts",
+                      str(fleet.known_hosts), "--identity", str(fleet.locked_key),
+                      "--timeout", TIMEOUT_S, "-o", str(outdir), "-f", "html", "-f", "sarif",
+                      "-f", "junit", "-f", "csv", env=env)
+    hosts = hosts_by_name(outdir)
+    assert hosts["alpha"]["status"] == "scanned"  # the encrypted key was really used
+    assert hosts["delta"]["status"] == "error"
+    private_key_body = [line for line in fleet.locked_key.read_text().splitlines()
+                        if line and not line.startswith("-----")]
+    secrets = [LOCKED_KEY_PASSPHRASE, AUDITOR_PASSWORD, fleet.auditor_hash,
+               fleet.auditor_hash.split("$")[-1], f"$6${AUDITOR_SALT}$", *private_key_body]
+    texts = {"stdout": result.stdout, "stderr": result.stderr}
+    for path in outdir.rglob("*"):
+        if path.is_file():
+            texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+    assert len(texts) >= 7  # findings.json, journal, four reports, stdout, stderr
+    for where, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"a planted secret leaked into {where}"
+
+
+def test_encrypted_key_without_passphrase_is_auth_failed(fleet: Fleet, tmp_path: Path) -> None:
+    outdir = tmp_path / "out"
+    result = cii_scan(fleet, "scan", "root@127.0.1.11:2211", "--known-hosts",
+                      str(fleet.known_hosts), "--identity", str(fleet.locked_key),
+                      "--timeout", TIMEOUT_S, "-o", str(outdir))
+    assert result.returncode == 3
+    host = hosts_by_name(outdir)["127.0.1.11"]
+    assert host["status"] == "auth_failed"
+    assert "encrypted" in host["reason"] and "CII_SCAN_IDENTITY_PASSPHRASE" in host["reason"]
+
+
+def _comparable(host: dict[str, Any]) -> dict[str, Any]:
+    """A host's verdicts. The fleet's hosts share this machine's process table, which
+    other work changes between two collections, so process-list evidence (and with it
+    the facts digest) may differ; verdicts may not. Identical evidence evaluating
+    identically is tests/test_cli.py::test_evaluating_the_same_facts_is_deterministic."""
+    kept = {k: v for k, v in host.items()
+            if k not in ("started_at", "duration_s", "facts_digest", "results", "summary")}
+    kept["results"] = [(r["rule_id"], r["status"], r["expected"]) for r in host["results"]]
+    return kept
+
+
+def test_collect_then_evaluate_equals_scan(fleet: Fleet, tmp_path: Path) -> None:
+    facts = tmp_path / "bravo-facts.json"
+    collected = cii_scan(fleet, "collect", "127.0.1.12:2212", "-u", "root", *common(fleet),
+                         "-o", str(facts))
+    assert collected.returncode == 0, collected.stderr
+    evaluated = cii_scan(fleet, "evaluate", str(facts), "-o", str(tmp_path / "evaluated"))
+    scanned = cii_scan(fleet, "scan", "127.0.1.12:2212", "-u", "root", *common(fleet),
+                       "-o", str(tmp_path / "scanned"))
+    assert evaluated.returncode == scanned.returncode
+    offline = hosts_by_name(tmp_path / "evaluated")["127.0.1.12"]
+    online = hosts_by_name(tmp_path / "scanned")["127.0.1.12"]
+    assert _comparable(offline) == _comparable(online)
+    assert online["hostkey_fingerprint"] == fleet.fingerprint("bravo")
+    assert verdict(online, "ssh.root-login-disabled") == "fail"
+
+
+def test_collect_from_an_unreachable_host_exits_3(fleet: Fleet, tmp_path: Path) -> None:
+    result = cii_scan(fleet, "collect", "root@127.0.1.18:2218", *common(fleet),
+                      "-o", str(tmp_path / "facts.json"))
+    assert result.returncode == 3
+    assert "unreachable" in result.stderr
+    assert not (tmp_path / "facts.json").exists()
+
+
+def test_cli_jump_and_trust_on_first_use(fleet: Fleet, tmp_path: Path) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    outdir = tmp_path / "out"
+    result = cii_scan(fleet, "scan", "root@127.0.1.16:2216", "--jump", "root@127.0.1.17:2217",
+                      "--known-hosts", str(known_hosts), "--accept-new-hostkeys",
+                      "--identity", str(fleet.client_key), "-o", str(outdir))
+    host = hosts_by_name(outdir)["127.0.1.16"]
+    assert host["status"] == "scanned", result.stderr
+    assert host["os"]["hostname"] == "hidden"
+    recorded = known_hosts.read_text()
+    assert "[127.0.1.17]:2217 ssh-ed25519 " in recorded  # the jump host was verified too
+    assert "[127.0.1.16]:2216 ssh-ed25519 " in recorded
+    # a key that changes after first use is refused, even with --accept-new-hostkeys
+    echo_key = (fleet.echo_old_pub.read_text().split()[1])
+    with known_hosts.open("a") as handle:
+        handle.write(f"[127.0.1.15]:2215 ssh-ed25519 {echo_key}\n")
+    again = cii_scan(fleet, "scan", "root@127.0.1.15:2215", "--known-hosts", str(known_hosts),
+                     "--accept-new-hostkeys", "--identity", str(fleet.client_key),
+                     "-o", str(tmp_path / "again"))
+    assert again.returncode == 3
+    assert hosts_by_name(tmp_path / "again")["127.0.1.15"]["status"] == "hostkey_mismatch"
+
+
+def test_unknown_host_is_refused_without_accept_new(fleet: Fleet, tmp_path: Path) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    result = cii_scan(fleet, "scan", "root@127.0.1.11:2211", "--known-hosts", str(known_hosts),
+                      "--identity", str(fleet.client_key), "-o", str(tmp_path / "out"))
+    assert result.returncode == 3
+    host = hosts_by_name(tmp_path / "out")["127.0.1.11"]
+    assert host["status"] == "error"
+    assert "not in" in host["reason"] and "--accept-new-hostkeys" in host["reason"]
+    assert known_hosts.read_text() == ""
+
+
+def test_ansible_ini_inventory_with_limit(fleet: Fleet, tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        "[hardened]\nalpha ansible_host=127.0.1.11 ansible_port=2211\n"
+        "[weak]\nbravo ansible_host=127.0.1.12 ansible_port=2212\n"
+        "[all:vars]\nansible_user=root\n")
+    outdir = tmp_path / "out"
+    cii_scan(fleet, "scan", "-i", str(inventory), "--limit", "weak", *common(fleet),
+             "-o", str(outdir))
+    hosts = hosts_by_name(outdir)
+    assert list(hosts) == ["bravo"]
+    assert hosts["bravo"]["groups"] == ["weak"]
+    assert hosts["bravo"]["status"] == "scanned"

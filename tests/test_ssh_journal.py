@@ -1,0 +1,129 @@
+"""The fleet runner without sshd: journal round trip, resume, and a host that hangs for good.
+
+Hosts here are this machine through the real local transport, under several names.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from scanner import fleet
+from scanner.baseline import Baseline, load_baseline
+from scanner.facts import HostIdentity
+from scanner.findings import HostReport, build_document, validate_document
+from scanner.inventory import Target
+from scanner.scan import assess
+from scanner.transport import RunResult
+from scanner.transport.local import LocalTransport
+
+
+class LocalHost(LocalTransport):
+    """This machine as a fleet member (nothing to cancel: sh finishes by itself)."""
+
+    def cancel(self) -> None:
+        return None
+
+
+class StuckHost:
+    """A host whose connection hangs and ignores being closed: the worst case."""
+
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def run(self, script: str) -> RunResult:
+        self.release.wait(60)
+        return RunResult(b"", 1)
+
+    def cancel(self) -> None:
+        return None  # deliberately ignored
+
+
+@pytest.fixture(scope="module")
+def baseline() -> Baseline:
+    return load_baseline()
+
+
+def _factory(stuck: StuckHost | None = None) -> fleet.TransportFactory:
+    def make(target: Target) -> tuple[fleet.FleetTransport, HostIdentity]:
+        if target.name == "stuck" and stuck is not None:
+            return stuck, target.identity()
+        return LocalHost(), target.identity()
+
+    return make
+
+
+def test_host_report_json_round_trip(baseline: Baseline) -> None:
+    report, _ = assess(LocalTransport(), HostIdentity("here", "localhost"), baseline)
+    assert report.status == "scanned"
+    assert report.results
+    again = HostReport.from_json(json.loads(json.dumps(report.to_json())))
+    assert again.to_json() == report.to_json()
+    failed = HostReport(HostIdentity("gone", "192.0.2.1", 22, "ssh", None, ("web",)),
+                        "unreachable", "connection refused by 192.0.2.1:22")
+    assert HostReport.from_json(failed.to_json()) == failed
+
+
+def test_read_journal_skips_torn_and_foreign_lines(tmp_path: Path) -> None:
+    report = HostReport(HostIdentity("a", "192.0.2.1", 22, "ssh"), "timeout", "budget")
+    good = {"key": "a|192.0.2.1|22", "baseline_digest": "sha256:1", "report": report.to_json()}
+    other = {**good, "key": "b|192.0.2.2|22", "baseline_digest": "sha256:2"}
+    path = tmp_path / "journal.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(other) + "\n"
+                    + json.dumps(good)[:40])  # killed mid-write
+    found = fleet.read_journal(path, "sha256:1")
+    assert list(found) == ["a|192.0.2.1|22"]
+    assert found["a|192.0.2.1|22"] == report
+    assert fleet.read_journal(tmp_path / "missing.jsonl", "sha256:1") == {}
+
+
+def test_resume_takes_finished_hosts_from_the_journal(baseline: Baseline,
+                                                      tmp_path: Path) -> None:
+    first = fleet.scan_fleet([Target("one", "localhost")], baseline, _factory(),
+                             outdir=tmp_path, concurrency=2, timeout_s=60, progress=False)
+    assert [r.host.name for r in first.reports] == ["one"]
+    targets = [Target("one", "localhost"), Target("two", "localhost")]
+    second = fleet.scan_fleet(targets, baseline, _factory(), outdir=tmp_path, concurrency=2,
+                              timeout_s=60, resume=True, progress=False)
+    assert second.resumed == 1
+    by_name = {r.host.name: r for r in second.reports}
+    assert sorted(by_name) == ["one", "two"]
+    assert by_name["one"].to_json() == first.reports[0].to_json()  # the journaled report
+    assert by_name["two"].status == "scanned"
+    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert [json.loads(line)["report"]["name"] for line in lines] == ["one", "two"]
+    # without --resume the journal starts over
+    fresh = fleet.scan_fleet([Target("two", "localhost")], baseline, _factory(),
+                             outdir=tmp_path, concurrency=1, timeout_s=60, progress=False)
+    assert fresh.resumed == 0
+    assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_host_that_hangs_for_good_is_abandoned_not_waited_for(
+        baseline: Baseline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fleet, "CANCEL_GRACE_S", 0.2)
+    monkeypatch.setattr(fleet, "ABANDON_GRACE_S", 0.5)
+    stuck = StuckHost()
+    targets = [Target("stuck", "192.0.2.9"), Target("one", "localhost"),
+               Target("two", "localhost")]
+    try:
+        outcome = fleet.scan_fleet(targets, baseline, _factory(stuck), outdir=tmp_path,
+                                   concurrency=1, timeout_s=1, progress=False)
+    finally:
+        stuck.release.set()
+    by_name = {r.host.name: r for r in outcome.reports}
+    assert by_name["stuck"].status == "timeout"
+    assert "abandoned" in by_name["stuck"].reason
+    # with -j 1 the other hosts still ran: a replacement worker took over
+    assert by_name["one"].status == by_name["two"].status == "scanned"
+    document = build_document(baseline=baseline, hosts=outcome.reports,
+                              started_at="2026-01-01T00:00:00Z",
+                              finished_at="2026-01-01T00:00:01Z",
+                              invocation={"command": "scan"})
+    validate_document(document)
+    assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == 3
