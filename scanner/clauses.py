@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from scanner.baseline import Baseline, Rule
+if TYPE_CHECKING:
+    from scanner.baseline import Baseline, Rule
 
 REFERENCE_KEY = "gbt22239-2019"
 
@@ -31,7 +33,7 @@ class Area:
 
 
 AREAS: tuple[Area, ...] = (
-    Area("8.1.4.1", "Identity authentication", "身份鉴别"),
+    Area("8.1.4.1", "Identification and authentication", "身份鉴别"),
     Area("8.1.4.2", "Access control", "访问控制"),
     Area("8.1.4.3", "Security audit", "安全审计"),
     Area("8.1.4.4", "Intrusion prevention", "入侵防范"),

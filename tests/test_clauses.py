@@ -29,7 +29,7 @@ def test_area_reference_covers_its_items() -> None:
 
 
 def test_matrix_command_prints_both_languages() -> None:
-    for lang, marker in (("en", "Identity authentication"), ("zh", "身份鉴别")):
+    for lang, marker in (("en", "Identification and authentication"), ("zh", "身份鉴别")):
         done = subprocess.run(["cii-scan", "baselines", "show", "cii-art9-linux", "--matrix",
                                "--lang", lang], capture_output=True, text=True, check=True)
         assert marker in done.stdout

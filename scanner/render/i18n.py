@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from scanner import clauses
+
 LANGUAGES = ("en", "zh")
 
 EN: Mapping[str, str] = {
@@ -106,17 +108,7 @@ EN: Mapping[str, str] = {
     "h_hostkey_mismatch": "host key mismatch",
     "h_timeout": "timed out",
     "h_error": "error",
-    "area_8.1.4.1": "Identification and authentication",
-    "area_8.1.4.2": "Access control",
-    "area_8.1.4.3": "Security audit",
-    "area_8.1.4.4": "Intrusion prevention",
-    "area_8.1.4.5": "Malicious code prevention",
-    "area_8.1.4.6": "Trusted verification",
-    "area_8.1.4.7": "Data integrity",
-    "area_8.1.4.8": "Data confidentiality",
-    "area_8.1.4.9": "Data backup and recovery",
-    "area_8.1.4.10": "Residual information protection",
-    "area_8.1.4.11": "Personal information protection",
+    **{f"area_{area.id}": area.en for area in clauses.AREAS},
     "diff_title": "Scan comparison",
     "diff_old": "Before",
     "diff_new": "After",
@@ -226,17 +218,7 @@ ZH: Mapping[str, str] = {
     "h_hostkey_mismatch": "主机密钥不匹配",
     "h_timeout": "超时",
     "h_error": "错误",
-    "area_8.1.4.1": "身份鉴别",
-    "area_8.1.4.2": "访问控制",
-    "area_8.1.4.3": "安全审计",
-    "area_8.1.4.4": "入侵防范",
-    "area_8.1.4.5": "恶意代码防范",
-    "area_8.1.4.6": "可信验证",
-    "area_8.1.4.7": "数据完整性",
-    "area_8.1.4.8": "数据保密性",
-    "area_8.1.4.9": "数据备份恢复",
-    "area_8.1.4.10": "剩余信息保护",
-    "area_8.1.4.11": "个人信息保护",
+    **{f"area_{area.id}": area.zh for area in clauses.AREAS},
     "diff_title": "扫描结果对比",
     "diff_old": "之前",
     "diff_new": "之后",
@@ -255,7 +237,7 @@ ZH: Mapping[str, str] = {
 }
 
 CATALOGS: Mapping[str, Mapping[str, str]] = {"en": EN, "zh": ZH}
-AREAS = tuple(f"8.1.4.{n}" for n in range(1, 12))
+AREAS = tuple(area.id for area in clauses.AREAS)
 
 
 def catalog(lang: str) -> Mapping[str, str]:
