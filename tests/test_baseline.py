@@ -246,3 +246,13 @@ def test_impossible_dates_are_input_errors(tmp_path: Path) -> None:
     path = write(tmp_path, "date.yaml", "id: x\nversion: 1.0.0\ntitle: {en: X}\nwhen: 2026-02-30\n")
     with pytest.raises(BaselineError, match="invalid YAML value '2026-02-30'"):
         load_baseline(str(path))
+
+
+def test_documented_tailoring_example_loads() -> None:
+    example = Path(__file__).resolve().parents[1] / "baselines/examples/tailoring-example.yaml"
+    baseline = load_baseline(str(example))
+    assert baseline.extends == ("cii-art9-linux",)
+    assert baseline.profile == "mlps-l3"
+    assert baseline.parameters["pass_max_days"] == 60
+    assert set(baseline.disabled) == {"ssh.banner-configured", "time.sync-active"}
+    assert "acme.no-ip-forwarding-v6" in {rule.id for rule in baseline.rules}
