@@ -43,6 +43,9 @@ FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat])
 DEFAULT_OUTDIR = Path("cii-scan-results")
 WAIVERS_META = "cii_scan.waivers"
 OUTPUT_SLACK_BYTES = 1024 * 1024  # framing, markers and the PLAN line
+# Paths are checked by the code that reads or writes them, so a problem is one line
+# naming the file (click's own checks print a usage block instead).
+PATH = click.Path(path_type=Path, readable=False)  # framing, markers and the PLAN line
 
 
 def baseline_options(func: Any) -> Any:
@@ -62,7 +65,7 @@ def _load_waivers_option(ctx: click.Context, _param: click.Parameter,
 
 
 def report_options(func: Any) -> Any:
-    func = click.option("--waivers", type=click.Path(path_type=Path, dir_okay=False),
+    func = click.option("--waivers", type=PATH,
                         metavar="FILE", expose_value=False, is_eager=True,
                         callback=_load_waivers_option,
                         help="YAML waivers: matching, unexpired waivers turn a failure into "
@@ -77,7 +80,7 @@ def report_options(func: Any) -> Any:
     func = click.option("-f", "--format", "formats", type=FORMAT_CHOICE, multiple=True,
                         help="Extra output format (repeatable); findings.json is always written.")(
         func)
-    func = click.option("-o", "--outdir", type=click.Path(path_type=Path),
+    func = click.option("-o", "--outdir", type=PATH,
                         default=DEFAULT_OUTDIR, show_default=True,
                         help="Directory for findings.json and reports.")(func)
     return func
@@ -119,11 +122,10 @@ def connection_options(func: Any) -> Any:
     func = click.option("--accept-new-hostkeys", is_flag=True,
                         help="Trust on first use: record unknown host keys. A changed key is "
                              "always refused.")(func)
-    func = click.option("--known-hosts", type=click.Path(path_type=Path, dir_okay=False),
+    func = click.option("--known-hosts", type=PATH,
                         metavar="FILE", help="known_hosts file [default: ~/.ssh/known_hosts].")(
         func)
-    func = click.option("--identity", "identities", type=click.Path(path_type=Path,
-                        dir_okay=False), multiple=True, metavar="FILE",
+    func = click.option("--identity", "identities", type=PATH, multiple=True, metavar="FILE",
                         help="Private key (repeatable). Passphrase: ssh-agent, or the "
                              "CII_SCAN_IDENTITY_PASSPHRASE environment variable.")(func)
     func = click.option("-p", "--port", type=click.IntRange(1, 65535),
@@ -135,7 +137,7 @@ def connection_options(func: Any) -> Any:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("targets", nargs=-1, metavar="[TARGET...]")
-@click.option("-i", "--inventory", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-i", "--inventory", type=PATH,
               help="YAML or Ansible INI inventory of hosts to scan.")
 @click.option("--limit", metavar="PATTERN",
               help="Only hosts whose name, address or group matches (fnmatch; comma-separated; "
@@ -211,7 +213,7 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
 @click.argument("target", required=False)
 @connection_options
 @baseline_options
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+@click.option("-o", "--output", type=PATH, required=True,
               help="Facts file to write (JSON).")
 def collect_command(target: str | None, user: str | None, port: int | None,
                     identities: tuple[Path, ...], known_hosts: Path | None,
@@ -272,7 +274,7 @@ def _ssh_factory(settings: SshSettings) -> fleet.TransportFactory:
 
 @cli.command("evaluate", epilog=EXIT_CODES_HELP)
 @click.argument("evidence", nargs=-1, required=True,
-                type=click.Path(path_type=Path, dir_okay=False))
+                type=PATH)
 @baseline_options
 @report_options
 def evaluate_command(evidence: tuple[Path, ...], baseline_ref: str, profile: str | None,
@@ -348,7 +350,7 @@ def baselines_show(reference: str, profile: str | None, lang: str, matrix: bool)
 
 
 @baselines.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=PATH)
 @click.option("--profile", metavar="NAME", help="Also resolve this profile.")
 def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
     """Validate baseline or tailoring files (exit 0 valid, 2 invalid)."""
@@ -358,14 +360,14 @@ def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
 
 
 @cli.command("report")
-@click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("document", type=PATH)
 @click.option("-f", "--format", "fmt", type=FORMAT_CHOICE, default="html", show_default=True,
               help="Output format.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=PATH,
               help="File to write (default: standard output).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Language of human-readable reports.")
-@click.option("--waivers", "waivers_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--waivers", "waivers_file", type=PATH,
               metavar="FILE", help="Apply these waivers (as of today, UTC) before rendering.")
 def report_command(document: Path, fmt: str, output: Path | None, lang: str,
                    waivers_file: Path | None) -> None:
@@ -387,11 +389,11 @@ def report_command(document: Path, fmt: str, output: Path | None, lang: str,
 
 
 @cli.command("diff")
-@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("old", type=PATH)
+@click.argument("new", type=PATH)
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]),
               default="text", show_default=True, help="Output format.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=PATH,
               help="File to write (default: standard output).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Language of the html output.")
@@ -426,7 +428,7 @@ def diff_command(old: Path, new: Path, fmt: str, output: Path | None, lang: str,
 
 
 @cli.command("validate")
-@click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("document", type=PATH)
 def validate_command(document: Path) -> None:
     """Check a findings document against the published schema (exit 0 valid, 2 invalid)."""
     findings.load_document(_read_text(document), str(document))

@@ -24,11 +24,11 @@ awk -F: -v OFS=: "$flag"'
 ' /etc/passwd || exit 3
 awk '$1 == "UID_MIN" || $1 == "SYS_UID_MAX" { print "D:" $1 ":" $2 }' \
   /etc/login.defs 2>/dev/null
-if [ -r /etc/shadow ]; then
+if [ -f /etc/shadow ] && [ -r /etc/shadow ]; then
   awk -F: -v OFS=: "$flag"'
     /^[+-]/ { next }
     NF >= 2 { print "S", $1, flag($2), $3, $4, $5, $6, $7, $8 }
-  ' /etc/shadow
+  ' /etc/shadow || echo "X:unreadable"
 elif [ -e /etc/shadow ]; then
   echo "X:unreadable"
 else
