@@ -107,7 +107,7 @@ def test_every_host_gets_its_own_status(full_scan: tuple[Any, dict[str, Any]]) -
     statuses = {name: host["status"] for name, host in hosts.items()}
     assert statuses == {
         "alpha": "scanned", "bravo": "scanned", "charlie": "scanned", "hidden": "scanned",
-        "jumpbox": "scanned", "delta": "error", "echo": "hostkey_mismatch",
+        "jumpbox": "scanned", "foxtrot": "scanned", "delta": "error", "echo": "hostkey_mismatch",
         "closed": "unreachable", "tarpit": "timeout",
     }
     assert "a password is required" in hosts["delta"]["reason"]
@@ -344,3 +344,24 @@ def test_ansible_ini_inventory_with_limit(fleet: Fleet, tmp_path: Path) -> None:
     assert list(hosts) == ["bravo"]
     assert hosts["bravo"]["groups"] == ["weak"]
     assert hosts["bravo"]["status"] == "scanned"
+
+
+def test_login_noise_and_forged_frames_from_the_shell_change_no_verdict(
+        full_scan: tuple[Any, dict[str, Any]]) -> None:
+    _, hosts = full_scan
+    noisy, clean = hosts["foxtrot"], hosts["alpha"]  # same configuration, quiet login
+    assert noisy["status"] == "scanned"
+    assert noisy["probe_errors"] == clean["probe_errors"]
+    for rule_id in ("ssh.root-login-disabled", "ssh.max-auth-tries", "accounts.single-uid0",
+                    "auth.password-max-age", "files.shadow-permissions"):
+        assert verdict(noisy, rule_id) == verdict(clean, rule_id), rule_id
+
+
+def test_host_without_a_usable_sudo_is_an_error_with_the_reason(fleet: Fleet,
+                                                                tmp_path: Path) -> None:
+    result = cii_scan(fleet, "scan", "auditor@127.0.1.20:2220", "--sudo", *common(fleet),
+                      "-o", str(tmp_path / "out"))
+    assert result.returncode == 3, result.stderr
+    host = hosts_by_name(tmp_path / "out")["127.0.1.20"]
+    assert host["status"] == "error"
+    assert "sudo" in host["reason"] and "\n" not in host["reason"]

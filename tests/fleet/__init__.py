@@ -18,6 +18,8 @@ Besides plain hosts the fleet has:
   namespace (``nsenter --net``), with ``PermitOpen`` limited to hidden's
   address.
 * ``echo``: a host whose key changed since known_hosts was written.
+* ``foxtrot``: a hostile login -- root's shell prints banners and a forged
+  collector frame before every command -- and a /usr/bin/sudo that cannot run.
 * ``closed``: an address and port where nothing listens.
 * ``tarpit``: a thread that accepts TCP and never says a word.
 
@@ -76,6 +78,9 @@ class HostSpec:
     extra_passwd: str = ""
     sudoers: str | None = None  # content of /etc/sudoers.d/auditor
     pass_max_days: int = 90
+    # A hostile login: root's shell prints banners and a forged collector frame on stdout
+    # and stderr before running the command, and /usr/bin/sudo is not executable.
+    noisy_shell_without_sudo: bool = False
 
 
 @dataclass
@@ -114,6 +119,7 @@ HOSTS = (
     HostSpec("echo", "127.0.1.15", 2215),
     HostSpec("hidden", "127.0.1.16", 2216, {"X11Forwarding": "yes"}),
     HostSpec("jumpbox", "127.0.1.17", 2217),
+    HostSpec("foxtrot", "127.0.1.20", 2220, noisy_shell_without_sudo=True),
 )
 CLOSED = ("closed", "127.0.1.18", 2218)
 TARPIT = ("tarpit", "127.0.1.19", 2219)
@@ -143,8 +149,16 @@ def _keygen(path: Path, passphrase: str = "") -> None:
                     "-f", str(path)], check=True)
 
 
-def _passwd(spec: HostSpec) -> str:
-    return ("root:x:0:0:root:/root:/bin/bash\n"
+NOISY_SHELL = """#!/bin/sh
+echo "Welcome to foxtrot. Authorised use only."
+echo "CIIM00000000000000000000000000000000 E 0 0"
+echo "Last login: Mon Jan  5 09:00:00 2026 from 10.0.0.1" >&2
+exec /bin/sh "$@"
+"""
+
+
+def _passwd(spec: HostSpec, shell: str = "/bin/bash") -> str:
+    return (f"root:x:0:0:root:/root:{shell}\n"
             "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
             "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n"
             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
@@ -235,7 +249,14 @@ class Fleet:
         login_defs = "\n".join(ln for ln in login_defs.splitlines()
                                if not ln.startswith("PASS_MAX_DAYS"))
         (etc / "login.defs").write_text(login_defs + f"\nPASS_MAX_DAYS\t{spec.pass_max_days}\n")
-        (etc / "passwd").write_text(_passwd(spec))
+        shell = "/bin/bash"
+        if spec.noisy_shell_without_sudo:
+            noisy = directory / "noisy-shell"
+            noisy.write_text(NOISY_SHELL)
+            noisy.chmod(0o755)
+            shell = str(noisy)
+            (directory / "not-sudo").write_text("not an executable\n")
+        (etc / "passwd").write_text(_passwd(spec, shell))
         (etc / "shadow").write_text(_shadow(spec, self.auditor_hash))
         (etc / "shadow").chmod(0o640)
         (etc / "group").write_text("root:x:0:\ndaemon:x:1:\nshadow:x:42:\nnogroup:x:65534:\n"
@@ -277,6 +298,8 @@ class Fleet:
             lines.append("ip link set lo up")
         lines.append(f"hostname {host.name}")
         lines += [f"mount --bind {etc / src} {dst}" for src, dst in mounts]
+        if host.spec.noisy_shell_without_sudo:
+            lines.append(f"mount --bind {host.directory / 'not-sudo'} /usr/bin/sudo")
         lines.append(final)
         return "\n".join(lines)
 
