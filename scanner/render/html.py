@@ -56,9 +56,9 @@ def _finalize(value: Any) -> Any:
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(reports_dir())),
+    return jinja2.Environment(  # autoescape on: every host string is data, never markup
         autoescape=True,
+        loader=jinja2.FileSystemLoader(str(reports_dir())),
         finalize=_finalize,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
