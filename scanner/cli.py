@@ -102,6 +102,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Examples:
       cii-scan scan                              # this machine, default baseline
       cii-scan scan --profile mlps-l3 --fail-on high
+      cii-scan scan -i hosts.yaml --sudo -j 20 -f html --lang zh
+      cii-scan scan admin@10.0.0.5 --jump ops@bastion --known-hosts kh
       cii-scan collector-script > collector.sh   # for a host without network
       cii-scan evaluate collector-output.txt -o results/
     """
