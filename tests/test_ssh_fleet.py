@@ -19,6 +19,11 @@ from typing import Any
 
 import pytest
 
+from scanner.collect import build_script, new_token, parse_output
+from scanner.inventory import Target
+from scanner.probes import ProbeCall
+from scanner.transport import TransportError
+from scanner.transport.ssh import SshTransport, make_settings
 from tests.fleet import (
     AUDITOR_PASSWORD,
     AUDITOR_SALT,
@@ -365,3 +370,35 @@ def test_host_without_a_usable_sudo_is_an_error_with_the_reason(fleet: Fleet,
     host = hosts_by_name(tmp_path / "out")["127.0.1.20"]
     assert host["status"] == "error"
     assert "sudo" in host["reason"] and "\n" not in host["reason"]
+
+
+def test_connection_dropped_mid_transfer_keeps_what_arrived(fleet: Fleet) -> None:
+    """The host's sshd session dies after the first probe: what arrived is kept, the rest
+    is an error, and nothing passes on output that never came."""
+    settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
+                             identity_files=[fleet.client_key], timeout_s=60,
+                             max_output_bytes=64 * 1024 * 1024)
+    transport = SshTransport(Target("alpha", "127.0.1.11", port=2211, user="root"), settings)
+    calls = [ProbeCall.of("os"), ProbeCall.of("file", {"path": "/etc/passwd"})]
+    token = new_token()
+    script = build_script(calls, token)
+    assert "\ncii_probe 1 " in script
+    # $PPID of `sh -s` is the sshd process serving this session: killing it drops the link
+    dropped = script.replace("\ncii_probe 1 ", "\nkill -KILL $PPID\ncii_probe 1 ", 1)
+    try:
+        result = transport.run(dropped)
+    except TransportError as exc:  # a host that vanished may also be reported as such
+        assert exc.status in ("error", "unreachable", "timeout")
+        assert exc.reason and "\n" not in exc.reason
+        return
+    finally:
+        transport.close()
+    parsed = parse_output(result.stdout, calls, token)
+    assert not parsed.complete
+    # Output still in flight when sshd died is lost with it, so the first probe may or may
+    # not have arrived whole; the second never ran. Either way nothing is made up.
+    first, second = parsed.results[calls[0]], parsed.results[calls[1]]
+    assert first.status == "ok" or "ended before" in (first.error or "") \
+        or "never reached" in (first.error or ""), first
+    assert second.status == "error"
+    assert "never reached" in (second.error or "")
