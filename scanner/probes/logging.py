@@ -19,6 +19,7 @@ from scanner.probes.network import is_loopback
 from scanner.probes.services import (
     PROCESSES_SNIPPET,
     UID_SNIPPET,
+    Section,
     process_names,
     section,
     split_sections,
@@ -399,6 +400,19 @@ def _auditd_snippet(args: Mapping[str, Any]) -> str:
     ])
 
 
+def _auditctl_problem(section: Section | None, flag: str, looks_right: bool) -> str | None:
+    """Why one `auditctl FLAG` section cannot be used, or None when it can."""
+    text = section.text.strip() if section else ""
+    if section is None or text == "cii:missing":
+        return "auditctl is not installed"
+    if text == "cii:not-root":
+        return f"auditctl {flag} needs root: scan as root or with --sudo"
+    if section.exit_status != 0 or not looks_right:
+        first = text.splitlines()[0][:200] if text else "no output"
+        return f"auditctl {flag} failed: {first}"
+    return None
+
+
 def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     collected = split_sections(raw)
     processes = process_names(collected)
@@ -413,13 +427,10 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     unobservable: dict[str, str] = {}
     status = collected.sections.get("status")
     status_text = status.text.strip() if status else ""
-    if status is None or status_text == "cii:missing":
-        unobservable["enabled"] = "auditctl is not installed"
-    elif status_text == "cii:not-root":
-        unobservable["enabled"] = "auditctl -s needs root: scan as root or with --sudo"
-    elif status.exit_status != 0 or not re.search(r"(?m)^enabled\s+\d", status_text):
-        first = status_text.splitlines()[0][:200] if status_text else "no output"
-        unobservable["enabled"] = f"auditctl -s failed: {first}"
+    problem = _auditctl_problem(status, "-s",
+                                bool(re.search(r"(?m)^enabled\s+\d", status_text)))
+    if problem:
+        unobservable["enabled"] = problem
     else:
         values = dict(line.split(None, 1) for line in status_text.splitlines()
                       if len(line.split(None, 1)) == 2)
@@ -429,13 +440,9 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         data["lost"] = to_int(values.get("lost"))
     rules = collected.sections.get("rules")
     rules_text = rules.text.strip() if rules else ""
-    if rules is None or rules_text == "cii:missing":
-        unobservable["rules"] = "auditctl is not installed"
-    elif rules_text == "cii:not-root":
-        unobservable["rules"] = "auditctl -l needs root: scan as root or with --sudo"
-    elif rules.exit_status != 0:
-        first = rules_text.splitlines()[0][:200] if rules_text else "no output"
-        unobservable["rules"] = f"auditctl -l failed: {first}"
+    problem = _auditctl_problem(rules, "-l", True)
+    if problem:
+        unobservable["rules"] = problem
     else:
         data["rules"] = [line.strip() for line in rules_text.splitlines()
                          if line.strip() and line.strip() != "No rules"]

@@ -253,12 +253,19 @@ def _unit_state(tables: _UnitTables, unit: str, processes: list[str] | None,
     return state, unobservable
 
 
-def parse_services(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+def _read_units(raw: RawOutput) -> tuple[Collected, _UnitTables, list[str] | None] | None:
+    """The services snippet's sections, unit tables and process names (None: unrecognisable)."""
     collected = split_sections(raw)
     if "init" not in collected.sections:
+        return None
+    return collected, _unit_tables(collected), process_names(collected)
+
+
+def parse_services(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+    read = _read_units(raw)
+    if read is None:
         return ProbeResult.failed("the services snippet printed nothing recognisable")
-    tables = _unit_tables(collected)
-    processes = process_names(collected)
+    collected, tables, processes = read
     units = []
     for name in sorted(tables.installed):
         state, _ = _unit_state(tables, name, processes, None)
@@ -270,11 +277,10 @@ def parse_services(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 
 
 def parse_service(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    collected = split_sections(raw)
-    if "init" not in collected.sections:
+    read = _read_units(raw)
+    if read is None:
         return ProbeResult.failed("the services snippet printed nothing recognisable")
-    tables = _unit_tables(collected)
-    processes = process_names(collected)
+    collected, tables, processes = read
     state, unobservable = _unit_state(tables, str(args.get("unit", "")), processes,
                                       args.get("process"))
     data: dict[str, Any] = {**state, "method": tables.method, "init": init_name(collected)}
