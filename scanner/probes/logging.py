@@ -17,6 +17,7 @@ from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import dump_files, to_int
 from scanner.probes.network import is_loopback
 from scanner.probes.services import (
+    PROCESS_LIST_UNREADABLE,
     PROCESSES_SNIPPET,
     UID_SNIPPET,
     Section,
@@ -161,7 +162,7 @@ def parse_syslog_forwarding(raw: RawOutput, args: Mapping[str, Any]) -> ProbeRes
     collected = split_sections(raw)
     processes = process_names(collected)
     if processes is None:
-        return ProbeResult.failed("process list (/proc/*/comm) could not be read")
+        return ProbeResult.failed(PROCESS_LIST_UNREADABLE)
     upload = collected.sections.get("journal-upload")
     running = {"rsyslog": "rsyslogd" in processes, "syslog-ng": "syslog-ng" in processes,
                "systemd-journal-upload": upload is not None and bool(upload.text.strip())}

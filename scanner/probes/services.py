@@ -4,7 +4,7 @@ Many hosts (containers, chroots, some appliances) do not run systemd as PID 1,
 so ``systemctl`` cannot answer. The snippets then fall back to what the file
 system shows: unit files under /etc/systemd/system, /lib and /usr/lib, enablement
 links in ``*.wants`` directories, SysV ``rc?.d`` links, and process names from
-``/proc/*/comm``. Every result names the method used, and a state that neither
+``/proc/*/stat``. Every result names the method used, and a state that neither
 method can show is reported as unobservable (the rule gives ``error``), never
 guessed.
 """
@@ -86,7 +86,9 @@ def section_lines(collected: Collected, name: str) -> list[str]:
 # second to second, and the scan itself: the collector's session and the process that
 # started that session (the scanner locally, a per-connection sshd remotely). Daemons run
 # in sessions of their own, so neither omission hides a service. cat, not awk, opens the
-# files, because a process may exit between the glob and the read.
+# files, because a process may exit between the glob and the read. The first line counts
+# the processes read, so that "none left after the omissions" (a container whose only
+# processes are the scan's) is told apart from "/proc could not be read".
 PROCESSES_SNIPPET = section(
     "processes",
     "cat /proc/[0-9]*/stat 2>/dev/null | awk -v me=\"$$\" '{ s = $0; o = index(s, \"(\"); "
@@ -95,7 +97,8 @@ PROCESSES_SNIPPET = section(
     "if (p == me) own = f[4]; "
     "if (int(f[7] / 2097152) % 2 == 0) { n++; pid[n] = p; name[n] = substr(s, o + 1, c - o - 1); "
     "session[n] = f[4] } } "
-    "END { starter = (own in parent) ? parent[own] : \"\"; for (i = 1; i <= n; i++) "
+    "END { print \"cii:read \" NR; starter = (own in parent) ? parent[own] : \"\"; "
+    "for (i = 1; i <= n; i++) "
     "if (session[i] != own && pid[i] != starter) print name[i] }'; true",
 )
 # Is systemd the init system? The documented test is /run/systemd/system.
@@ -107,12 +110,23 @@ INIT_SNIPPET = section(
 UID_SNIPPET = section("uid", "id -u")
 
 
+PROCESS_LIST_UNREADABLE = "process list (/proc/*/stat) could not be read"
+
+
 def process_names(collected: Collected) -> list[str] | None:
-    """Sorted distinct process names, or None when /proc could not be listed."""
-    if "processes" not in collected.sections:
+    """Sorted distinct process names, or None when /proc could not be listed.
+
+    An empty list is an observation: processes were read, and all were the scan's own.
+    Output of collectors older than the ``cii:read`` count line still parses; there an
+    empty list cannot be told from an unreadable /proc, so it is None.
+    """
+    lines = section_lines(collected, "processes")
+    count = re.fullmatch(r"cii:read (\d+)", lines[0]) if lines else None
+    if count is None:
+        return sorted(set(lines)) or None
+    if int(count.group(1)) == 0:
         return None
-    names = sorted(set(section_lines(collected, "processes")))
-    return names or None
+    return sorted(set(lines[1:]))
 
 
 def systemd_is_init(collected: Collected) -> bool:
@@ -285,7 +299,7 @@ def parse_service(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
                                       args.get("process"))
     data: dict[str, Any] = {**state, "method": tables.method, "init": init_name(collected)}
     if tables.method != "systemctl" and "active" in state:
-        data["active_method"] = "process name in /proc/*/comm"
+        data["active_method"] = "process name in /proc/*/stat"
     if unobservable:
         data["unobservable"] = unobservable
     return ProbeResult.ok(data)
@@ -337,7 +351,7 @@ def parse_time_sync(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     collected = split_sections(raw)
     processes = process_names(collected)
     if processes is None:
-        return ProbeResult.failed("process list (/proc/*/comm) could not be read")
+        return ProbeResult.failed(PROCESS_LIST_UNREADABLE)
     running = sorted({daemon for comm, daemon in TIME_DAEMONS.items() if comm in processes})
     servers_by_daemon: dict[str, list[str]] = {}
     for path, text in collected.files.items():

@@ -55,22 +55,50 @@ def test_root_sees_packages_sockets_and_packet_filter(
         assert any(p["name"] == "dpkg" for p in packages["packages"])
 
 
-def test_process_list_leaves_out_kernel_threads_and_the_scan_itself() -> None:
-    """The real process snippet, fed crafted /proc/PID/stat lines instead of /proc."""
-    stat_lines = "\n".join([
-        "1 (systemd) S 0 1 1 0 -1 4194560",
-        "2 (kthreadd) S 0 0 0 0 -1 2129984",  # PF_KTHREAD set
-        "300 (rsyslogd) S 1 300 300 0 -1 4194624",
-        "500 (cii-scan) S 400 400 400 0 -1 4194304",  # started the collector's session
-        "600 (sh) S 500 600 600 0 -1 4194304",  # the collector's session leader
-        "ME (sh) S 600 600 600 0 -1 4194304",  # the snippet's own shell
-        "700 (awk) S 600 600 600 0 -1 4194304",
-        "800 (my (odd) name) S 1 800 800 0 -1 4194304",
-    ]) + "\n"
+def _processes_from(stat_lines: list[str]) -> bytes:
+    """Run the real process snippet on crafted /proc/PID/stat lines instead of /proc.
+
+    "ME" in a line stands for the pid of the snippet's own shell.
+    """
     snippet = PROCESSES_SNIPPET.replace("cat /proc/[0-9]*/stat 2>/dev/null |",
                                         'sed "s/^ME /$$ /" |')
     assert snippet != PROCESSES_SNIPPET
-    done = subprocess.run(["sh", "-c", snippet], input=stat_lines.encode(), capture_output=True,
+    stdin = "".join(line + "\n" for line in stat_lines).encode()
+    done = subprocess.run(["sh", "-c", snippet], input=stdin, capture_output=True,
                           env={"CII_M": TEST_TOKEN, "PATH": "/usr/bin:/bin"}, check=True)
-    result = interpret("services", sec("init", "other\nsh") + done.stdout)
+    return done.stdout
+
+
+SCAN_ITSELF = [
+    "500 (cii-scan) S 400 400 400 0 -1 4194304",  # started the collector's session
+    "600 (sh) S 500 600 600 0 -1 4194304",  # the collector's session leader
+    "ME (sh) S 600 600 600 0 -1 4194304",  # the snippet's own shell
+    "700 (awk) S 600 600 600 0 -1 4194304",
+]
+
+
+def test_process_list_leaves_out_kernel_threads_and_the_scan_itself() -> None:
+    stdout = _processes_from([
+        "1 (systemd) S 0 1 1 0 -1 4194560",
+        "2 (kthreadd) S 0 0 0 0 -1 2129984",  # PF_KTHREAD set
+        "300 (rsyslogd) S 1 300 300 0 -1 4194624",
+        *SCAN_ITSELF,
+        "800 (my (odd) name) S 1 800 800 0 -1 4194304",
+    ])
+    result = interpret("services", sec("init", "other\nsh") + stdout)
     assert result.data["processes"] == ["my (odd) name", "rsyslogd", "systemd"]
+
+
+def test_a_host_whose_only_processes_are_the_scans_has_no_daemons_running() -> None:
+    """Processes were read and none is a daemon: an observation (fail), not an error."""
+    stdout = _processes_from(SCAN_ITSELF)
+    result = interpret("time_sync", stdout)
+    assert result.status == "ok", result.error
+    assert result.data["daemons_running"] == []
+    assert result.data["active"] is False
+
+
+def test_an_unreadable_proc_is_an_error_not_an_empty_process_list() -> None:
+    result = interpret("time_sync", _processes_from([]))
+    assert result.status == "error"
+    assert result.error == "process list (/proc/*/stat) could not be read"

@@ -72,7 +72,7 @@ def test_single_unit_process_argument_settles_it() -> None:
                "/lib/systemd/system/postgresql.service\n"))
     result = interpret("service", payload, {"unit": "postgresql", "process": "postgres"})
     assert result.data["active"] is True
-    assert result.data["active_method"] == "process name in /proc/*/comm"
+    assert result.data["active_method"] == "process name in /proc/*/stat"
 
 
 def test_unobservable_active_makes_a_rule_error_not_pass() -> None:
