@@ -42,7 +42,6 @@ SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info"])
 FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat])
 DEFAULT_OUTDIR = Path("cii-scan-results")
 WAIVERS_META = "cii_scan.waivers"
-OUTPUT_SLACK_BYTES = 1024 * 1024  # framing, markers and the PLAN line
 # Paths are checked by the code that reads or writes them, so a problem is one line
 # naming the file (click's own checks print a usage block instead).
 PATH = click.Path(path_type=Path, readable=False)  # framing, markers and the PLAN line
@@ -253,11 +252,10 @@ def collect_command(target: str | None, user: str | None, port: int | None,
 
 def _ssh_settings(baseline: Baseline, identities: Sequence[Path], known_hosts: Path | None,
                   accept_new: bool, timeout_s: float) -> SshSettings:
-    """Settings shared by every host; output is bounded by the sum of the probes' caps."""
-    from scanner.probes import get as get_probe
+    """Settings shared by every host; output is bounded by what the collector can print."""
     from scanner.transport.ssh import make_settings
 
-    cap = sum(get_probe(c.probe).cap_bytes for c in baseline.probe_calls()) + OUTPUT_SLACK_BYTES
+    cap = collect.output_bound(baseline.probe_calls())
     return make_settings(known_hosts=known_hosts, accept_new=accept_new,
                          identity_files=list(identities), timeout_s=timeout_s,
                          max_output_bytes=cap)

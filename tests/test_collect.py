@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner import collect as collect_module
 from scanner import probes
 from scanner.collect import (
     build_script,
@@ -18,6 +19,7 @@ from scanner.collect import (
     new_token,
     parse_output,
     parse_standalone,
+    plan_parts,
 )
 from scanner.errors import InputError
 from scanner.facts import HostIdentity
@@ -57,7 +59,7 @@ def test_script_runs_under_each_posix_shell(shell: str) -> None:
     calls = [OS, PASSWD, ProbeCall.of("sysctl", {"name": "kernel.randomize_va_space"})]
     parsed = parse_output(run_script(build_script(calls, token), shell), calls, token)
     assert parsed.complete
-    assert parsed.frames_seen == 3
+    assert parsed.frames_seen == len(plan_parts(calls).parts) == 3
     assert {r.status for r in parsed.results.values()} == {"ok"}
     assert parsed.results[PASSWD].data["mode"] == "0644"
 
@@ -188,3 +190,69 @@ def test_script_is_deterministic_apart_from_the_token() -> None:
     assert first == second
     with pytest.raises(ValueError):
         build_script([OS], "not-a-token")
+
+
+def test_a_part_that_hangs_inside_a_batch_is_rerun_alone_and_the_rest_carry_on(
+    patch_probe: Callable[..., None],
+) -> None:
+    """Same time limit, so one batch: the hang stops it, the hung part gets its own full
+    limit alone, and a new batch runs what came after."""
+    patch_probe("file", timeout_s=2)
+    patch_probe("os", timeout_s=2, snippet=lambda args: "sleep 300")
+    group = ProbeCall.of("file", {"path": "/etc/group"})
+    calls = [PASSWD, OS, group]
+    assert len(plan_parts(calls).parts) == 3
+    token = new_token()
+    output = run_script(build_script(calls, token))
+    parsed = parse_output(output, calls, token)
+    assert parsed.complete
+    assert parsed.results[PASSWD].status == "ok"
+    assert "timed out after 2 s" in (parsed.results[OS].error or "")
+    assert parsed.results[group].status == "ok"
+    assert output.count(f"{token} B 1\n".encode()) == 2  # in the batch, then alone
+    assert f"{token} X 1 124\n".encode() in output
+
+
+def test_a_batch_over_its_output_bound_reruns_the_part_it_cut_without_failing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch bound is not a probe's cap: a part cut by it runs again alone and passes."""
+    monkeypatch.setattr(collect_module, "BATCH_CAP_BYTES", 600)
+    calls = [OS, PASSWD, ProbeCall.of("accounts"), ProbeCall.of("file", {"path": "/etc"})]
+    token = new_token()
+    output = run_script(build_script(calls, token))
+    parsed = parse_output(output, calls, token)
+    assert parsed.complete
+    assert {call.key: result.status for call, result in parsed.results.items()} == {
+        call.key: "ok" for call in calls}
+    assert len(output) > 2 * 600  # so batches were cut, and the cut parts ran again
+    assert f"{token} X ".encode() not in output  # no part had to be given up
+
+
+def test_files_several_probes_read_are_read_once() -> None:
+    calls = [ProbeCall.of("pam"), ProbeCall.of("pwquality"), ProbeCall.of("faillock"),
+             ProbeCall.of("pam_module", {"service": "login", "type": "auth",
+                                         "module": "pam_unix.so"})]
+    plan = plan_parts(calls)
+    pam_parts = [part for part in plan.parts if part.label == "files /etc/pam.d/*"]
+    assert len(pam_parts) == 1
+    assert all(plan.parts.index(pam_parts[0]) in uses for uses in plan.uses)
+    token = new_token()
+    script = build_script(calls, token)
+    assert script.count("for f in /etc/pam.d/*;") == 1
+    parsed = parse_output(run_script(script), calls, token)
+    assert {result.status for result in parsed.results.values()} == {"ok"}
+    # each probe still sees the same files it would read by itself
+    for call in calls:
+        alone = new_token()
+        by_itself = parse_output(run_script(build_script([call], alone)), [call], alone)
+        assert by_itself.results[call] == parsed.results[call]
+
+
+def test_collector_output_of_another_framing_is_refused_offline() -> None:
+    token = new_token()
+    output = run_script(build_script([OS], token))
+    older = output.replace(b'"framing":2', b'"framing":1', 1)
+    assert older != output
+    with pytest.raises(InputError, match="framing 1"):
+        parse_standalone(older, "old.txt")

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from scanner.collect import build_script, new_token, parse_output
+from scanner import collect
+from scanner.collect import build_script, new_token, parse_output, plan_parts
 from scanner.inventory import Target
 from scanner.probes import ProbeCall
 from scanner.transport import TransportError
@@ -372,7 +373,8 @@ def test_host_without_a_usable_sudo_is_an_error_with_the_reason(fleet: Fleet,
     assert "sudo" in host["reason"] and "\n" not in host["reason"]
 
 
-def test_connection_dropped_mid_transfer_keeps_what_arrived(fleet: Fleet) -> None:
+def test_connection_dropped_mid_transfer_keeps_what_arrived(
+        fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
     """The host's sshd session dies after the first probe: what arrived is kept, the rest
     is an error, and nothing passes on output that never came."""
     settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
@@ -381,10 +383,16 @@ def test_connection_dropped_mid_transfer_keeps_what_arrived(fleet: Fleet) -> Non
     transport = SshTransport(Target("alpha", "127.0.1.11", port=2211, user="root"), settings)
     calls = [ProbeCall.of("os"), ProbeCall.of("file", {"path": "/etc/passwd"})]
     token = new_token()
+    # $PPID of `sh -s` is the sshd process serving this session: the batch kills it just
+    # before it begins the second part, which drops the link
+    begin = "  printf '\\n%s B %s\\n' \"$CII_M\" \"$cii_i\"\n"
+    assert begin in collect._INNER
+    monkeypatch.setattr(collect, "_INNER", collect._INNER.replace(
+        begin, '  if [ "$cii_i" = 1 ]; then kill -KILL "$cii_sshd"; fi\n' + begin, 1))
     script = build_script(calls, token)
-    assert "\ncii_probe 1 " in script
-    # $PPID of `sh -s` is the sshd process serving this session: killing it drops the link
-    dropped = script.replace("\ncii_probe 1 ", "\nkill -KILL $PPID\ncii_probe 1 ", 1)
+    assert len(plan_parts(calls).parts) == 2
+    dropped = script.replace("\ncii_inner=", "\ncii_sshd=$PPID; export cii_sshd\ncii_inner=", 1)
+    assert dropped != script
     try:
         result = transport.run(dropped)
     except TransportError as exc:  # a host that vanished may also be reported as such

@@ -86,6 +86,12 @@ class Probe:
     subject: str | None = None
     cap_bytes: int = DEFAULT_CAP_BYTES
     timeout_s: int = DEFAULT_TIMEOUT_S
+    # Shell words (catalog globs such as ``/etc/pam.d/*``, or arguments already passed
+    # through ``quote``) naming files the probe reads whole. The collector dumps each
+    # word once per host, framed as ``_common.dump_files`` frames them, and appends the
+    # dumps to the output of every probe that names the word, so eight PAM probes read
+    # /etc/pam.d once. A probe whose ``snippet`` returns "" is made of files alone.
+    files: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, order=True)

@@ -1,18 +1,18 @@
 """Shared pieces for probe snippets and parsers.
 
-Snippets run under ``sh -c`` on the target with ``LC_ALL=C`` and stdin from
-/dev/null. The collector exports the run's random marker as ``$CII_M`` so a
-probe that reads several files can frame each one; a file's own content cannot
-forge a frame because it cannot know the marker.
+Snippets run in a subshell of the collector's ``sh`` on the target, with
+``LC_ALL=C`` and stdin from /dev/null. The collector exports the run's random
+marker as ``$CII_M`` so a probe that reads several files can frame each one; a
+file's own content cannot forge a frame because it cannot know the marker.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from scanner.probes import RawOutput
 
@@ -48,6 +48,11 @@ def dump_files(*words: str) -> str:
         'else printf \'%s N %s\\n\' "$CII_M" "$f"; fi; '
         "done"
     )
+
+
+def files_only(args: Mapping[str, Any]) -> str:
+    """The snippet of a probe made of its ``files`` alone: it runs nothing of its own."""
+    return ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import FileFrame, decode, dump_files, first_line, split_files, to_int
+from scanner.probes._common import FileFrame, decode, files_only, first_line, split_files, to_int
 
 # ------------------------------------------------------------------------------ sudoers
 
@@ -305,7 +305,8 @@ PROBES = (
         name="sudoers",
         summary="effective sudo policy from /etc/sudoers and the files it includes: "
         "use_pty, logfile, NOPASSWD rules and !authenticate",
-        snippet=lambda args: dump_files(SUDOERS, "/etc/sudoers.d/*"),
+        snippet=files_only,
+        files=lambda args: (SUDOERS, "/etc/sudoers.d/*"),
         parse=parse_sudoers,
         cap_bytes=1024 * 1024,
     ),
@@ -320,7 +321,8 @@ PROBES = (
     Probe(
         name="useradd_defaults",
         summary="useradd -D defaults from /etc/default/useradd (INACTIVE -1 when unset)",
-        snippet=lambda args: dump_files(USERADD_DEFAULTS_FILE),
+        snippet=files_only,
+        files=lambda args: (USERADD_DEFAULTS_FILE,),
         parse=parse_useradd,
         keyed="settings",
         cap_bytes=64 * 1024,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import FileFrame, dump_files, split_files, to_int
+from scanner.probes._common import FileFrame, files_only, split_files, to_int
 
 PAM_DIR = "/etc/pam.d/"
 PAM_TYPES = ("auth", "account", "password", "session")
@@ -994,7 +994,7 @@ def parse_shell_umask(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 
 # ------------------------------------------------------------------------------ catalog
 
-_PAM_SNIPPET = dump_files("/etc/pam.d/*")
+PAM_FILES = ("/etc/pam.d/*",)
 _SERVICES_ARGS = {
     "type": "object",
     "properties": {"services": {"type": "array", "items": SERVICE_NAME, "minItems": 1,
@@ -1007,7 +1007,8 @@ PROBES = (
         name="login_defs",
         summary="effective /etc/login.defs settings (last definition wins; shadow-utils "
         "defaults filled in and listed in defaults_used)",
-        snippet=lambda args: dump_files(LOGIN_DEFS),
+        snippet=files_only,
+        files=lambda args: (LOGIN_DEFS,),
         parse=parse_login_defs,
         keyed="settings",
         cap_bytes=256 * 1024,
@@ -1016,7 +1017,8 @@ PROBES = (
         name="pam",
         summary="every /etc/pam.d service's resolved stack (includes, substacks and "
         "@include expanded; 'other' filling unconfigured types)",
-        snippet=lambda args: _PAM_SNIPPET,
+        snippet=files_only,
+        files=lambda args: PAM_FILES,
         parse=parse_pam,
         keyed="services",
         cap_bytes=2 * 1024 * 1024,
@@ -1025,7 +1027,8 @@ PROBES = (
         name="pam_module",
         summary="one module in one service's resolved stack of one type: present, whether "
         "its control makes a failure fail the stack, and its arguments",
-        snippet=lambda args: _PAM_SNIPPET,
+        snippet=files_only,
+        files=lambda args: PAM_FILES,
         parse=parse_pam_module,
         args_schema={
             "type": "object",
@@ -1040,8 +1043,8 @@ PROBES = (
         name="pwquality",
         summary="effective password quality for the password stack of the given services "
         "(default: passwd): module active, minlen, credits, classes",
-        snippet=lambda args: dump_files("/etc/pam.d/*", PWQUALITY_CONF,
-                                        "/etc/security/pwquality.conf.d/*.conf"),
+        snippet=files_only,
+        files=lambda args: (*PAM_FILES, PWQUALITY_CONF, "/etc/security/pwquality.conf.d/*.conf"),
         parse=parse_pwquality,
         args_schema=_SERVICES_ARGS,
         cap_bytes=2 * 1024 * 1024,
@@ -1050,7 +1053,8 @@ PROBES = (
         name="pwhistory",
         summary="how many old passwords the password stack of the given services (default: "
         "passwd) refuses: pam_pwhistory (arguments over pwhistory.conf) or pam_unix remember=",
-        snippet=lambda args: dump_files("/etc/pam.d/*", PWHISTORY_CONF),
+        snippet=files_only,
+        files=lambda args: (*PAM_FILES, PWHISTORY_CONF),
         parse=parse_pwhistory,
         args_schema=_SERVICES_ARGS,
         cap_bytes=2 * 1024 * 1024,
@@ -1059,7 +1063,8 @@ PROBES = (
         name="faillock",
         summary="effective login-failure lockout (pam_faillock or pam_tally2) in the auth "
         "stack of the given services (default: login and sshd; the weaker one is reported)",
-        snippet=lambda args: dump_files("/etc/pam.d/*", FAILLOCK_CONF),
+        snippet=files_only,
+        files=lambda args: (*PAM_FILES, FAILLOCK_CONF),
         parse=parse_faillock,
         args_schema=_SERVICES_ARGS,
         cap_bytes=2 * 1024 * 1024,
@@ -1068,7 +1073,8 @@ PROBES = (
         name="shell_umask",
         summary="the umask login shells end up with (startup files, else login.defs UMASK "
         "through pam_umask, else 022) and the file mode it grants",
-        snippet=lambda args: dump_files(*SHELL_STARTUP_FILES, LOGIN_DEFS, "/etc/pam.d/*"),
+        snippet=files_only,
+        files=lambda args: (*SHELL_STARTUP_FILES, LOGIN_DEFS, *PAM_FILES),
         parse=parse_shell_umask,
         cap_bytes=4 * 1024 * 1024,
     ),
@@ -1076,7 +1082,8 @@ PROBES = (
         name="shell_timeout",
         summary="TMOUT as login shells get it from /etc/profile, /etc/bash.bashrc, "
         "/etc/profile.d/*.sh and /etc/bashrc (0 when unset)",
-        snippet=lambda args: dump_files(*SHELL_STARTUP_FILES),
+        snippet=files_only,
+        files=lambda args: SHELL_STARTUP_FILES,
         parse=parse_shell_timeout,
         cap_bytes=1024 * 1024,
     ),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import active_lines, dump_files, quote
+from scanner.probes._common import active_lines, files_only, quote
 from scanner.probes.services import section, split_sections
 
 # ---------------------------------------------------------------- kernel modules
@@ -24,14 +24,13 @@ _DISABLING_COMMANDS = re.compile(r"^(/usr)?/bin/(false|true)$")
 
 def _module_snippet(args: Mapping[str, Any]) -> str:
     name = str(args.get("name", ""))
-    sys_dirs = " ".join(quote("/sys/module/" + n) for n in {name, name.replace("-", "_")})
+    sys_dirs = " ".join(quote("/sys/module/" + n) for n in sorted({name, name.replace("-", "_")}))
     return "; ".join([
         section("modules", "if [ -e /proc/modules ]; then cat /proc/modules; "
                 "else echo cii:no-modules; fi"),
         # built into the kernel (or loaded): the kernel lists it under /sys/module
         section("sys-module", f"for d in {sys_dirs}; do [ -d \"$d\" ] && echo present; done; "
                 "true"),
-        dump_files(*MODPROBE_FILES),
     ])
 
 
@@ -211,6 +210,7 @@ PROBES = (
         summary="one kernel module: loaded now (/proc/modules), and whether modprobe.d "
         "disables it (install /bin/false) or blacklists it",
         snippet=_module_snippet,
+        files=lambda args: MODPROBE_FILES,
         parse=parse_kernel_module,
         args_schema={"type": "object", "properties": {"name": MODULE_NAME},
                      "required": ["name"], "additionalProperties": False},
@@ -229,7 +229,8 @@ PROBES = (
         name="package_sources",
         summary="apt sources and yum/dnf repositories, each flagged when its packages are "
         "installed without signature checks (trusted=yes, gpgcheck=0)",
-        snippet=lambda args: dump_files(*SOURCE_FILES),
+        snippet=files_only,
+        files=lambda args: SOURCE_FILES,
         parse=parse_package_sources,
         subject="repos",
         cap_bytes=1024 * 1024,

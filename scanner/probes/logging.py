@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import dump_files, to_int
+from scanner.probes._common import files_only, to_int
 from scanner.probes.network import is_loopback
 from scanner.probes.services import (
     PROCESS_LIST_UNREADABLE,
@@ -41,7 +41,6 @@ def _forwarding_snippet(args: Mapping[str, Any]) -> str:
         section("journal-upload", "grep -l -a -e '^/lib/systemd/systemd-journal-uploa[d]' "
                 "-e '^/usr/lib/systemd/systemd-journal-uploa[d]' /proc/[0-9]*/cmdline "
                 "2>/dev/null | head -n 1; true"),
-        dump_files(*_FORWARDING_FILES),
     ])
 
 
@@ -209,13 +208,16 @@ _IGNORED_SUFFIXES = (".dpkg-old", ".dpkg-dist", ".dpkg-new", ".dpkg-bak", ".rpms
                      ".ucf-dist", ".ucf-new")
 
 
+AUDITD_CONF = "/etc/audit/auditd.conf"
+
+
 def _retention_snippet(args: Mapping[str, Any]) -> str:
-    return "; ".join([
-        section("logs", f"for f in {' '.join(SYSTEM_LOGS)}; do "
-                "[ -e \"$f\" ] && echo \"$f\"; done; true"),
-        dump_files("/etc/logrotate.conf", "/etc/logrotate.d/*", "/etc/audit/auditd.conf",
-                   "/etc/systemd/journald.conf", "/etc/systemd/journald.conf.d/*.conf"),
-    ])
+    return section("logs", f"for f in {' '.join(SYSTEM_LOGS)}; do "
+                   "[ -e \"$f\" ] && echo \"$f\"; done; true")
+
+
+_RETENTION_FILES = ("/etc/logrotate.conf", "/etc/logrotate.d/*", AUDITD_CONF,
+                    "/etc/systemd/journald.conf", "/etc/systemd/journald.conf.d/*.conf")
 
 
 @dataclass
@@ -467,7 +469,8 @@ PROBES = (
     Probe(
         name="auditd_conf",
         summary="settings of /etc/audit/auditd.conf (keys and values lower-case)",
-        snippet=lambda args: dump_files("/etc/audit/auditd.conf"),
+        snippet=files_only,
+        files=lambda args: (AUDITD_CONF,),
         parse=parse_auditd_conf,
         keyed="settings",
         cap_bytes=256 * 1024,
@@ -477,6 +480,7 @@ PROBES = (
         summary="remote log destinations of rsyslog (legacy @/@@ and omfwd), syslog-ng "
         "network()/tcp()/udp() and systemd-journal-upload, with whether each daemon runs",
         snippet=_forwarding_snippet,
+        files=lambda args: _FORWARDING_FILES,
         parse=parse_syslog_forwarding,
         subject="targets",
         cap_bytes=2 * 1024 * 1024,
@@ -486,6 +490,7 @@ PROBES = (
         summary="days the system log is kept (logrotate defaults and per-file stanzas), "
         "plus auditd.conf and journald retention settings",
         snippet=_retention_snippet,
+        files=lambda args: _RETENTION_FILES,
         parse=parse_log_retention,
         cap_bytes=2 * 1024 * 1024,
     ),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import active_lines, dump_files, quote, split_files
+from scanner.probes._common import active_lines, quote, split_files
 
 # ---------------------------------------------------------------- framed sections
 
@@ -325,7 +325,6 @@ def _time_snippet(args: Mapping[str, Any]) -> str:
                 "chronyc -n tracking; else echo cii:missing; fi"),
         section("timedatectl", "if [ -d /run/systemd/system ]; then "
                 "timedatectl show -p NTPSynchronized -p NTP; else echo cii:skipped; fi"),
-        dump_files(*TIME_CONFIG_FILES),
     ])
 
 
@@ -431,6 +430,7 @@ PROBES = (
         summary="time daemons running (chronyd, ntpd, systemd-timesyncd, openntpd), their "
         "configured servers, and whether the clock is synchronised where knowable",
         snippet=_time_snippet,
+        files=lambda args: TIME_CONFIG_FILES,
         parse=parse_time_sync,
         cap_bytes=512 * 1024,
     ),

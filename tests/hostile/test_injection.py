@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from scanner.baseline import BaselineError, load_baseline
-from scanner.collect import build_script, new_token, parse_output
+from scanner.collect import build_script, new_token, parse_output, plan_parts
 from scanner.probes import ProbeCall
+from scanner.probes import get as get_probe
 from tests.hostile._namespace import CII_SCAN
 
 
@@ -113,28 +114,37 @@ def test_nul_newline_and_shell_syntax_never_pass_the_stricter_schemas(
 
 def test_accepted_hostile_arguments_are_single_quoted_words_in_the_script(
         accepted: tuple[Path, Path, list[ProbeCall]]) -> None:
-    baseline_file, markers, calls = accepted
+    baseline_file, markers, _ = accepted
     done = subprocess.run([CII_SCAN, "collector-script", "-b", str(baseline_file)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     script = done.stdout
-    # Each hostile payload appears only inside quoting: as a whole, the script parses
-    # into words where no payload ever stands as a command of its own.
-    body = script[script.index("# inject") if "# inject" in script else 0:]
-    invocations = body.split("\ncii_probe ")[1:]
-    assert len(invocations) == len(load_baseline(str(baseline_file)).probe_calls())
-    for invocation in invocations:
-        # up to the next probe's "# key" comment line (JSON keys never hold a newline)
-        text = invocation.split("\n# ", 1)[0].split("\nprintf '\\n%s END", 1)[0]
-        words = shlex.split(text)
-        assert len(words) == 4, text[:200]  # index, cap, timeout, snippet: one word each
-    for line in script.splitlines():
-        if line.startswith("# ") and "{" in line:
-            assert json.loads(line.split(" ", 2)[2]) is not None  # key comments stay one line
+    # Each hostile payload appears only inside quoting. The script holds the probes' sh in
+    # variables the inner shell evaluates: each assignment is ONE single-quoted word ...
+    region = script[script.index("\ncii_p0='"):script.index("\ncii_limits() {")]
+    chunks = []
+    for number, word in enumerate(shlex.split(region)):
+        name, _, value = word.partition("=")
+        assert name == f"cii_p{number}", word[:200]
+        chunks.append(value)
+    # ... which defines one function per part, under a one-line comment: each call's own
+    # snippet, byte for byte as the catalog built it with every argument quoted, and the
+    # shared file reads.
+    unique = sorted(set(load_baseline(str(baseline_file)).probe_calls()))
+    plan = plan_parts(unique)
+    assert "".join(chunks) == "".join(f"# {part.label}\ncii_p{number}() (\n{part.text}\n)\n"
+                                      for number, part in enumerate(plan.parts))
+    for call, uses in zip(unique, plan.uses, strict=True):
+        snippet = get_probe(call.probe).snippet(call.args)
+        assert not snippet or plan.parts[uses[0]].text == snippet
+        for value in call.args.values():
+            if isinstance(value, str) and value in snippet:
+                assert shlex.quote(value) in snippet, call
+    assert all("\n" not in part.label for part in plan.parts)
     output = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True,
                             timeout=600, check=False).stdout
     assert not list(markers.iterdir()), "a hostile argument ran as a command"
-    assert output.count(b" E ") >= len(set(calls))
+    assert output.count(b" E ") >= len(plan.parts)  # every part ran to its end
 
 
 def test_accepted_hostile_arguments_run_nothing_in_a_real_scan(
@@ -158,7 +168,7 @@ def test_parsed_frames_match_calls_for_hostile_arguments(
     output = subprocess.run(["dash", "-s"], input=build_script(unique, token).encode(),
                             capture_output=True, timeout=600, check=False).stdout
     parsed = parse_output(output, unique, token)
-    assert parsed.complete and parsed.frames_seen == len(unique)
+    assert parsed.complete and parsed.frames_seen == len(plan_parts(unique).parts)
     assert not list(markers.iterdir())
 
 
