@@ -410,3 +410,21 @@ def test_connection_dropped_mid_transfer_keeps_what_arrived(
         or "never reached" in (first.error or ""), first
     assert second.status == "error"
     assert "never reached" in (second.error or "")
+
+
+def test_a_remote_shell_that_stops_reading_the_script_early_still_reports_why(
+        fleet: Fleet) -> None:
+    """sudo refusing, or a shell ending early, closes the channel while the script is still
+    being sent: the exit status and stderr arrive instead of a send error."""
+    settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
+                             identity_files=[fleet.client_key], timeout_s=60,
+                             max_output_bytes=1024 * 1024)
+    transport = SshTransport(Target("alpha", "127.0.1.11", port=2211, user="root"), settings)
+    script = b"echo stopped-early >&2; exit 7\n" + b"# padding\n" * (1024 * 1024)
+    try:
+        with transport.connected() as (connection, _):
+            stdout, stderr, status = transport.execute(connection, script)
+    finally:
+        transport.close()
+    assert (stdout, status) == (b"", 7)
+    assert "stopped-early" in stderr

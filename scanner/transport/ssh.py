@@ -505,8 +505,15 @@ class SshTransport:
         self._opened.append(channel)
         channel.exec_command(SUDO_COMMAND if self.sudo else COMMAND)
         channel.settimeout(self._check_budget())
-        channel.sendall(script)
-        channel.shutdown_write()
+        try:
+            channel.sendall(script)
+            channel.shutdown_write()
+        except TimeoutError:
+            raise
+        except OSError:
+            # The remote command ended before it read the whole script (sudo refusing,
+            # a broken shell): what it printed and its exit status say why.
+            pass
         limit = self.settings.max_output_bytes
         chunks: list[bytes] = []
         total = 0
