@@ -37,7 +37,13 @@ from scanner import __version__, probes
 from scanner.errors import InputError
 from scanner.facts import Facts, HostIdentity
 from scanner.probes import ProbeCall, ProbeResult, RawOutput
-from scanner.probes._common import dump_files, first_line, quote
+from scanner.probes._common import (
+    dump_files,
+    dump_words,
+    first_line,
+    quote,
+    split_word_dump,
+)
 from scanner.transport import Transport, TransportError
 
 TOKEN_PATTERN = re.compile(r"CIIM[0-9a-f]{32}")
@@ -114,7 +120,7 @@ class Part:
     """One piece of sh the collector runs once, whichever calls need its output."""
 
     text: str
-    label: str  # for the script's comments: the first call or file word that needs it
+    label: str  # for the script's comments: the first call that needs it, or "files"
     cap_bytes: int
     timeout_s: int
 
@@ -122,52 +128,111 @@ class Part:
 @dataclass(frozen=True)
 class Plan:
     parts: tuple[Part, ...]
-    # for each call, the parts whose outputs make up its output, in order
+    # for each call, the parts whose outputs begin its output, in order
     uses: tuple[tuple[int, ...], ...]
+    # for each call, the part running its own snippet (None: it has none)
+    own: tuple[int | None, ...]
+    # the file words any call names, read by ONE part; for each call, its words' indexes
+    words: tuple[str, ...]
+    word_uses: tuple[tuple[int, ...], ...]
+    files_part: int | None
+    file_cap: int  # bytes read of any one file
+
+
+def _shared_label(text: str) -> str:
+    named = re.search(r"cii:([A-Za-z0-9_.-]+)", text)
+    return "shared " + (named.group(1) if named else text[:40])
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    probes: tuple[probes.Probe, ...]  # the catalog entries it was built from
+    plan: Plan
+    body: str  # the script after its token: the PLAN line, the parts, the limits
+    chunks: int  # variables the part functions are defined in
+
+
+_COMPILED: dict[tuple[ProbeCall, ...], _Compiled] = {}
+_COMPILED_KEPT = 16
+
+
+def _compiled(calls: Sequence[ProbeCall]) -> _Compiled:
+    """Plan and script body for these calls, built once for a whole fleet of hosts."""
+    key = tuple(calls)
+    used = tuple(probes.get(call.probe) for call in key)
+    known = _COMPILED.get(key)
+    if known is not None and all(a is b for a, b in zip(known.probes, used, strict=True)):
+        return known
+    plan = _plan_parts(key)
+    listed = json.dumps({"tool": __version__, "framing": FRAMING,
+                         "calls": [[c.probe, c.args] for c in key]},
+                        sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    chunks = _part_chunks(plan.parts)
+    lines = [f"printf '%s PLAN %s\\n' \"$CII_M\" {quote(listed)}", f"cii_inner={quote(_INNER)}"]
+    lines += [f"cii_p{n}={quote(chunk)}" for n, chunk in enumerate(chunks)]
+    lines.append(_limits_function(plan.parts))
+    built = _Compiled(used, plan, "\n".join(lines), len(chunks))
+    if len(_COMPILED) >= _COMPILED_KEPT:
+        _COMPILED.clear()
+    _COMPILED[key] = built
+    return built
 
 
 def plan_parts(calls: Sequence[ProbeCall]) -> Plan:
-    """Cut the calls into parts, running identical sh once."""
-    texts: list[str] = []
-    labels: list[str] = []
-    caps: list[int] = []
-    timeouts: list[int] = []
-    index_of: dict[str, int] = {}
-    uses: list[tuple[int, ...]] = []
+    """Cut the calls into parts: identical sh runs once, and one part reads every file."""
+    return _compiled(calls).plan
 
-    def part(text: str, label: str, cap: int, timeout: int) -> int:
-        found = index_of.get(text)
-        if found is None:
-            found = index_of[text] = len(texts)
-            texts.append(text)
-            labels.append(label)
-            caps.append(cap)
-            timeouts.append(timeout)
-        else:
-            caps[found] = max(caps[found], cap)
-            timeouts[found] = max(timeouts[found], timeout)
-        return found
+
+def _plan_parts(calls: Sequence[ProbeCall]) -> Plan:
+    found: dict[str, Part] = {}  # text -> part, in first-use order
+    uses: list[list[str]] = []
+    own: list[str | None] = []
+    word_caps: dict[str, int] = {}  # word -> the largest cap of a call naming it
+    word_uses: list[list[str]] = []
+    word_timeout = 0
+
+    def use(text: str, label: str, cap: int, timeout: int) -> str:
+        known = found.get(text)
+        found[text] = Part(text, label, cap, timeout) if known is None else replace(
+            known, cap_bytes=max(known.cap_bytes, cap), timeout_s=max(known.timeout_s, timeout))
+        return text
 
     for call in calls:
         probe = probes.get(call.probe)
-        mine: list[int] = []
-        own = probe.snippet(call.args)
-        if own:
-            mine.append(part(own, call.key, probe.cap_bytes, probe.timeout_s))
-        for word in probe.files(call.args) if probe.files else ():
-            mine.append(part(dump_files(word), f"files {word}", probe.cap_bytes,
-                             probe.timeout_s))
-        if not mine:
-            raise ValueError(f"probe {call.probe!r} has neither a snippet nor files")
-        uses.append(tuple(mine))
-    parts = tuple(Part(*fields) for fields in zip(texts, labels, caps, timeouts, strict=True))
-    return Plan(parts, tuple(uses))
+        cap, timeout = probe.cap_bytes, probe.timeout_s
+        mine = [use(text, _shared_label(text), cap, timeout) for text in probe.shared]
+        snippet = probe.snippet(call.args)
+        own.append(use(snippet, call.key, cap, timeout) if snippet else None)
+        mine += [snippet] if snippet else []
+        words = list(probe.files(call.args)) if probe.files else []
+        for word in words:
+            word_caps[word] = max(word_caps.get(word, 0), cap)
+            word_timeout = max(word_timeout, timeout)
+        if not mine and not words:
+            raise ValueError(f"probe {call.probe!r} runs nothing: no snippet, files or shared")
+        uses.append(mine)
+        word_uses.append(words)
+    all_words = tuple(word_caps)
+    file_cap = max(word_caps.values(), default=0)
+    files_text = None
+    if all_words:
+        files_text = use(dump_words(all_words, file_cap), "files",
+                         sum(word_caps.values()) + len(all_words) * _FRAME_SLACK_BYTES,
+                         word_timeout)
+    # Parts with the same time limit side by side, so they share one batch.
+    parts = tuple(sorted(found.values(), key=lambda part: part.timeout_s))
+    index = {part.text: number for number, part in enumerate(parts)}
+    word_index = {word: number for number, word in enumerate(all_words)}
+    return Plan(parts, tuple(tuple(index[text] for text in used) for used in uses),
+                tuple(None if text is None else index[text] for text in own),
+                all_words, tuple(tuple(word_index[w] for w in used) for used in word_uses),
+                None if files_text is None else index[files_text], file_cap)
 
 
 def standalone_snippet(call: ProbeCall) -> str:
     """One call's sh by itself, its file reads included (for capture tools and tests)."""
     probe = probes.get(call.probe)
-    pieces = [probe.snippet(call.args)]
+    pieces = [*probe.shared, probe.snippet(call.args)]
     pieces += [dump_files(word) for word in (probe.files(call.args) if probe.files else ())]
     return "; ".join(piece for piece in pieces if piece)
 
@@ -201,13 +266,30 @@ def _limits_function(parts: Sequence[Part]) -> str:
     return "cii_limits() {\n  case $1 in\n" + "\n".join(cases) + "\n  esac\n}\n"
 
 
+# sh that can end or change the shell running it (exit, a sourced file, traps, the
+# working directory, variables other parts could see) runs in a subshell of its own;
+# the rest runs in the batch's shell, saving a fork per part. Matches inside quoted
+# text (an awk program's "exit") only cost that fork.
+_NEEDS_SUBSHELL = re.compile(
+    r"\b(?:exit|exec|cd|shift|trap|readonly|export|unset|eval|return|ulimit|umask|alias"
+    r"|getopts|wait|break|continue|cii_\w*)\b"
+    r"|\bset\b(?! --[; ])"  # set -- (a function's own arguments) is harmless
+    r"|(?:^|[;&|(){}]|\bthen|\bdo|\belse)\s*\.\s",
+    re.MULTILINE)
+
+
+def runs_in_subshell(text: str) -> bool:
+    return _NEEDS_SUBSHELL.search(text) is not None
+
+
 def _part_chunks(parts: Sequence[Part]) -> list[str]:
     """The part functions' definitions, in arguments small enough for execve."""
     chunks: list[str] = []
     current = ""
     for index, part in enumerate(parts):
         label = part.label.replace("\n", " ")
-        definition = f"# {label}\ncii_p{index}() (\n{part.text}\n)\n"
+        body = f"(\n{part.text}\n)" if runs_in_subshell(part.text) else f"{{\n{part.text}\n}}"
+        definition = f"# {label}\ncii_p{index}() {body}\n"
         if len(definition.encode()) > _CHUNK_BYTES:
             raise ValueError(f"probe sh for {label[:80]!r} is too long for one argument")
         if current and len((current + definition).encode()) > _CHUNK_BYTES:
@@ -223,19 +305,11 @@ def build_script(calls: Sequence[ProbeCall], token: str) -> str:
     """The collector script for these probe calls, framed with ``token``."""
     if not TOKEN_PATTERN.fullmatch(token):
         raise ValueError("collector token must come from new_token()")
-    plan = json.dumps({"tool": __version__, "framing": FRAMING,
-                       "calls": [[c.probe, c.args] for c in calls]},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    parts = plan_parts(calls).parts
-    chunks = _part_chunks(parts)
-    lines = [_PRELUDE.format(version=__version__, token=token),
-             f"printf '%s PLAN %s\\n' \"$CII_M\" {quote(plan)}",
-             f"cii_inner={quote(_INNER)}"]
-    lines += [f"cii_p{n}={quote(chunk)}" for n, chunk in enumerate(chunks)]
-    lines.append(_limits_function(parts))
-    lines.append(_DRIVER.format(chunks=" ".join(f'"$cii_p{n}"' for n in range(len(chunks))),
-                                count=len(parts), batch_cap=BATCH_CAP_BYTES))
-    return "\n".join(lines)
+    compiled = _compiled(calls)
+    return "\n".join([
+        _PRELUDE.format(version=__version__, token=token), compiled.body,
+        _DRIVER.format(chunks=" ".join(f'"$cii_p{n}"' for n in range(compiled.chunks)),
+                       count=len(compiled.plan.parts), batch_cap=BATCH_CAP_BYTES)])
 
 
 @dataclass(frozen=True)
@@ -250,6 +324,7 @@ class _PartOutput:
     payload: bytes
     exit_status: int | None  # None: neither an end frame nor a recorded exit status
     truncated: bool
+    problem: str | None = None  # the output cannot be trusted, and why
 
 
 def _part_outputs(output: bytes, parts: Sequence[Part], token: str) -> dict[int, _PartOutput]:
@@ -285,20 +360,45 @@ def _part_outputs(output: bytes, parts: Sequence[Part], token: str) -> dict[int,
     return found
 
 
-def _assemble(call: ProbeCall, uses: Sequence[int], outputs: dict[int, _PartOutput],
+def _word_outputs(plan: Plan, outputs: dict[int, _PartOutput],
+                  token: str) -> dict[int, _PartOutput]:
+    """Each file word's share of the one part that read the files."""
+    read = outputs.get(plan.files_part) if plan.files_part is not None else None
+    if read is None:
+        return {}
+    words = range(len(plan.words))
+    status = read.exit_status
+    if status is None or status == 124 or read.truncated:
+        return {word: replace(read, payload=b"") for word in words}  # callers fail on these
+    if status != 0:
+        why = f"reading the files failed (exit status {status})"
+        return {word: replace(read, problem=why) for word in words}
+    dumps = split_word_dump(read.payload, token, len(plan.words), plan.file_cap)
+    if dumps is None:
+        why = "files changed or vanished while they were read (sizes do not add up)"
+        return {word: replace(read, problem=why) for word in words}
+    return {word: _PartOutput(dump.frames, 0, dump.cut)
+            for word, dump in zip(words, dumps, strict=True)}
+
+
+def _assemble(call: ProbeCall, pieces: Sequence[_PartOutput | None], own: _PartOutput | None,
               token: str) -> ProbeResult:
-    pieces = [outputs.get(index) for index in uses]
     if any(piece is None for piece in pieces):
         return ProbeResult.failed("the collector never reached this probe (output ended early)")
     done = [piece for piece in pieces if piece is not None]
+    problems = [piece.problem for piece in done if piece.problem]
+    if problems:
+        return ProbeResult.failed(problems[0])
     statuses = [piece.exit_status for piece in done]
     status: int | None
     if None in statuses:
         status = None
     elif 124 in statuses:
         status = 124
-    else:
-        status = statuses[0]
+    elif own is not None:
+        status = own.exit_status
+    else:  # shared sections and file reads alone: their frames tell what went wrong
+        status = 0
     payload = b"".join(piece.payload for piece in done)
     cap = probes.get(call.probe).cap_bytes
     truncated = any(piece.truncated for piece in done) or len(payload) > cap
@@ -310,9 +410,14 @@ def parse_output(output: bytes, calls: Sequence[ProbeCall], token: str) -> Parse
     """Recover each call's output from the collector's stdout and interpret it."""
     plan = plan_parts(calls)
     outputs = _part_outputs(output, plan.parts, token)
+    words = _word_outputs(plan, outputs, token)
     complete = re.search(rb"\n" + re.escape(token.encode()) + rb" END\n", output) is not None
-    results = {call: _assemble(call, plan.uses[index], outputs, token)
-               for index, call in enumerate(calls)}
+    results = {}
+    for index, call in enumerate(calls):
+        pieces = [outputs.get(part) for part in plan.uses[index]]
+        pieces += [words.get(word) for word in plan.word_uses[index]]
+        own = plan.own[index]
+        results[call] = _assemble(call, pieces, None if own is None else outputs.get(own), token)
     return ParsedOutput(results, complete, len(outputs))
 
 

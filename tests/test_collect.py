@@ -13,6 +13,7 @@ import pytest
 
 from scanner import collect as collect_module
 from scanner import probes
+from scanner.baseline import load_baseline
 from scanner.collect import (
     build_script,
     collect,
@@ -20,10 +21,12 @@ from scanner.collect import (
     parse_output,
     parse_standalone,
     plan_parts,
+    runs_in_subshell,
 )
 from scanner.errors import InputError
 from scanner.facts import HostIdentity
 from scanner.probes import ProbeCall
+from scanner.probes._common import WordDump, dump_files, dump_words, quote, split_word_dump
 from scanner.transport.local import LocalTransport
 
 OS = ProbeCall.of("os")
@@ -234,9 +237,10 @@ def test_files_several_probes_read_are_read_once() -> None:
              ProbeCall.of("pam_module", {"service": "login", "type": "auth",
                                          "module": "pam_unix.so"})]
     plan = plan_parts(calls)
-    pam_parts = [part for part in plan.parts if part.label == "files /etc/pam.d/*"]
-    assert len(pam_parts) == 1
-    assert all(plan.parts.index(pam_parts[0]) in uses for uses in plan.uses)
+    assert plan.words.count("/etc/pam.d/*") == 1
+    pam = plan.words.index("/etc/pam.d/*")
+    assert all(pam in used for used in plan.word_uses)
+    assert [part.label for part in plan.parts].count("files") == 1
     token = new_token()
     script = build_script(calls, token)
     assert script.count("for f in /etc/pam.d/*;") == 1
@@ -256,3 +260,101 @@ def test_collector_output_of_another_framing_is_refused_offline() -> None:
     assert older != output
     with pytest.raises(InputError, match="framing 1"):
         parse_standalone(older, "old.txt")
+
+
+M = "CIIM" + "7" * 32
+
+
+def _heads(*lines: str) -> bytes:
+    return "".join(f"{M} {line}\n" for line in lines).encode()
+
+
+def _words(*frames: bytes, cut: tuple[int, ...] = ()) -> list[WordDump]:
+    return [WordDump(f, index in cut) for index, f in enumerate(frames)]
+
+
+@pytest.mark.parametrize(("payload", "count", "expected"), [
+    pytest.param(_heads("W 0", "N /etc/pam.d/*"), 1, _words(_heads("N /etc/pam.d/*")),
+                 id="no-match"),
+    pytest.param(_heads("W 0", "R /e/a", "U /e/b", "W 1", "R /e/c", "O /e/d", "S")
+                 + b"3\n0\n" + _heads("C") + b"a\nb", 2,
+                 _words(_heads("F /e/a") + b"a\nb\n" + _heads("U /e/b"),
+                        _heads("F /e/c") + b"\n" + _heads("O /e/d")),
+                 id="two-words-read-unreadable-empty-other"),
+    pytest.param(_heads("W 0", "R /e/a", "S") + b"4\n" + _heads("C") + b"a\x00\xff\n", 1,
+                 _words(_heads("F /e/a") + b"a\x00\xff\n\n"), id="binary-bytes-kept"),
+    pytest.param(_heads("W 0", "R /e/big", "R /e/a", "S") + b"99\n1\n" + _heads("C")
+                 + b"0123456789" + b"x", 1,
+                 _words(_heads("F /e/big") + b"0123456789\n" + _heads("F /e/a") + b"x\n",
+                        cut=(0,)), id="longer-than-the-file-cap"),
+    pytest.param(_heads("W 0", "R /e/a", "S") + b"5\n" + _heads("C") + b"abc", 1, None,
+                 id="shrank-while-read"),
+    pytest.param(_heads("W 0", "R /e/a", "R /e/b", "S") + b"1\n" + _heads("C") + b"a", 1,
+                 None, id="vanished-before-stat"),
+    pytest.param(_heads("W 0", "R /e/a"), 1, None, id="cut-before-sizes"),
+    pytest.param(_heads("W 0", "R /e/a", "S") + b"1\n", 1, None, id="cut-before-content"),
+    pytest.param(b"noise\n" + _heads("W 0", "N /e/*"), 1, None, id="stray-line"),
+    pytest.param(_heads("R /e/a"), 1, None, id="entry-before-any-word"),
+    pytest.param(_heads("W 0", "W 2"), 3, None, id="word-skipped"),
+    pytest.param(_heads("W 0"), 2, None, id="word-missing"),
+    pytest.param(_heads("W 0", "R /e/a", "S") + b"x\n" + _heads("C") + b"a", 1, None,
+                 id="bad-size"),
+])
+def test_file_dump_splits_into_frames_per_word_or_refuses(
+        payload: bytes, count: int, expected: list[WordDump] | None) -> None:
+    assert split_word_dump(payload, M, count, file_cap=10) == expected
+
+
+def test_one_file_dump_reads_as_dump_files_does_word_by_word(tmp_path: Path) -> None:
+    """The real sh of both on the same odd directory, through each real shell."""
+    (tmp_path / "plain").write_text("auth required pam_unix.so\n")
+    (tmp_path / "no-newline").write_bytes(b"session optional pam_umask.so")
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "gbk").write_bytes("# 注释\n".encode("gbk") + b"\x00\xff\n")
+    (tmp_path / "sub").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    locked = tmp_path / "locked"
+    locked.write_text("secret\n")
+    locked.chmod(0)
+    os.symlink("plain", tmp_path / "link")
+    words = [quote(str(tmp_path)) + "/*", quote(str(tmp_path / "plain")),
+             quote(str(tmp_path)) + "/none-*", quote(str(tmp_path / "gone"))]
+    env = {"CII_M": M, "PATH": "/usr/bin:/bin"}
+    for shell in [s for s in SHELLS if shutil.which(s)]:
+        argv = ["busybox", "sh", "-c"] if shell == "busybox" else [shell, "-c"]
+        one_by_one = [subprocess.run([*argv, dump_files(word)], env=env, capture_output=True,
+                                     check=True).stdout for word in words]
+        together = subprocess.run([*argv, dump_words(words, 1024)], env=env,
+                                  capture_output=True, check=True).stdout
+        assert split_word_dump(together, M, len(words), 1024) == _words(*one_by_one), shell
+        # empty, gbk, link, no-newline, plain (twice); and "locked" when root runs this
+        assert together.count(b" R ") == (7 if os.geteuid() == 0 else 6)
+
+
+def test_parts_run_in_the_batch_shell_set_every_variable_they_read() -> None:
+    """Parts without a subshell share the batch's variables, so none may read a variable
+    it did not set itself: each runs here under ``set -u`` with nothing inherited."""
+    calls = load_baseline().probe_calls()
+    in_shell = [part for part in plan_parts(calls).parts if not runs_in_subshell(part.text)]
+    assert len(in_shell) > len(calls) // 2
+    for part in in_shell:
+        for shell in [s for s in SHELLS if shutil.which(s)]:
+            argv = ["busybox", "sh"] if shell == "busybox" else [shell]
+            done = subprocess.run([*argv, "-u", "-c", part.text], capture_output=True,
+                                  env={"CII_M": M, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                                  stdin=subprocess.DEVNULL, timeout=120, check=False)
+            assert b"parameter not set" not in done.stderr, (shell, part.label, done.stderr)
+            assert b"unbound variable" not in done.stderr, (shell, part.label, done.stderr)
+
+
+@pytest.mark.parametrize(("text", "isolated"), [
+    ("exit 3", True), ("cd /tmp; ls", True), (". /etc/os-release", True),
+    ("if true; then . /x; fi", True), ("trap '' INT", True), ("export X=1", True),
+    ("set -e; false", True), ("for f in a; do break; done", True), ("cii_i=9", True),
+    ('set --; for f in /etc/*; do set -- "$@" "$f"; done', False),
+    ("grep -q . /proc/net/ip_tables_names", False), ("cat /usr/local/lib/x", False),
+    ("stat -L -c '%a' -- /etc/passwd", False),
+])
+def test_sh_that_could_end_or_change_the_batch_shell_gets_a_subshell(text: str,
+                                                                     isolated: bool) -> None:
+    assert runs_in_subshell(text) is isolated

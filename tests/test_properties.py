@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner import probes
+from scanner import collect, probes
 from scanner.expect import OPERATORS, apply, compile_expectation
 from scanner.probes import ProbeCall, RawOutput
+from scanner.probes._common import split_word_dump
 from tests.conftest import TEST_TOKEN
 
 EXAMPLES = int(os.environ.get("CII_SCAN_HYPOTHESIS_EXAMPLES", "300"))
@@ -110,3 +111,31 @@ def test_operators_are_total(expectation: Any, value: Any) -> None:
     first = apply(expectation, value)
     assert first == apply(expectation, value)
     assert first.verdict in ("pass", "fail", "error")
+
+
+_FRAMED_CALLS = [ProbeCall.of("os"), ProbeCall.of("pam"), ProbeCall.of("sudoers"),
+                 ProbeCall.of("file", {"path": "/etc/passwd"})]
+_FRAME_LINES = st.sampled_from([
+    f"\n{TEST_TOKEN} B {n}\n" for n in range(6)] + [
+    f"\n{TEST_TOKEN} E {n} {s}\n" for n in range(6) for s in ("0", "1", "124", "")] + [
+    f"\n{TEST_TOKEN} X {n} 124\n" for n in range(4)] + [
+    f"\n{TEST_TOKEN} END\n", f"{TEST_TOKEN} R /etc/pam.d/login\n", f"{TEST_TOKEN} S\n",
+    f"{TEST_TOKEN} C\n", "12\n", "0\n", f"{TEST_TOKEN} N /etc/pam.d/*\n",
+    f"{TEST_TOKEN} W 0\n", f"{TEST_TOKEN} W 1\n"]).map(str.encode)
+
+
+@PROFILE
+@given(st.lists(st.one_of(_FRAME_LINES, _PAYLOADS), max_size=40))
+def test_collector_output_parsing_is_total_and_deterministic(chunks: list[bytes]) -> None:
+    """Any stream of frames and bytes gives a result for every call, the same twice."""
+    output = b"".join(chunks)
+    first = collect.parse_output(output, _FRAMED_CALLS, TEST_TOKEN)
+    assert set(first.results) == set(_FRAMED_CALLS)
+    assert collect.parse_output(output, _FRAMED_CALLS, TEST_TOKEN) == first
+
+
+@PROFILE
+@given(st.lists(st.one_of(_FRAME_LINES, _PAYLOADS), max_size=40))
+def test_file_dump_splitting_is_total(chunks: list[bytes]) -> None:
+    words = split_word_dump(b"".join(chunks), TEST_TOKEN, 2, file_cap=16)
+    assert words is None or len(words) == 2

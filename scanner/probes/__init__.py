@@ -92,6 +92,9 @@ class Probe:
     # dumps to the output of every probe that names the word, so eight PAM probes read
     # /etc/pam.d once. A probe whose ``snippet`` returns "" is made of files alone.
     files: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
+    # Sections of sh that several probes print (the process list, the collector's uid):
+    # each runs once per host, its output put before that of every probe naming it.
+    shared: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, order=True)

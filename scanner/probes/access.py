@@ -226,7 +226,7 @@ def _glob_snippet(args: Mapping[str, Any]) -> str:
         f"for f in {patterns}; do "
         'if [ -e "$f" ] || [ -L "$f" ]; then '
         "stat -c 'stat %a %u %g %U %G %s %n' -- \"$f\" 2>/dev/null "
-        '|| printf \'unstat %s\\n\' "$f"; fi; done; exit 0'
+        '|| printf \'unstat %s\\n\' "$f"; fi; done; true'
     )
 
 

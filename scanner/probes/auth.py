@@ -20,6 +20,7 @@ control makes its refusal final.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -207,7 +208,23 @@ def _pam_tokens(line: str) -> list[str]:
     return tokens
 
 
-def parse_pam_file(text: str) -> list[_PamEntry]:
+_PAM_CACHED_BYTES = 64 * 1024
+
+
+def parse_pam_file(text: str) -> tuple[_PamEntry, ...]:
+    """A PAM file's entries. Usual-sized files are parsed once: every PAM probe of a
+    host reads the same files, and a fleet's hosts mostly share them."""
+    if len(text) <= _PAM_CACHED_BYTES:
+        return _parse_pam_file_cached(text)
+    return _parse_pam_file(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_pam_file_cached(text: str) -> tuple[_PamEntry, ...]:
+    return _parse_pam_file(text)
+
+
+def _parse_pam_file(text: str) -> tuple[_PamEntry, ...]:
     entries: list[_PamEntry] = []
     for line in _logical_lines(text):
         tokens = _pam_tokens(line)
@@ -226,7 +243,7 @@ def parse_pam_file(text: str) -> list[_PamEntry]:
             control = control.lower()
         entries.append(_PamEntry("line", module_type, control, tokens[2], tuple(tokens[3:]),
                                  optional, line))
-    return entries
+    return tuple(entries)
 
 
 def pam_args(words: Iterable[str]) -> dict[str, Any]:

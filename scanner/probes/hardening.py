@@ -25,13 +25,13 @@ _DISABLING_COMMANDS = re.compile(r"^(/usr)?/bin/(false|true)$")
 def _module_snippet(args: Mapping[str, Any]) -> str:
     name = str(args.get("name", ""))
     sys_dirs = " ".join(quote("/sys/module/" + n) for n in sorted({name, name.replace("-", "_")}))
-    return "; ".join([
-        section("modules", "if [ -e /proc/modules ]; then cat /proc/modules; "
-                "else echo cii:no-modules; fi"),
-        # built into the kernel (or loaded): the kernel lists it under /sys/module
-        section("sys-module", f"for d in {sys_dirs}; do [ -d \"$d\" ] && echo present; done; "
-                "true"),
-    ])
+    # built into the kernel (or loaded): the kernel lists it under /sys/module
+    return section("sys-module", f"for d in {sys_dirs}; do [ -d \"$d\" ] && echo present; "
+                   "done; true")
+
+
+MODULES_SNIPPET = section("modules", "if [ -e /proc/modules ]; then cat /proc/modules; "
+                          "else echo cii:no-modules; fi")
 
 
 def _same_module(a: str, b: str) -> bool:
@@ -210,6 +210,7 @@ PROBES = (
         summary="one kernel module: loaded now (/proc/modules), and whether modprobe.d "
         "disables it (install /bin/false) or blacklists it",
         snippet=_module_snippet,
+        shared=(MODULES_SNIPPET,),
         files=lambda args: MODPROBE_FILES,
         parse=parse_kernel_module,
         args_schema={"type": "object", "properties": {"name": MODULE_NAME},

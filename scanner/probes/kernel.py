@@ -13,10 +13,16 @@ SYSCTL_NAME = {"type": "string", "pattern": "^[a-z0-9_]+(\\.[a-zA-Z0-9_-]+)+$", 
 
 def _sysctl_snippet(args: Mapping[str, Any]) -> str:
     path = quote("/proc/sys/" + str(args["name"]).replace(".", "/"))
+    # A /proc/sys entry is a regular file of size 0: the shell's own read prints it
+    # without starting a process. Anything else bound over the path (a real file, a
+    # device) goes through cat, whose output the collector caps.
     return (
         f"f={path}; "
-        'if [ -r "$f" ]; then cat -- "$f"; '
-        "elif [ -e \"$f\" ]; then echo 'cii:unreadable'; exit 3; "
+        'if [ -r "$f" ]; then '
+        'if [ -f "$f" ] && ! [ -s "$f" ]; then '
+        "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done < \"$f\"; "
+        'else cat -- "$f"; fi; '
+        "elif [ -e \"$f\" ]; then echo 'cii:unreadable'; false; "
         "else echo 'cii:missing'; fi"
     )
 

@@ -35,7 +35,6 @@ _FORWARDING_FILES = ("/etc/rsyslog.conf", "/etc/rsyslog.d/*.conf", "/etc/syslog-
 
 def _forwarding_snippet(args: Mapping[str, Any]) -> str:
     return "; ".join([
-        PROCESSES_SNIPPET,
         # comm is cut at 15 characters, so journal-upload is told by its command line
         # (the bracket keeps grep from finding its own command line)
         section("journal-upload", "grep -l -a -e '^/lib/systemd/systemd-journal-uploa[d]' "
@@ -391,8 +390,6 @@ def parse_log_retention(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 
 def _auditd_snippet(args: Mapping[str, Any]) -> str:
     return "; ".join([
-        UID_SNIPPET,
-        PROCESSES_SNIPPET,
         section("installed", "for t in auditd auditctl; do command -v \"$t\" || true; done"),
         section("status", "if [ \"$(id -u)\" != 0 ]; then echo cii:not-root; "
                 "elif command -v auditctl >/dev/null 2>&1; then auditctl -s; "
@@ -480,6 +477,7 @@ PROBES = (
         summary="remote log destinations of rsyslog (legacy @/@@ and omfwd), syslog-ng "
         "network()/tcp()/udp() and systemd-journal-upload, with whether each daemon runs",
         snippet=_forwarding_snippet,
+        shared=(PROCESSES_SNIPPET,),
         files=lambda args: _FORWARDING_FILES,
         parse=parse_syslog_forwarding,
         subject="targets",
@@ -499,6 +497,7 @@ PROBES = (
         summary="auditd installed and running; auditctl -s enabled flag and auditctl -l rules "
         "(root only)",
         snippet=_auditd_snippet,
+        shared=(UID_SNIPPET, PROCESSES_SNIPPET),
         parse=parse_auditd,
         cap_bytes=2 * 1024 * 1024,
     ),

@@ -85,7 +85,6 @@ def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 _PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6")
 
 _LISTENING_SNIPPET = "; ".join([
-    UID_SNIPPET,
     section("ss", "if command -v ss >/dev/null 2>&1; then "
             "if [ \"$(id -u)\" = 0 ]; then ss -tulnp; else ss -tuln; fi; "
             "else echo cii:missing; fi"),
@@ -214,7 +213,6 @@ def parse_listening(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 # ---------------------------------------------------------------- firewall
 
 _FIREWALL_SNIPPET = "; ".join([
-    UID_SNIPPET,
     section("nft-json", "if command -v nft >/dev/null 2>&1; then nft -j list ruleset; "
             "else echo cii:missing; fi"),
     section("nft-text", "if command -v nft >/dev/null 2>&1; then nft list ruleset; "
@@ -473,6 +471,7 @@ PROBES = (
         summary="listening TCP and UDP sockets (ss, or /proc/net when ss is missing), "
         "with a loopback-only flag and process names when root",
         snippet=lambda args: _LISTENING_SNIPPET,
+        shared=(UID_SNIPPET,),
         parse=parse_listening,
         subject="sockets",
         cap_bytes=2 * 1024 * 1024,
@@ -482,6 +481,7 @@ PROBES = (
         summary="nftables and iptables (legacy and nft back ends): input policy, rule count, "
         "and whether inbound traffic is denied by default",
         snippet=lambda args: _FIREWALL_SNIPPET,
+        shared=(UID_SNIPPET,),
         parse=parse_firewall,
         cap_bytes=4 * 1024 * 1024,
     ),

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from scanner.baseline import BaselineError, load_baseline
-from scanner.collect import build_script, new_token, parse_output, plan_parts
+from scanner.collect import (
+    build_script,
+    new_token,
+    parse_output,
+    plan_parts,
+    runs_in_subshell,
+)
 from scanner.probes import ProbeCall
 from scanner.probes import get as get_probe
 from tests.hostile._namespace import CII_SCAN
@@ -132,11 +138,14 @@ def test_accepted_hostile_arguments_are_single_quoted_words_in_the_script(
     # shared file reads.
     unique = sorted(set(load_baseline(str(baseline_file)).probe_calls()))
     plan = plan_parts(unique)
-    assert "".join(chunks) == "".join(f"# {part.label}\ncii_p{number}() (\n{part.text}\n)\n"
-                                      for number, part in enumerate(plan.parts))
-    for call, uses in zip(unique, plan.uses, strict=True):
+    opened = {True: "(", False: "{"}
+    closed = {True: ")", False: "}"}
+    assert "".join(chunks) == "".join(
+        f"# {part.label}\ncii_p{number}() {opened[runs_in_subshell(part.text)]}\n{part.text}\n"
+        f"{closed[runs_in_subshell(part.text)]}\n" for number, part in enumerate(plan.parts))
+    for call, own in zip(unique, plan.own, strict=True):
         snippet = get_probe(call.probe).snippet(call.args)
-        assert not snippet or plan.parts[uses[0]].text == snippet
+        assert (own is None and not snippet) or plan.parts[own].text == snippet
         for value in call.args.values():
             if isinstance(value, str) and value in snippet:
                 assert shlex.quote(value) in snippet, call
