@@ -38,6 +38,7 @@ _PACKAGES_SNIPPET = "; ".join([
 ])
 
 MAX_PACKAGES = 20_000
+_PACKAGE_NAME = re.compile(r"[A-Za-z0-9+._:@-]{1,200}")
 
 
 def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
@@ -66,7 +67,7 @@ def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
                 if len(fields) != 2:
                     continue
                 name, version = fields
-            if name and re.fullmatch(r"[A-Za-z0-9+._:@-]{1,200}", name):
+            if name and _PACKAGE_NAME.fullmatch(name):
                 packages.setdefault(name, version.strip()[:200])
         if not packages:
             return ProbeResult.failed(f"{manager} listed no installed packages")
