@@ -8,6 +8,7 @@ file's own content cannot forge a frame because it cannot know the marker.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -150,21 +151,36 @@ class FileFrame:
     content: str = ""
 
 
+_FRAME_HEADER = re.compile(rb"(?m)^(CIIM[0-9a-f]{32}) ([FUNO]) ([^\n]*)$")
+_SPLIT_CACHED_BYTES = 256 * 1024
+
+
 def split_files(raw: RawOutput) -> list[FileFrame]:
     """The files a :func:`dump_files` snippet printed, in the order it printed them.
 
     A ``missing`` frame whose path still holds glob characters is an unmatched
-    glob, not a missing file, and is left out.
+    glob, not a missing file, and is left out. Usual-sized outputs are split once:
+    the probes that read /etc/pam.d get the same frames.
     """
     if not raw.token:
         return []
-    payload = raw.payload
-    header = re.compile(rb"(?m)^" + re.escape(raw.token.encode()) + rb" ([FUNO]) ([^\n]*)$")
-    matches = list(header.finditer(payload))
+    if len(raw.payload) <= _SPLIT_CACHED_BYTES:
+        return list(_split_cached(raw.payload, raw.token))
+    return list(_split(raw.payload, raw.token))
+
+
+@functools.lru_cache(maxsize=32)
+def _split_cached(payload: bytes, token: str) -> tuple[FileFrame, ...]:
+    return _split(payload, token)
+
+
+def _split(payload: bytes, token: str) -> tuple[FileFrame, ...]:
+    ours = token.encode()
+    matches = [m for m in _FRAME_HEADER.finditer(payload) if m.group(1) == ours]
     frames: list[FileFrame] = []
     for index, match in enumerate(matches):
-        tag = match.group(1).decode()
-        path = decode(match.group(2))
+        tag = match.group(2).decode()
+        path = decode(match.group(3))
         state = _STATE_BY_TAG[tag]
         if state == "missing" and _GLOB_CHARS.search(path):
             continue
@@ -176,7 +192,7 @@ def split_files(raw: RawOutput) -> list[FileFrame]:
                 body = body[:-1]  # the newline the snippet adds after each file
             content = decode(body)
         frames.append(FileFrame(path, state, content))
-    return frames
+    return tuple(frames)
 
 
 def active_lines(text: str, comment: str = "#") -> Iterable[str]:
