@@ -34,6 +34,13 @@ def decode(payload: bytes) -> str:
     return payload.decode("utf-8", errors="replace")
 
 
+def print_lines(path: str) -> str:
+    """sh printing a small text file (a /proc entry) with the shell's own ``read``, so no
+    process starts; ``path`` is one shell word. Fails, silently, when it cannot open it."""
+    return ("{ while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; "
+            f"done < {path}; }} 2>/dev/null")
+
+
 def dump_files(*words: str) -> str:
     """sh that prints every file the words name, each framed with ``$CII_M``.
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import decode, quote
+from scanner.probes._common import decode, print_lines, quote
 
 SYSCTL_NAME = {"type": "string", "pattern": "^[a-z0-9_]+(\\.[a-zA-Z0-9_-]+)+$", "maxLength": 200}
 
@@ -20,7 +20,7 @@ def _sysctl_snippet(args: Mapping[str, Any]) -> str:
         f"f={path}; "
         'if [ -r "$f" ]; then '
         'if [ -f "$f" ] && ! [ -s "$f" ]; then '
-        "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done < \"$f\"; "
+        + print_lines('"$f"') + "; "
         'else cat -- "$f"; fi; '
         "elif [ -e \"$f\" ]; then echo 'cii:unreadable'; false; "
         "else echo 'cii:missing'; fi"

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes._common import print_lines
 from scanner.probes.services import (
     UID_SNIPPET,
     Collected,
@@ -218,8 +219,8 @@ _FIREWALL_SNIPPET = "; ".join([
             "else echo cii:missing; fi"),
     section("nft-text", "if command -v nft >/dev/null 2>&1; then nft list ruleset; "
             "else echo cii:missing; fi"),
-    section("iptables-legacy-loaded", "cat /proc/net/ip_tables_names 2>/dev/null; true"),
-    section("ip6tables-legacy-loaded", "cat /proc/net/ip6_tables_names 2>/dev/null; true"),
+    section("iptables-legacy-loaded", print_lines("/proc/net/ip_tables_names") + "; true"),
+    section("ip6tables-legacy-loaded", print_lines("/proc/net/ip6_tables_names") + "; true"),
     section("iptables-legacy", "t=$(command -v iptables-legacy || true); "
             "if [ -z \"$t\" ]; then echo cii:missing; "
             "elif grep -q . /proc/net/ip_tables_names 2>/dev/null; then \"$t\" -S; "

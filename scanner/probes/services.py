@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import active_lines, quote, split_files
+from scanner.probes._common import active_lines, print_lines, quote, split_files
 
 # ---------------------------------------------------------------- framed sections
 
@@ -105,7 +105,7 @@ PROCESSES_SNIPPET = section(
 INIT_SNIPPET = section(
     "init",
     "if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; "
-    "cat /proc/1/comm 2>/dev/null",
+    + print_lines("/proc/1/comm"),
 )
 UID_SNIPPET = section("uid", "id -u")
 

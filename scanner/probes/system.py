@@ -19,8 +19,10 @@ RHEL_IDS = frozenset(
 )
 
 _OS_SNIPPET = r"""
-printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null || hostname 2>/dev/null)"
-printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
+{ read -r h < /proc/sys/kernel/hostname; } 2>/dev/null || h=$(hostname 2>/dev/null)
+printf 'hostname=%s\n' "$h"
+{ read -r k < /proc/sys/kernel/osrelease; } 2>/dev/null || k=$(uname -r 2>/dev/null)
+printf 'kernel=%s\n' "$k"
 printf 'arch=%s\n' "$(uname -m 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 for t in dpkg rpm; do command -v "$t" >/dev/null 2>&1 && printf 'pkgtool=%s\n' "$t"; done
