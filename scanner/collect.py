@@ -3,10 +3,12 @@
 The script is POSIX ``sh``: it runs unchanged under dash, bash and busybox ash,
 locally, over SSH (optionally under ``sudo -n``), or by hand on an air-gapped host.
 
-The probe calls are cut into *parts*: each call's own snippet, and one part per
-file word the calls name (``Probe.files``). Identical parts run once, so eight PAM
-probes read /etc/pam.d once. Each part runs in a subshell with stdin from
-/dev/null, and its output is framed by a marker that is random per run::
+The probe calls are cut into *parts*: each call's own snippet, each section that
+several probes share (``Probe.shared``), and ONE part that reads every file the
+calls name (``Probe.files``: one ``stat`` and one ``head`` for all of them, so eight
+PAM probes read /etc/pam.d once). Identical parts run once. Each part runs with
+stdin from /dev/null (in a subshell when its sh could end or change the shell
+running it), and its output is framed by a marker that is random per run::
 
     \n<M> B <part>\n<payload>\n<M> E <part> <exit status>\n
 
