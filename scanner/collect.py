@@ -72,6 +72,7 @@ _PRELUDE = r"""#!/bin/sh
 LC_ALL=C; LANG=C; export LC_ALL LANG
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH
 CII_M={token}; export CII_M
+CII_UID=$(id -u 2>/dev/null); export CII_UID
 if command -v timeout >/dev/null 2>&1; then cii_t=1; else cii_t=; fi
 """
 

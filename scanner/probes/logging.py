@@ -391,10 +391,10 @@ def parse_log_retention(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 def _auditd_snippet(args: Mapping[str, Any]) -> str:
     return "; ".join([
         section("installed", "for t in auditd auditctl; do command -v \"$t\" || true; done"),
-        section("status", "if [ \"$(id -u)\" != 0 ]; then echo cii:not-root; "
+        section("status", "if [ \"$CII_UID\" != 0 ]; then echo cii:not-root; "
                 "elif command -v auditctl >/dev/null 2>&1; then auditctl -s; "
                 "else echo cii:missing; fi"),
-        section("rules", "if [ \"$(id -u)\" != 0 ]; then echo cii:not-root; "
+        section("rules", "if [ \"$CII_UID\" != 0 ]; then echo cii:not-root; "
                 "elif command -v auditctl >/dev/null 2>&1; then auditctl -l; "
                 "else echo cii:missing; fi"),
     ])

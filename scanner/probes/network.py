@@ -88,7 +88,7 @@ _PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6
 
 _LISTENING_SNIPPET = "; ".join([
     section("ss", "if command -v ss >/dev/null 2>&1; then "
-            "if [ \"$(id -u)\" = 0 ]; then ss -tulnp; else ss -tuln; fi; "
+            "if [ \"$CII_UID\" = 0 ]; then ss -tulnp; else ss -tuln; fi; "
             "else echo cii:missing; fi"),
     "if ! command -v ss >/dev/null 2>&1; then "
     + "; ".join(section("proc " + path, f"cat {path}") for path in _PROC_NET)

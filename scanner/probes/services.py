@@ -107,7 +107,7 @@ INIT_SNIPPET = section(
     "if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; "
     + print_lines("/proc/1/comm"),
 )
-UID_SNIPPET = section("uid", "id -u")
+UID_SNIPPET = section("uid", "printf '%s\\n' \"$CII_UID\"")
 
 
 PROCESS_LIST_UNREADABLE = "process list (/proc/*/stat) could not be read"

@@ -24,10 +24,12 @@ printf 'hostname=%s\n' "$h"
 { read -r k < /proc/sys/kernel/osrelease; } 2>/dev/null || k=$(uname -r 2>/dev/null)
 printf 'kernel=%s\n' "$k"
 printf 'arch=%s\n' "$(uname -m 2>/dev/null)"
-printf 'uid=%s\n' "$(id -u 2>/dev/null)"
+printf 'uid=%s\n' "$CII_UID"
 for t in dpkg rpm; do command -v "$t" >/dev/null 2>&1 && printf 'pkgtool=%s\n' "$t"; done
 for f in /etc/os-release /usr/lib/os-release; do
-  if [ -r "$f" ]; then sed 's/^/osr:/' "$f"; break; fi
+  if [ -r "$f" ]; then
+    while IFS= read -r l || [ -n "$l" ]; do printf 'osr:%s\n' "$l"; done < "$f"; break
+  fi
 done
 true
 """
