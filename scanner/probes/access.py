@@ -221,31 +221,44 @@ GLOB_CATALOG: dict[str, tuple[str, ...]] = {
 
 
 def _glob_snippet(args: Mapping[str, Any]) -> str:
+    """sh naming each existing match (``found``), then one ``stat`` for all of them."""
     patterns = " ".join(GLOB_CATALOG[str(args["glob"])])
     return (
-        f"for f in {patterns}; do "
-        'if [ -e "$f" ] || [ -L "$f" ]; then '
-        "stat -c 'stat %a %u %g %U %G %s %n' -- \"$f\" 2>/dev/null "
-        '|| printf \'unstat %s\\n\' "$f"; fi; done; true'
+        f"set --; for f in {patterns}; do "
+        'if [ -e "$f" ] || [ -L "$f" ]; then set -- "$@" "$f"; '
+        "printf 'found %s\\n' \"$f\"; fi; done; "
+        "if [ \"$#\" -gt 0 ]; then stat -c 'stat %a %u %g %U %G %s %n' -- \"$@\" 2>/dev/null; fi; "
+        "true"
     )
 
 
 def parse_glob_stat(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if raw.exit_status != 0:
         return ProbeResult.failed(f"listing failed (exit status {raw.exit_status})")
-    paths: list[dict[str, Any]] = []
+    found: list[str] = []
+    paths: dict[str, dict[str, Any]] = {}
     for line in decode(raw.payload).splitlines():
-        if line.startswith("unstat "):
+        if line.startswith("found "):
+            found.append(line[6:])
+            continue
+        if line.startswith("unstat "):  # collectors before one stat served every match
             return ProbeResult.failed(f"cannot stat {line[7:]} (permission denied?)")
         parts = line.split(" ", 7)
         if len(parts) != 8 or parts[0] != "stat" or not re.fullmatch(r"[0-7]{1,5}", parts[1]):
             if line.strip():
                 return ProbeResult.failed(f"unexpected stat output: {first_line(line)!r}")
             continue
-        paths.append({"path": parts[7], "exists": True, "mode": f"{int(parts[1], 8):04o}",
-                      "uid": to_int(parts[2]), "gid": to_int(parts[3]), "owner": parts[4],
-                      "group": parts[5], "size": to_int(parts[6])})
-    return ProbeResult.ok({"glob": args.get("glob"), "paths": paths, "count": len(paths)})
+        paths[parts[7]] = {"path": parts[7], "exists": True, "mode": f"{int(parts[1], 8):04o}",
+                           "uid": to_int(parts[2]), "gid": to_int(parts[3]), "owner": parts[4],
+                           "group": parts[5], "size": to_int(parts[6])}
+    for path in found:
+        if path not in paths:
+            return ProbeResult.failed(f"cannot stat {path} (permission denied?)")
+    if found and not paths.keys() <= set(found):
+        stray = sorted(paths.keys() - set(found))[0]
+        return ProbeResult.failed(f"stat reported {stray!r}, which the listing did not find")
+    listed = [paths[path] for path in dict.fromkeys(found)] if found else list(paths.values())
+    return ProbeResult.ok({"glob": args.get("glob"), "paths": listed, "count": len(listed)})
 
 
 # ------------------------------------------------------------------------------ MAC

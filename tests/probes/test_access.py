@@ -116,6 +116,22 @@ def test_glob_stat() -> None:
     assert interpret("glob_stat", "stat x\n", args).status == "error"
 
 
+def test_glob_stat_lists_matches_then_stats_them_at_once() -> None:
+    args = {"glob": "rhosts"}
+    found = "found /root/.rhosts\nfound /home/a b/.netrc\n"
+    both = ("stat 600 0 0 root root 12 /root/.rhosts\n"
+            "stat 644 1000 1000 ab ab 40 /home/a b/.netrc\n")
+    data = interpret("glob_stat", found + both, args).data
+    assert [p["path"] for p in data["paths"]] == ["/root/.rhosts", "/home/a b/.netrc"]
+    assert data["count"] == 2
+    # a match that stat could not read is an error naming it, never a shorter list
+    missing = interpret("glob_stat", found + both.splitlines(keepends=True)[0], args)
+    assert missing.status == "error" and "/home/a b/.netrc" in str(missing.error)
+    # stat output for a path the listing did not find is not believed
+    stray = interpret("glob_stat", "found /root/.rhosts\n" + both, args)
+    assert stray.status == "error" and ".netrc" in str(stray.error)
+
+
 def test_pam_module() -> None:
     files = {"/etc/pam.d/su": "auth sufficient pam_rootok.so\n"
              "auth required pam_wheel.so use_uid group=sugroup\n@include common-auth\n",
