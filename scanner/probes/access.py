@@ -265,18 +265,21 @@ def parse_glob_stat(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 
 _MAC_SNIPPET = r"""
 if [ -r /sys/fs/selinux/enforce ]; then
-  printf 'selinux_enforce=%s\n' "$(cat /sys/fs/selinux/enforce)"
+  v=; { read -r v < /sys/fs/selinux/enforce; } 2>/dev/null; printf 'selinux_enforce=%s\n' "$v"
 elif [ -d /sys/fs/selinux ]; then echo selinux_enforce=unreadable; fi
 [ -r /etc/selinux/config ] && sed -n 's/^[[:space:]]*SELINUX=/selinux_config=/p' /etc/selinux/config
 if [ -r /sys/module/apparmor/parameters/enabled ]; then
-  printf 'apparmor_enabled=%s\n' "$(cat /sys/module/apparmor/parameters/enabled)"
+  v=; { read -r v < /sys/module/apparmor/parameters/enabled; } 2>/dev/null
+  printf 'apparmor_enabled=%s\n' "$v"
 fi
 f=/sys/kernel/security/apparmor/profiles
 if [ -r "$f" ]; then
   printf 'apparmor_enforce=%s\n' "$(grep -c '(enforce)$' "$f")"
   printf 'apparmor_complain=%s\n' "$(grep -c '(complain)$' "$f")"
 elif [ -e "$f" ]; then echo apparmor_profiles=unreadable; fi
-[ -r /sys/kernel/security/lsm ] && printf 'lsm=%s\n' "$(cat /sys/kernel/security/lsm)"
+if [ -r /sys/kernel/security/lsm ]; then
+  v=; { read -r v < /sys/kernel/security/lsm; } 2>/dev/null; printf 'lsm=%s\n' "$v"
+fi
 exit 0
 """
 

@@ -221,18 +221,17 @@ _FIREWALL_SNIPPET = "; ".join([
             "else echo cii:missing; fi"),
     section("iptables-legacy-loaded", print_lines("/proc/net/ip_tables_names") + "; true"),
     section("ip6tables-legacy-loaded", print_lines("/proc/net/ip6_tables_names") + "; true"),
-    section("iptables-legacy", "t=$(command -v iptables-legacy || true); "
-            "if [ -z \"$t\" ]; then echo cii:missing; "
-            "elif grep -q . /proc/net/ip_tables_names 2>/dev/null; then \"$t\" -S; "
-            "else echo cii:not-loaded; fi"),
-    section("ip6tables-legacy", "t=$(command -v ip6tables-legacy || true); "
-            "if [ -z \"$t\" ]; then echo cii:missing; "
-            "elif grep -q . /proc/net/ip6_tables_names 2>/dev/null; then \"$t\" -S; "
-            "else echo cii:not-loaded; fi"),
-    section("iptables-nft", "t=$(command -v iptables-nft || true); "
-            "if [ -n \"$t\" ]; then \"$t\" -S; else echo cii:missing; fi"),
-    section("ip6tables-nft", "t=$(command -v ip6tables-nft || true); "
-            "if [ -n \"$t\" ]; then \"$t\" -S; else echo cii:missing; fi"),
+    # (each tool found with the shell's own ``command -v``: no subshell per tool)
+    section("iptables-legacy", "if ! command -v iptables-legacy >/dev/null 2>&1; then "
+            "echo cii:missing; elif grep -q . /proc/net/ip_tables_names 2>/dev/null; then "
+            "iptables-legacy -S; else echo cii:not-loaded; fi"),
+    section("ip6tables-legacy", "if ! command -v ip6tables-legacy >/dev/null 2>&1; then "
+            "echo cii:missing; elif grep -q . /proc/net/ip6_tables_names 2>/dev/null; then "
+            "ip6tables-legacy -S; else echo cii:not-loaded; fi"),
+    section("iptables-nft", "if command -v iptables-nft >/dev/null 2>&1; then "
+            "iptables-nft -S; else echo cii:missing; fi"),
+    section("ip6tables-nft", "if command -v ip6tables-nft >/dev/null 2>&1; then "
+            "ip6tables-nft -S; else echo cii:missing; fi"),
     # a plain iptables that is neither (old distributions ship only this one)
     section("iptables-plain", "if command -v iptables-legacy >/dev/null 2>&1 || "
             "command -v iptables-nft >/dev/null 2>&1; then echo cii:skipped; "

@@ -23,7 +23,8 @@ _OS_SNIPPET = r"""
 printf 'hostname=%s\n' "$h"
 { read -r k < /proc/sys/kernel/osrelease; } 2>/dev/null || k=$(uname -r 2>/dev/null)
 printf 'kernel=%s\n' "$k"
-printf 'arch=%s\n' "$(uname -m 2>/dev/null)"
+{ read -r a < /proc/sys/kernel/arch; } 2>/dev/null || a=$(uname -m 2>/dev/null)
+printf 'arch=%s\n' "$a"
 printf 'uid=%s\n' "$CII_UID"
 for t in dpkg rpm; do command -v "$t" >/dev/null 2>&1 && printf 'pkgtool=%s\n' "$t"; done
 for f in /etc/os-release /usr/lib/os-release; do

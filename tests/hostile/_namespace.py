@@ -111,11 +111,12 @@ json.dump(facts.to_json(), sys.stdout)
 
 def collect_in_namespace(binds: Mapping[str, Path | str], calls: Sequence[ProbeCall],
                          patch: Mapping[str, Mapping[str, Any]] | None = None,
-                         etc_upper: Path | None = None, timeout: float = 300) -> Facts:
+                         etc_upper: Path | None = None, timeout: float = 300,
+                         extra_setup: Sequence[str] = ()) -> Facts:
     """Facts from the real collector run on this machine as the binds make it look."""
     request = {"calls": [[c.probe, c.args_json] for c in calls], "patch": patch or {}}
     done = run_in_namespace(binds, [sys.executable, "-c", _COLLECT_PROGRAM],
                             stdin=json.dumps(request).encode(), timeout=timeout,
-                            etc_upper=etc_upper, cwd=REPO_ROOT)
+                            etc_upper=etc_upper, extra_setup=extra_setup, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     return Facts.from_json(json.loads(done.stdout), "namespace collect")

@@ -13,6 +13,7 @@ from scanner.probes import ProbeCall, ProbeResult
 from scanner.probes.services import PROCESSES_SNIPPET
 from scanner.transport.local import LocalTransport
 from tests.conftest import TEST_TOKEN, interpret
+from tests.hostile._namespace import collect_in_namespace
 from tests.probes_sys._helpers import sec
 
 CALLS = [ProbeCall.of(name) for name in ("packages", "listening", "firewall", "services",
@@ -102,3 +103,32 @@ def test_an_unreadable_proc_is_an_error_not_an_empty_process_list() -> None:
     result = interpret("time_sync", _processes_from([]))
     assert result.status == "error"
     assert result.error == "process list (/proc/*/stat) could not be read"
+
+
+
+def test_mac_and_arch_read_single_line_kernel_files_without_starting_cat() -> None:
+    """The mac and os probes read one-value sysfs and /proc files with the shell's own
+    ``read``: values with and without a final newline come through whole. tmpfs stands in
+    for the SELinux, AppArmor and LSM files in a private mount namespace."""
+    setup = [
+        "mount -t tmpfs cii /sys/fs", "mkdir /sys/fs/selinux",
+        "printf 1 > /sys/fs/selinux/enforce",  # as the kernel shows it: no newline
+        "mount -t tmpfs cii /sys/module", "mkdir -p /sys/module/apparmor/parameters",
+        "printf 'Y\\n' > /sys/module/apparmor/parameters/enabled",
+        "mount -t tmpfs cii /sys/kernel/security", "mkdir /sys/kernel/security/apparmor",
+        "printf 'lockdown,capability,selinux' > /sys/kernel/security/lsm",
+        "printf '/a (enforce)\\n/b (enforce)\\n/c (complain)\\n'"
+        " > /sys/kernel/security/apparmor/profiles",
+        "mount -t tmpfs cii /mnt", "printf 'riscv64\\n' > /mnt/arch",
+        "mount --bind /mnt/arch /proc/sys/kernel/arch",
+    ]
+    facts = collect_in_namespace({}, [ProbeCall.of("mac"), ProbeCall.of("os")],
+                                 extra_setup=setup)
+    mac = facts.results[ProbeCall.of("mac")]
+    assert mac.status == "ok", mac.error
+    assert mac.data["selinux"] == "enforcing" and mac.data["apparmor"] is True
+    assert mac.data["apparmor_enforce_profiles"] == 2
+    assert mac.data["apparmor_complain_profiles"] == 1
+    assert mac.data["lsm"] == ["lockdown", "capability", "selinux"]
+    system = facts.results[ProbeCall.of("os")]
+    assert system.status == "ok" and system.data["arch"] == "riscv64"
