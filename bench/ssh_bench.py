@@ -7,7 +7,8 @@ openssh-server, sudo, openssl). It starts ``--hosts`` sshd "hosts" from
 tests/fleet, then measures, interleaving the variants run by run:
 
   (a) a full-baseline collection of one host vs the floor: one paramiko
-      connection (connect, host-key check, auth) running ``true``;
+      connection (connect, host-key check, auth) running ``true``, in 3 × --repeat
+      alternating pairs (the ratio of the medians, and the quartiles of the pairs' ratios);
   (b) the same probe checks run one exec channel per check over one
       connection (the pytest-testinfra way) vs the one batched exec;
   (c) the whole fleet through ``cii-scan scan`` at -j 1, 10, 50: hosts/second
@@ -102,15 +103,21 @@ def batched_once(target: Target, settings: SshSettings, calls: list[ProbeCall]) 
     return time.perf_counter() - started
 
 
-def interleaved(repeat: int, variants: dict[str, Callable[[], float]]) -> dict[str, float]:
-    """Median seconds per variant, the variants alternating run by run (after a warm-up)."""
+def interleaved(repeat: int, variants: dict[str, Callable[[], float]]
+                ) -> dict[str, list[float]]:
+    """Seconds per variant per round, the variants alternating run by run (after a warm-up)."""
     for run in variants.values():
         run()
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeat):
         for name, run in variants.items():
             samples[name].append(run())
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    low, mid, high = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return low, mid, high
 
 
 class DelayProxy:
@@ -168,20 +175,28 @@ class DelayProxy:
 
 def measure_host(label: str, target: Target, settings: SshSettings, calls: list[ProbeCall],
                  checks: list[ProbeCall], repeat: int) -> list[str]:
-    medians = interleaved(repeat, {
+    # The floor and the full scan alternate in rounds of their own, so each pair is
+    # measured seconds apart; the slow per-check variant runs after them, against the
+    # batched run, so its half-minute rounds do not sit between the pairs.
+    paired = interleaved(3 * repeat, {
         "floor": lambda: floor_once(target, settings),
         "full": lambda: full_once(target, settings, calls),
+    })
+    ratios = [full / floor for floor, full in zip(paired["floor"], paired["full"], strict=True)]
+    low, mid, high = quartiles(ratios)
+    batching = interleaved(repeat, {
         "batched": lambda: batched_once(target, settings, calls),
         "per_check": lambda: per_check_once(target, settings, checks),
     })
+    floor, full = (statistics.median(paired[name]) for name in ("floor", "full"))
+    batched, per_check = (statistics.median(batching[name]) for name in ("batched", "per_check"))
     return [
-        f"| {label} | floor: connect+auth+`true` | {medians['floor'] * 1000:.0f} ms | 1.00× |",
-        f"| {label} | full baseline, one exec ({len(calls)} probes) | "
-        f"{medians['full'] * 1000:.0f} ms | {medians['full'] / medians['floor']:.2f}× floor |",
+        f"| {label} | floor: connect+auth+`true` | {floor * 1000:.0f} ms | 1.00× |",
+        f"| {label} | full baseline, one exec ({len(calls)} probes) | {full * 1000:.0f} ms | "
+        f"{full / floor:.2f}× floor (pairs: median {mid:.2f}×, quartiles {low:.2f}–{high:.2f}) |",
         f"| {label} | one exec per check ({len(checks)} execs, one connection) | "
-        f"{medians['per_check'] * 1000:.0f} ms | "
-        f"{medians['per_check'] / medians['batched']:.2f}× batched "
-        f"({medians['batched'] * 1000:.0f} ms) |",
+        f"{per_check * 1000:.0f} ms | "
+        f"{per_check / batched:.2f}× batched ({batched * 1000:.0f} ms) |",
     ]
 
 
