@@ -3,7 +3,9 @@ binding, strict validation, and never a pass; plus the CLI and gate behaviour.""
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from scanner import gate
 from scanner.cli import cli
 from scanner.errors import EXIT_INPUT, InputError
 from scanner.findings import dumps, validate_document
+from scanner.render import csv_format
 from scanner.waivers import apply_waivers, evidence_digest, load_waivers, parse_waivers_text
 from tests.sample_findings import sample_document
 
@@ -99,6 +102,20 @@ def test_evidence_binding_applies_only_to_the_same_evidence() -> None:
     result = _result(changed.document, "web-01", "ssh.root-login-disabled")
     assert result["status"] == "fail"
     assert f"the evidence is now {digest}" in result["message"]
+
+
+def test_the_csv_shows_the_digest_a_waiver_binds_to() -> None:
+    """An operator copies ``evidence_digest`` from the CSV row into the waiver file."""
+    document = sample_document(waived=False)
+    rows = list(csv.DictReader(io.StringIO(csv_format.render(document).lstrip("\ufeff"))))
+    row = next(r for r in rows if r["host"] == "web-01"
+               and r["rule_id"] == "ssh.root-login-disabled")
+    assert row["status"] == "fail" and row["evidence_digest"].startswith("sha256:")
+    assert all(r["evidence_digest"] == "" for r in rows if r["status"] == "pass")
+    bound = _one("ssh.root-login-disabled", '["web-01"]',
+                 extra=f"    evidence_digest: \"{row['evidence_digest']}\"")
+    applied = apply_waivers(document, bound, TODAY)
+    assert _result(applied.document, "web-01", "ssh.root-login-disabled")["status"] == "waived"
 
 
 def test_only_failures_are_waived() -> None:

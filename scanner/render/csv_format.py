@@ -2,7 +2,8 @@
 
 Safe to open in a spreadsheet: a cell starting with = + - @ TAB or CR is prefixed
 with a single quote so it is never taken as a formula (CSV injection), and control
-characters are shown as visible escapes. The file starts with a UTF-8 byte order
+characters are shown as visible escapes. Failed and waived rows carry the evidence
+digest a waiver can bind to (``evidence_digest``). The file starts with a UTF-8 byte order
 mark because Excel otherwise decodes CSV with the legacy code page (GBK on Chinese
 Windows) and garbles the Chinese rule titles.
 """
@@ -23,12 +24,14 @@ from scanner.render._text import (
     remediation_for,
     rules_by_id,
 )
+from scanner.waivers import evidence_digest
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("host", "address", "port", "groups", "host_status", "rule_id", "severity",
            "status", "title", "gbt22239_2019", "expected", "observed", "message",
-           "remediation", "waiver_justification", "waiver_approved_by", "waiver_expires")
+           "remediation", "waiver_justification", "waiver_approved_by", "waiver_expires",
+           "evidence_digest")
 
 
 def safe_cell(value: object) -> str:
@@ -46,7 +49,7 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                     " ".join(host.get("groups", [])), host["status"]]
         if host["status"] != "scanned":
             yield [*identity, "", "", host["status"], "", "", "", "", host["reason"],
-                   "", "", "", ""]
+                   "", "", "", "", ""]
             continue
         for result in host["results"]:
             rule = rules.get(result["rule_id"])
@@ -58,7 +61,10 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                    " ".join(clause_items(rule)), result["expected"],
                    compact_evidence(result["observed"]), result["message"], fix,
                    waiver.get("justification", ""), waiver.get("approved_by", ""),
-                   waiver.get("expires", "")]
+                   waiver.get("expires", ""),
+                   # what a waiver's evidence_digest binds to, for the results one may waive
+                   evidence_digest(result["observed"])
+                   if result["status"] in ("fail", "waived") else ""]
 
 
 def render(document: Mapping[str, Any], *, lang: str = "en") -> str:
