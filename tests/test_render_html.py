@@ -164,10 +164,20 @@ def _chromium_or_skip() -> None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
 
 
+def _offline() -> list[str]:
+    """A prefix that gives Chromium a network namespace of its own (no interfaces up), so
+    a report that tried to fetch anything would fail to; without root, name resolution is
+    refused instead."""
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        return ["unshare", "--net"]
+    return []
+
+
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / "chromium-profile"
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+        [*_offline(), CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--host-resolver-rules=MAP * ~NOTFOUND",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
          *args],
