@@ -362,9 +362,20 @@ def _ini_target(host: _IniHost, groups: set[str], merged: Mapping[str, tuple[str
 
 
 def load_inventory(path: Path) -> list[Target]:
-    """A YAML (``.yaml``/``.yml``) or Ansible INI inventory; InputError (file:line) if bad."""
+    """A YAML (``.yaml``/``.yml``) or Ansible INI inventory; InputError (file:line) if bad.
+    An inventory without hosts is an error too: a scan of nothing must not look clean."""
+    targets = _load_inventory(path)
+    if not targets:
+        raise InputError(str(path), "the inventory lists no hosts")
+    return targets
+
+
+def _load_inventory(path: Path) -> list[Target]:
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        return load_yaml_inventory(load_file(path, "inventory"))
+        doc = load_file(path, "inventory")
+        if doc.data is None:
+            raise InputError(str(path), "the inventory is empty")
+        return load_yaml_inventory(doc)
     source = str(path)
     try:
         size = path.stat().st_size

@@ -221,3 +221,17 @@ def test_command_line_fills_only_what_the_inventory_left_open() -> None:
     a, b = with_defaults(targets, user="root", port=22, jump="bastion", sudo=True)
     assert (a.port, a.user, a.sudo, a.jump) == (2200, "ops", False, "bastion")
     assert (b.port, b.user, b.sudo, b.jump) == (22, "root", True, "bastion")
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("hosts.ini", ""), ("hosts.ini", "# none yet\n[web]\n[db:vars]\nansible_user=ops\n"),
+    ("hosts.yaml", ""), ("hosts.yaml", "hosts: []\n"), ("hosts.yaml", "defaults: {user: a}\n"),
+])
+def test_an_inventory_without_hosts_is_an_input_error(tmp_path: Path, name: str,
+                                                      text: str) -> None:
+    """A scan of nothing must not end as a clean, empty findings.json with exit 0."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_inventory(path)
+    assert str(path) in str(caught.value)

@@ -162,3 +162,37 @@ def test_evidence_that_is_a_directory_or_missing(tmp_path: Path) -> None:
         done = run("evaluate", str(path), "-o", str(tmp_path / "out"))
         assert done.returncode == 2, done.stderr
         assert str(path) in done.stderr and "Traceback" not in done.stderr
+
+
+LAUGHS = BASELINES["billion-laughs"][0]
+# name -> (file bytes, words the message must contain); for every input file that is not
+# a baseline. None: the path is a directory.
+OTHER_FILES: dict[str, tuple[bytes | None, str]] = {
+    "billion-laughs": (LAUGHS.replace(HEAD.encode(), b"hosts: []\n"), ""),
+    "huge": (b"# padding padding padding\n" * 400_000, "limit"),
+    "non-utf8": ("# 中文注释\n".encode("gbk"), "UTF-8"),
+    "binary": (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8, ""),
+    "empty": (b"", ""),
+    "only-comments": (b"# nothing here\n", ""),
+    "directory": (None, ""),
+}
+# how each kind of file is given to the command line, and its file name
+OTHER_KINDS = {"yaml-inventory": ("-i", "hosts.yaml"), "ini-inventory": ("-i", "hosts.ini"),
+               "waivers": ("--waivers", "waivers.yaml")}
+
+
+@pytest.mark.parametrize("kind", sorted(OTHER_KINDS))
+@pytest.mark.parametrize("name", sorted(OTHER_FILES))
+def test_bad_inventory_or_waiver_file_is_one_line_exit_2_and_nothing_scanned(
+        tmp_path: Path, kind: str, name: str) -> None:
+    option, filename = OTHER_KINDS[kind]
+    content, words = OTHER_FILES[name]
+    path = tmp_path / filename
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    outdir = tmp_path / "out"
+    done = run("scan", option, str(path), "-o", str(outdir))
+    assert_one_line_error(done, path, None, words)
+    assert not outdir.exists()
