@@ -21,6 +21,7 @@ import pytest
 
 from scanner import collect
 from scanner.collect import build_script, new_token, parse_output, plan_parts
+from scanner.findings import validate_document
 from scanner.inventory import Target
 from scanner.probes import ProbeCall
 from scanner.transport import TransportError
@@ -210,18 +211,22 @@ def test_kill_mid_fleet_then_resume_gives_one_complete_findings(
     assert validate.returncode == 0, validate.stderr
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_sigterm_stops_starting_hosts_and_writes_partial_findings(
-        fleet: Fleet, tmp_path: Path) -> None:
+        fleet: Fleet, tmp_path: Path, stop: signal.Signals) -> None:
     inventory = write_inventory(fleet, tmp_path, ["alpha", "tarpit", "bravo", "charlie"])
     outdir = tmp_path / "out"
     process = popen_scan(fleet, "scan", "-i", str(inventory), *common(fleet), "-j", "1",
                          "-o", str(outdir))
     wait_for_journal(outdir, 1, process)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)  # SIGINT: what Ctrl-C sends
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 3, stderr
     assert "interrupted" in stderr
+    journal = (outdir / "journal.jsonl").read_text().splitlines()
+    assert journal and all(json.loads(line) for line in journal)  # every line whole
     document = json.loads((outdir / "findings.json").read_text())
+    validate_document(document)
     assert document["scan"]["complete"] is False
     names = [host["name"] for host in document["hosts"]]
     assert "alpha" in names
