@@ -114,7 +114,8 @@ def test_every_host_gets_its_own_status(full_scan: tuple[Any, dict[str, Any]]) -
     statuses = {name: host["status"] for name, host in hosts.items()}
     assert statuses == {
         "alpha": "scanned", "bravo": "scanned", "charlie": "scanned", "hidden": "scanned",
-        "jumpbox": "scanned", "foxtrot": "scanned", "delta": "error", "echo": "hostkey_mismatch",
+        "jumpbox": "scanned", "foxtrot": "scanned", "golf": "scanned", "delta": "error",
+        "echo": "hostkey_mismatch",
         "closed": "unreachable", "tarpit": "timeout",
     }
     assert "a password is required" in hosts["delta"]["reason"]
@@ -366,6 +367,35 @@ def test_login_noise_and_forged_frames_from_the_shell_change_no_verdict(
     for rule_id in ("ssh.root-login-disabled", "ssh.max-auth-tries", "accounts.single-uid0",
                     "auth.password-max-age", "files.shadow-permissions"):
         assert verdict(noisy, rule_id) == verdict(clean, rule_id), rule_id
+
+
+def test_broken_host_floods_and_legacy_bytes_never_pass_and_the_rest_is_judged(
+        fleet: Fleet, full_scan: tuple[Any, dict[str, Any]]) -> None:
+    """golf: sh is busybox ash, two /proc/sys files flood (/dev/zero, 4 GiB of NULs), and
+    its account files carry GBK, Latin-1 and binary bytes."""
+    _, hosts = full_scan
+    golf, alpha = hosts["golf"], hosts["alpha"]
+    settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
+                             identity_files=[fleet.client_key], timeout_s=30,
+                             max_output_bytes=1024 * 1024)
+    shell = SshTransport(Target("golf", "127.0.1.21", port=2221, user="root"),
+                         settings).run("sh --help 2>&1 | head -n 1\n")
+    assert shell.stdout.startswith(b"BusyBox"), shell.stdout  # the collector ran under ash
+    assert golf["status"] == "scanned"
+    flooded = {r["rule_id"] for r in golf["results"]
+               if r["rule_id"] in ("kernel.aslr-full", "kernel.ip-forward-disabled")}
+    assert flooded == {"kernel.aslr-full", "kernel.ip-forward-disabled"}
+    for rule_id in flooded:
+        result = next(r for r in golf["results"] if r["rule_id"] == rule_id)
+        assert result["status"] == "error" and "cap" in result["message"], result
+    assert verdict(golf, "accounts.no-empty-passwords") == "fail"  # the GBK-named account
+    empty = next(r for r in golf["results"] if r["rule_id"] == "accounts.no-empty-passwords")
+    assert "\ufffd" in json.dumps(empty["observed"], ensure_ascii=False)
+    assert verdict(golf, "auth.password-max-age") == "pass"  # comments are not settings
+    for rule_id in ("ssh.root-login-disabled", "ssh.max-auth-tries", "accounts.single-uid0",
+                    "files.shadow-permissions", "kernel.yama-ptrace"):
+        if any(r["rule_id"] == rule_id for r in alpha["results"]):
+            assert verdict(golf, rule_id) == verdict(alpha, rule_id), rule_id
 
 
 def test_host_without_a_usable_sudo_is_an_error_with_the_reason(fleet: Fleet,

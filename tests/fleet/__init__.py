@@ -52,7 +52,8 @@ LOCKED_KEY_PASSPHRASE = "fleet-passphrase-7Qz9"
 AUDITOR_PASSWORD = "auditor-sudo-pw-Xk4r"
 AUDITOR_SALT = "fleetSALTx9"
 
-REQUIRED_TOOLS = ("unshare", "nsenter", "ip", "sudo", "ssh-keygen", "openssl", "hostname")
+REQUIRED_TOOLS = ("unshare", "nsenter", "ip", "sudo", "ssh-keygen", "openssl", "hostname",
+                  "busybox")
 
 BASE_SSHD_SETTINGS = {
     # the probed config (bind-mounted over /etc/ssh/sshd_config): the hardened default
@@ -81,6 +82,10 @@ class HostSpec:
     # A hostile login: root's shell prints banners and a forged collector frame on stdout
     # and stderr before running the command, and /usr/bin/sudo is not executable.
     noisy_shell_without_sudo: bool = False
+    # A broken host: its sh is busybox ash, /dev/zero and a 4 GiB sparse file stand in
+    # for two /proc/sys files, and its account files and login.defs carry GBK, Latin-1
+    # and binary bytes (a GBK-named account has an empty password).
+    hostile_output: bool = False
 
 
 @dataclass
@@ -120,7 +125,10 @@ HOSTS = (
     HostSpec("hidden", "127.0.1.16", 2216, {"X11Forwarding": "yes"}),
     HostSpec("jumpbox", "127.0.1.17", 2217),
     HostSpec("foxtrot", "127.0.1.20", 2220, noisy_shell_without_sudo=True),
+    HostSpec("golf", "127.0.1.21", 2221, hostile_output=True),
 )
+GBK_USER = "用户".encode("gbk")
+LATIN1_USER = "josé".encode("latin-1")
 CLOSED = ("closed", "127.0.1.18", 2218)
 TARPIT = ("tarpit", "127.0.1.19", 2219)
 
@@ -258,6 +266,19 @@ class Fleet:
             (directory / "not-sudo").write_text("not an executable\n")
         (etc / "passwd").write_text(_passwd(spec, shell))
         (etc / "shadow").write_text(_shadow(spec, self.auditor_hash))
+        if spec.hostile_output:
+            with (etc / "passwd").open("ab") as passwd:
+                passwd.write(GBK_USER + b":x:1600:1600:\xd6\xd0\xce\xc4:/home/u:/bin/sh\n"
+                             + LATIN1_USER + b":x:1601:1601::/home/j:/bin/sh\n"
+                             + b"\x00\x01\xff\xfe binary junk \x00\n")
+            with (etc / "shadow").open("ab") as shadow:
+                shadow.write(GBK_USER + b"::20000:0:90:7:::\n"
+                             + LATIN1_USER + b":!:20000:0:90:7:::\n\x00\xff\n")
+            with (etc / "login.defs").open("ab") as defs:
+                defs.write("# 密码最长使用期限 PASS_MAX_DAYS 99999\n".encode("gbk")
+                           + b"# caf\xe9 PASS_MAX_DAYS 99999\n\x00\x00\xff\n")
+            with (directory / "huge").open("wb") as huge:
+                huge.truncate(4 * 1024**3)  # 4 GiB of NUL bytes, no disk used
         (etc / "shadow").chmod(0o640)
         (etc / "group").write_text("root:x:0:\ndaemon:x:1:\nshadow:x:42:\nnogroup:x:65534:\n"
                                    "auditor:x:1500:\n")
@@ -300,6 +321,10 @@ class Fleet:
         lines += [f"mount --bind {etc / src} {dst}" for src, dst in mounts]
         if host.spec.noisy_shell_without_sudo:
             lines.append(f"mount --bind {host.directory / 'not-sudo'} /usr/bin/sudo")
+        if host.spec.hostile_output:
+            lines += [f"mount --bind /usr/bin/busybox {os.path.realpath('/bin/sh')}",
+                      "mount --bind /dev/zero /proc/sys/kernel/randomize_va_space",
+                      f"mount --bind {host.directory / 'huge'} /proc/sys/net/ipv4/ip_forward"]
         lines.append(final)
         return "\n".join(lines)
 
