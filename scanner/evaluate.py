@@ -97,7 +97,13 @@ def _evaluate_probe_check(check: ProbeCheck, facts: Facts) -> _Evaluated:
         missing_reason = unobservable[check.key]
     outcome = apply(check.expect, value, unobservable, missing_reason)
     evidence = {**where, "value": bounded_evidence(value)}
-    return _Evaluated(outcome.verdict, outcome.detail, (evidence,))
+    detail = outcome.detail
+    # a probe may say why a value is what it is (e.g. why retention is 0 days)
+    why = result.data.get("why") if isinstance(result.data, dict) else None
+    if outcome.verdict == "fail" and check.key and isinstance(why, Mapping) \
+            and isinstance(why.get(check.key), str):
+        detail = f"{detail}: {why[check.key]}"
+    return _Evaluated(outcome.verdict, detail, (evidence,))
 
 
 def subject_of(check: ProbeCheck, data: Any) -> tuple[Any, Mapping[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import textwrap
@@ -59,6 +60,19 @@ def test_default_scan_evaluates_every_rule_and_validates(local_scan: dict[str, A
     assert "findings.json" in local_scan["_stderr"]
     expected_exit = 0 if local_scan["summary"]["complete"] else 3
     assert local_scan["_exit"] == expected_exit
+
+
+def test_a_root_scan_of_this_machine_errors_only_for_want_of_privilege(
+        local_scan: dict[str, Any]) -> None:
+    """Run as root, nothing needs more privilege: every rule gets a verdict (or manual / not
+    applicable), and any error left says that privilege was missing."""
+    if os.geteuid() != 0:
+        pytest.skip("the scan must run as root for this check")
+    (host,) = local_scan["hosts"]
+    errors = {r["rule_id"]: r["message"] for r in host["results"] if r["status"] == "error"}
+    unexplained = {rule: message for rule, message in errors.items()
+                   if not any(word in message for word in ("root", "--sudo", "ermission"))}
+    assert unexplained == {}
 
 
 def test_no_rule_passes_on_a_failed_probe(local_scan: dict[str, Any]) -> None:

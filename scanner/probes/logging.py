@@ -202,6 +202,10 @@ def parse_syslog_forwarding(raw: RawOutput, args: Mapping[str, Any]) -> ProbeRes
 SYSTEM_LOGS = ("/var/log/syslog", "/var/log/messages", "/var/log/secure", "/var/log/auth.log")
 _PERIOD_DAYS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 30, "yearly": 365}
 UNLIMITED_DAYS = 36500
+# Daemons (process names) that write the classic log files.
+SYSLOG_DAEMONS = frozenset({"rsyslogd", "syslog-ng", "syslogd"})
+NO_SYSLOG_WRITER = ("no syslog daemon (rsyslogd, syslog-ng, syslogd) is running, so events "
+                    "reach only the journal, which keeps no guaranteed minimum retention")
 _IGNORED_SUFFIXES = (".dpkg-old", ".dpkg-dist", ".dpkg-new", ".dpkg-bak", ".rpmsave",
                      ".rpmorig", ".rpmnew", ".swp", ".disabled", "~", ".bak", ".ucf-old",
                      ".ucf-dist", ".ucf-new")
@@ -349,17 +353,28 @@ def parse_log_retention(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.failed("logrotate configuration not readable: "
                                   + ", ".join(collected.unreadable))
     retention = logrotate_retention(collected.files, existing)
+    processes = process_names(collected)  # None: not listed (older output) or unreadable
+    writing = None if processes is None else any(p in SYSLOG_DAEMONS for p in processes)
     files: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
     for path in existing:
-        days, why = retention.get(path, (None, "no logrotate stanza names this file: it is "
-                                         "never rotated by logrotate"))
+        if path in retention:
+            days, why = retention[path]
+        elif writing:
+            days, why = UNLIMITED_DAYS, ("no logrotate stanza names this file: logrotate "
+                                         "never deletes it")
+        else:
+            days, why = None, "no logrotate stanza names this file: it is never rotated"
         files[path] = days if days is None else round(days, 2)
         reasons[path] = why
     data: dict[str, Any] = {"files": files, "rules": reasons}
     unobservable: dict[str, str] = {}
     known = [d for d in files.values() if d is not None]
-    if existing and len(known) == len(existing):
+    if writing is False:
+        # the journal is where events go: classic files, if any, are no longer written
+        data["syslog_days"] = 0
+        data["why"] = {"syslog_days": NO_SYSLOG_WRITER}
+    elif existing and len(known) == len(existing):
         data["syslog_days"] = min(known)
     elif existing:
         unknown = [p for p in existing if files[p] is None]
@@ -489,6 +504,7 @@ PROBES = (
         "plus auditd.conf and journald retention settings",
         snippet=_retention_snippet,
         files=lambda args: _RETENTION_FILES,
+        shared=(PROCESSES_SNIPPET,),
         parse=parse_log_retention,
         cap_bytes=2 * 1024 * 1024,
     ),

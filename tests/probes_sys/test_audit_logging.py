@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.probes.logging import logrotate_retention, rsyslog_targets
+from scanner.probes.logging import UNLIMITED_DAYS, logrotate_retention, rsyslog_targets
 from tests.conftest import TEST_TOKEN, interpret
 from tests.probes_sys._helpers import captured, file_frame, sec
 
@@ -161,6 +161,30 @@ def test_retention_probe_names_unrotated_and_unreadable_files() -> None:
     locked = interpret("log_retention",
                        logs + f"{TEST_TOKEN} U /etc/logrotate.d/rsyslog\n".encode())
     assert locked.status == "error"
+
+
+def test_unrotated_log_with_a_running_syslog_daemon_is_kept_without_limit() -> None:
+    """logrotate never deletes a file no stanza names; with rsyslogd writing it, nothing
+    bounds its retention."""
+    logs = sec("logs", "/var/log/messages\n") + sec("processes", "cii:read 3\nrsyslogd\ncron\n")
+    kept = interpret("log_retention", logs + file_frame("/etc/logrotate.conf", MAIN))
+    assert kept.data["syslog_days"] == UNLIMITED_DAYS
+    assert "never deletes" in kept.data["rules"]["/var/log/messages"]
+
+
+@pytest.mark.parametrize("existing", ["", "/var/log/syslog\n"])
+def test_without_a_syslog_daemon_retention_is_zero_days_and_says_why(existing: str) -> None:
+    """Events then reach only the journal (stale classic files are no longer written)."""
+    logs = sec("logs", existing) + sec("processes", "cii:read 2\ncron\nsshd\n")
+    result = interpret("log_retention", logs + file_frame("/etc/logrotate.conf", MAIN))
+    assert result.data["syslog_days"] == 0
+    assert "no syslog daemon" in result.data["why"]["syslog_days"]
+
+
+def test_unreadable_process_list_leaves_retention_unobservable() -> None:
+    logs = sec("logs", "") + sec("processes", "")
+    result = interpret("log_retention", logs + file_frame("/etc/logrotate.conf", MAIN))
+    assert "syslog_days" in result.data["unobservable"]
 
 
 @pytest.mark.parametrize("payload", [b"", b"\xff garbage"])
