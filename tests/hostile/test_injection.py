@@ -24,6 +24,7 @@ from scanner.collect import (
     runs_in_subshell,
 )
 from scanner.probes import ProbeCall
+from scanner.probes import catalog as get_catalog
 from scanner.probes import get as get_probe
 from tests.hostile._namespace import CII_SCAN
 
@@ -43,13 +44,27 @@ def hostile_values(marker_dir: Path) -> list[str]:
     return raw + ["/" + value for value in raw]
 
 
+def _sample(spec: dict[str, Any]) -> Any:
+    if "enum" in spec:
+        return spec["enum"][0]
+    if spec.get("type") == "array":
+        return [_sample(spec.get("items", {}))]
+    return {"integer": 1, "boolean": True}.get(str(spec.get("type")), "x")
+
+
 def templates() -> list[ProbeCall]:
-    """One call per probe with arguments: the shipped baseline's, plus an sshd -C spec."""
+    """One call per probe that takes arguments: the shipped baseline's, an sshd -C spec, and
+    for the other probes every argument they accept filled in (optional ones included)."""
     seen: dict[str, ProbeCall] = {}
     for call in load_baseline().probe_calls():
         if call.args_json != "{}":
             seen.setdefault(call.probe, call)
     seen.setdefault("sshd_effective", ProbeCall.of("sshd_effective", {"connection": "user=root"}))
+    for name, probe in sorted(get_catalog().items()):
+        properties = probe.args_schema.get("properties", {})
+        if properties and name not in seen:
+            seen[name] = ProbeCall.of(name, {key: _sample(spec)
+                                             for key, spec in properties.items()})
     return list(seen.values())
 
 
