@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.findings import build_document, validate_document
+from scanner.findings import RULE_STATUSES, SEVERITIES, build_document, validate_document
 from scanner.render import html
 from scanner.render.i18n import AREAS, CATALOGS, EN, ZH
 from scanner.resources import reports_dir
@@ -200,6 +200,19 @@ def test_report_renders_in_headless_chromium(tmp_path: Path, lang: str) -> None:
     summary = document["summary"]
     for status, count in summary["by_status"].items():
         assert f'id="count-{status}"><div class="value">{count}</div>' in dom.stdout
+    assert f'id="score"><div class="value">{summary["score"]}</div>' in dom.stdout
+    # the severity table, row by row, against counts made here from the hosts' results
+    table = dom.stdout.split('<table id="severity-table">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>.*?</td>((?:<td class=\"num\">\d+</td>)+)</tr>", table)
+    shown = [[int(n) for n in re.findall(r">(\d+)<", row)] for row in rows]
+    results = [r for h in document["hosts"] for r in h.get("results", [])]
+    expected = [[sum(1 for r in results if r["severity"] == severity and r["status"] == status)
+                 for status in RULE_STATUSES]
+                + [sum(1 for r in results if r["severity"] == severity)]
+                for severity in SEVERITIES]
+    assert shown == expected
+    assert [row[RULE_STATUSES.index("fail")] for row in shown] == [
+        summary["failed_by_severity"][severity] for severity in SEVERITIES]
     # the filter box is shown once the script ran (it stays hidden without JavaScript)
     assert '<div class="filter" id="host-filter">' in dom.stdout
     assert '<div class="filter" id="host-filter" hidden="">' not in dom.stdout
