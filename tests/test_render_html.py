@@ -248,6 +248,17 @@ def _png_is_not_blank(path: Path) -> bool:
     return len(distinct) > 10
 
 
+def test_report_without_javascript_still_shows_every_host() -> None:
+    """The inline script only adds a filter box: the page as served (what a browser with
+    scripts off shows) has the box hidden and every host's section present, none hidden."""
+    document = sample_document()
+    page = html.render(document, lang="en")
+    assert '<div class="filter" id="host-filter" hidden>' in page
+    sections = re.findall(r'<details class="host"[^>]*>', page)
+    assert len(sections) == len(document["hosts"])
+    assert not [tag for tag in sections if "hidden" in tag or "display" in tag]
+
+
 def test_chromium_sees_no_script_from_hostile_strings(tmp_path: Path) -> None:
     _chromium_or_skip()
     page = tmp_path / "report.html"
