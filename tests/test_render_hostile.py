@@ -7,17 +7,24 @@ import csv
 import io
 import json
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from junitparser import JUnitXml
 
 from scanner.findings import validate_document
 from scanner.render import OutputFormat, render
 from tests.sample_findings import sample_document
 
 BASE = sample_document()
+SARIF_SCHEMA = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / \
+    "sarif-schema-2.1.0.json"
+SARIF_VALIDATOR = (jsonschema.Draft7Validator(json.loads(SARIF_SCHEMA.read_text("utf-8")))
+                   if SARIF_SCHEMA.exists() else None)
 ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=40)
 SPICY = st.sampled_from(["<script>alert(1)</script>", '"', "'", "{{ 7*7 }}", "{% raw %}",
                          "=cmd|' /C calc'!A0", "+1", "-1", "@x", "\t", "\r", "\x00", "\x1b[2J",
@@ -56,8 +63,16 @@ def test_every_format_stays_well_formed(name: str, evidence: str) -> None:
     tags = _Tags()
     tags.feed(page)
     assert tags.scripts == 1 and tags.event_attrs == 0
-    json.loads(render(OutputFormat.SARIF, document))
-    ElementTree.fromstring(render(OutputFormat.JUNIT, document).encode("utf-8"))
+    log = json.loads(render(OutputFormat.SARIF, document))
+    if SARIF_VALIDATOR is not None:  # the official schema (present in CI)
+        errors = [e.message for e in SARIF_VALIDATOR.iter_errors(log)]
+        assert not errors, errors[:3]
+    junit = render(OutputFormat.JUNIT, document)
+    ElementTree.fromstring(junit.encode("utf-8"))
+    suites = JUnitXml.fromstring(junit.encode("utf-8"))  # the real consumer reads them all
+    assert sum(len(list(suite)) for suite in suites) == sum(
+        len(h.get("results", [])) or 1 for h in document["hosts"])
+    assert not any(ord(c) < 32 and c not in "\t\n\r" for c in page)
     text = render(OutputFormat.CSV, document)
     for row in csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")):
         for cell in row:
