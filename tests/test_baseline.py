@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from scanner.baseline import BaselineError, load_baseline
 from scanner.cli import cli
+from scanner.evaluate import describe_check
 from scanner.probes import ProbeCall
 
 GOOD = """\
@@ -256,3 +257,18 @@ def test_documented_tailoring_example_loads() -> None:
     assert baseline.parameters["pass_max_days"] == 60
     assert set(baseline.disabled) == {"ssh.banner-configured", "time.sync-active"}
     assert "acme.no-ip-forwarding-v6" in {rule.id for rule in baseline.rules}
+
+
+@pytest.mark.parametrize(("profile", "expected"), [
+    ("mlps-l3", {"pass_max_days": 90, "shell_timeout_max_s": 600, "ssh_max_auth_tries": 4,
+                 "password_min_length": 8}),
+    ("cii", {"pass_max_days": 60, "shell_timeout_max_s": 300, "ssh_max_auth_tries": 3,
+             "password_min_length": 12, "ssh_client_alive_max": 300}),
+])
+def test_shipped_profiles_set_their_thresholds(profile: str, expected: dict[str, int]) -> None:
+    """The two shipped profiles, as their rationale texts name the thresholds."""
+    baseline = load_baseline("cii-art9-linux", profile=profile)
+    assert baseline.profile == profile
+    assert {key: baseline.parameters[key] for key in expected} == expected
+    rule = next(r for r in baseline.rules if r.id == "auth.password-max-age")
+    assert str(expected["pass_max_days"]) in describe_check(rule.check)
