@@ -194,8 +194,8 @@ def _check_scalar_operand(op: str, operand: Any, path: tuple[str | int, ...]) ->
 # A baseline's regex runs against text a host controls, so it runs on RE2, whose search
 # time is linear in the pattern and the subject: no pattern, however written, can
 # backtrack catastrophically (Python's re took seconds on a 3,000-character value for
-# "^.*.*.*=x$"). RE2 has no backreferences or lookaround, and its \w, \d, \s and \b are
-# ASCII; patterns that need more are refused at load, with the reason. Subjects longer
+# "^.*.*.*=x$"). RE2 has no backreferences or lookaround: such patterns are refused at
+# load, with the reason. Its \w, \d, \s and \b match ASCII only. Subjects longer
 # than MAX_SUBJECT_CHARS are not matched at all: the result is an error, never a verdict
 # on part of the value.
 
