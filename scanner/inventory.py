@@ -137,6 +137,8 @@ def _check_yaml_passwords(doc: Document, value: Any, path: tuple[str | int, ...]
 def load_yaml_inventory(doc: Document) -> list[Target]:
     """Hosts from a validated YAML inventory (``defaults``, ``groups``, ``hosts``)."""
     data = doc.data
+    if data is None:
+        raise InputError(doc.source, "the inventory is empty")
     _check_yaml_passwords(doc, data, ())
     errors = sorted(_inventory_validator().iter_errors(data),
                     key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
@@ -372,10 +374,7 @@ def load_inventory(path: Path) -> list[Target]:
 
 def _load_inventory(path: Path) -> list[Target]:
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        doc = load_file(path, "inventory")
-        if doc.data is None:
-            raise InputError(str(path), "the inventory is empty")
-        return load_yaml_inventory(doc)
+        return load_yaml_inventory(load_file(path, "inventory"))
     source = str(path)
     try:
         size = path.stat().st_size

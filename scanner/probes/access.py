@@ -241,8 +241,6 @@ def parse_glob_stat(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         if line.startswith("found "):
             found.append(line[6:])
             continue
-        if line.startswith("unstat "):  # collectors before one stat served every match
-            return ProbeResult.failed(f"cannot stat {line[7:]} (permission denied?)")
         parts = line.split(" ", 7)
         if len(parts) != 8 or parts[0] != "stat" or not re.fullmatch(r"[0-7]{1,5}", parts[1]):
             if line.strip():
