@@ -29,6 +29,7 @@ from scanner.errors import CiiScanError, OutputError
 from scanner.facts import HostIdentity
 from scanner.findings import HostReport
 from scanner.inventory import Target
+from scanner.lines import split_lines
 from scanner.scan import assess
 from scanner.transport import RunResult
 
@@ -91,7 +92,7 @@ def read_journal(path: Path, baseline_digest: str) -> dict[str, HostReport]:
         return found
     except OSError as exc:
         raise OutputError(f"{path}: cannot read the journal ({exc.strerror or exc})") from None
-    for line in text.splitlines():
+    for line in split_lines(text):
         try:
             entry = json.loads(line)
             if entry.get("baseline_digest") != baseline_digest:

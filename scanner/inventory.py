@@ -22,6 +22,7 @@ import jsonschema
 
 from scanner.errors import InputError
 from scanner.facts import HostIdentity
+from scanner.lines import split_lines
 from scanner.resources import schema_path
 from scanner.yamlio import MAX_FILE_BYTES, Document, load_file, load_text
 
@@ -272,7 +273,7 @@ def load_ini_inventory(text: str, source: str) -> list[Target]:
     children: dict[str, list[str]] = {}
     child_lines: dict[tuple[str, str], int] = {}
     section, kind = "ungrouped", "hosts"
-    for number, raw_line in enumerate(text.splitlines(), start=1):
+    for number, raw_line in enumerate(split_lines(text), start=1):
         line = raw_line.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -387,7 +388,7 @@ def _load_inventory(path: Path) -> list[Target]:
         raise InputError(source, "inventory is not valid UTF-8") from None
     except OSError as exc:
         raise InputError(source, f"cannot read inventory: {exc.strerror or exc}") from None
-    first = next((ln.strip() for ln in text.splitlines()
+    first = next((ln.strip() for ln in split_lines(text)
                   if ln.strip() and not ln.strip().startswith(("#", ";"))), "")
     if first.startswith("hosts:") or first.startswith("defaults:") or first.startswith("groups:"):
         return load_yaml_inventory(load_text(text, source))

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from scanner.probes import RawOutput
+from scanner.lines import split_lines
+from scanner.probes import ProbeResult, RawOutput
 
 quote = shlex.quote
 
@@ -204,7 +205,7 @@ def _split(payload: bytes, token: str) -> tuple[FileFrame, ...]:
 
 def active_lines(text: str, comment: str = "#") -> Iterable[str]:
     """Non-empty lines with full-line comments removed, whitespace trimmed."""
-    for line in text.splitlines():
+    for line in split_lines(text):
         stripped = line.strip()
         if stripped and not stripped.startswith(comment):
             yield stripped
@@ -224,7 +225,22 @@ def to_int(value: object) -> int | None:
 
 
 def first_line(text: str, limit: int = 200) -> str:
-    for line in text.splitlines():
+    for line in split_lines(text):
         if line.strip():
             return line.strip()[:limit]
     return ""
+
+
+def frames_or_error(raw: RawOutput) -> tuple[list[FileFrame], ProbeResult | None]:
+    """The framed files of a dump_files snippet, or the error that prevents reading them."""
+    if raw.exit_status != 0:
+        return [], ProbeResult.failed(f"file listing failed (exit status {raw.exit_status})")
+    frames = split_files(raw)
+    if not frames:
+        return [], ProbeResult.failed("the host printed no file frames for this probe")
+    return frames, None
+
+
+def unreadable_paths(frames: Iterable[FileFrame]) -> list[str]:
+    return [f.path for f in frames if f.state in ("unreadable", "not_regular")]
+

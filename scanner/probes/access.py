@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import FileFrame, decode, files_only, first_line, split_files, to_int
 
@@ -27,7 +28,7 @@ def _sudoers_lines(text: str) -> list[tuple[int, str]]:
     ``#include``/``#includedir`` directive or a ``#uid`` in a user specification."""
     result: list[tuple[int, str]] = []
     pending, start = "", 0
-    for number, physical in enumerate(text.splitlines(), start=1):
+    for number, physical in enumerate(split_lines(text), start=1):
         if not pending:
             start = number
         line = physical
@@ -159,7 +160,7 @@ def parse_identities(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.failed(f"exit status {raw.exit_status}")
     users: list[tuple[str, str]] = []
     groups: list[tuple[str, str]] = []
-    for line in decode(raw.payload).splitlines():
+    for line in split_lines(decode(raw.payload)):
         fields = line.split(":")
         if len(fields) == 3 and fields[0] in ("U", "G"):
             (users if fields[0] == "U" else groups).append((fields[1], fields[2]))
@@ -192,7 +193,7 @@ def parse_useradd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if frame.state in ("unreadable", "not_regular"):
         return ProbeResult.failed(f"{frame.path} is not readable by the collector")
     settings: dict[str, Any] = {}
-    for line in frame.content.splitlines() if frame.state == "ok" else []:
+    for line in split_lines(frame.content) if frame.state == "ok" else []:
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -237,7 +238,7 @@ def parse_glob_stat(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.failed(f"listing failed (exit status {raw.exit_status})")
     found: list[str] = []
     paths: dict[str, dict[str, Any]] = {}
-    for line in decode(raw.payload).splitlines():
+    for line in split_lines(decode(raw.payload)):
         if line.startswith("found "):
             found.append(line[6:])
             continue
@@ -287,7 +288,7 @@ def parse_mac(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if raw.exit_status != 0:
         return ProbeResult.failed(f"exit status {raw.exit_status}")
     values: dict[str, str] = {}
-    for line in decode(raw.payload).splitlines():
+    for line in split_lines(decode(raw.payload)):
         key, sep, value = line.partition("=")
         if sep and key in ("selinux_enforce", "selinux_config", "apparmor_enabled",
                            "apparmor_enforce", "apparmor_complain", "apparmor_profiles", "lsm"):

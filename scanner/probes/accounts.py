@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import decode, to_int
 
@@ -51,7 +52,7 @@ def parse_accounts(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     shadow: dict[str, list[str]] = {}
     defs: dict[str, int] = {}
     shadow_problem: str | None = None
-    for line in decode(raw.payload).splitlines():
+    for line in split_lines(decode(raw.payload)):
         fields = line.split(":")
         if fields[0] == "P" and len(fields) == 7:
             _, name, uid, gid, home, shell, passwd_flag = fields

@@ -10,9 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import active_lines, files_only, quote
-from scanner.probes.services import section, split_sections
+from scanner.probes._sections import section, split_sections
 
 # ---------------------------------------------------------------- kernel modules
 
@@ -47,7 +48,7 @@ def parse_kernel_module(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.failed("/proc/modules could not be read")
     supported = modules.text.strip() != "cii:no-modules"
     loaded = "present" in in_sys.text or any(
-        _same_module(line.split()[0], name) for line in modules.text.splitlines() if line.split())
+        _same_module(line.split()[0], name) for line in split_lines(modules.text) if line.split())
     # the first file of a given name wins (/etc over /run over /usr/lib), as modprobe does
     by_name: dict[str, tuple[str, str]] = {}
     for path, text in collected.files.items():
@@ -100,7 +101,7 @@ def parse_mount(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if mounts is None or mounts.exit_status != 0 or not mounts.text.strip():
         return ProbeResult.failed("/proc/self/mounts could not be read")
     found = None
-    for line in mounts.text.splitlines():
+    for line in split_lines(mounts.text):
         fields = line.split()
         if len(fields) >= 4 and _unescape_mount_field(fields[1]) == path:
             found = fields  # the last mount on a path is the one in effect
@@ -127,7 +128,7 @@ def _apt_sources(path: str, text: str) -> list[dict[str, Any]]:
     if path.endswith(".sources"):  # deb822 stanzas separated by blank lines
         for stanza in re.split(r"\n\s*\n", text):
             fields = {}
-            for line in stanza.splitlines():
+            for line in split_lines(stanza):
                 if line.strip().startswith("#") or ":" not in line or line[:1].isspace():
                     continue
                 key, value = line.split(":", 1)

@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import files_only, to_int
-from scanner.probes.network import is_loopback
-from scanner.probes.services import (
+from scanner.probes._sections import (
     PROCESS_LIST_UNREADABLE,
     PROCESSES_SNIPPET,
     UID_SNIPPET,
@@ -25,6 +25,7 @@ from scanner.probes.services import (
     section,
     split_sections,
 )
+from scanner.probes.network import is_loopback
 
 # ---------------------------------------------------------------- syslog forwarding
 
@@ -61,7 +62,7 @@ _PARAMETER = re.compile(r"([A-Za-z.]+)\s*=\s*\"([^\"]*)\"")
 def strip_hash_comments(text: str) -> str:
     """Drop ``#`` comments that start a line or follow whitespace, outside double quotes."""
     kept = []
-    for line in text.splitlines():
+    for line in split_lines(text):
         in_quotes = False
         cut = len(line)
         for index, char in enumerate(line):
@@ -90,7 +91,7 @@ def _host_port(value: str) -> tuple[str, int | None]:
 def rsyslog_targets(path: str, text: str) -> list[Target]:
     text = strip_hash_comments(_BLOCK_COMMENT.sub(" ", text))
     targets = []
-    for line in text.splitlines():
+    for line in split_lines(text):
         match = _LEGACY_ACTION.match(line.strip())
         if not match:
             continue
@@ -140,7 +141,7 @@ def syslog_ng_targets(path: str, text: str, used: set[str]) -> list[Target]:
 def journal_upload_targets(path: str, text: str) -> list[Target]:
     targets = []
     current = ""
-    for raw_line in text.splitlines():
+    for raw_line in split_lines(text):
         line = raw_line.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -259,7 +260,7 @@ class _Rotation:
 
 
 def _logrotate_tokens(text: str) -> Iterator[list[str]]:
-    for line in text.splitlines():
+    for line in split_lines(text):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -333,7 +334,7 @@ def logrotate_retention(files: Mapping[str, str], targets: list[str]
 
 def _key_values(text: str, separator: str = "=") -> dict[str, str]:
     values = {}
-    for line in text.splitlines():
+    for line in split_lines(text):
         stripped = line.strip()
         if stripped.startswith(("#", ";", "[")) or separator not in stripped:
             continue
@@ -347,7 +348,7 @@ def parse_log_retention(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     logs_section = collected.sections.get("logs")
     if logs_section is None:
         return ProbeResult.failed("the log retention snippet printed nothing recognisable")
-    existing = [line.strip() for line in logs_section.text.splitlines()
+    existing = [line.strip() for line in split_lines(logs_section.text)
                 if line.strip() in SYSTEM_LOGS]
     if any(p.startswith("/etc/logrotate") for p in collected.unreadable):
         return ProbeResult.failed("logrotate configuration not readable: "
@@ -423,7 +424,7 @@ def _auditctl_problem(section: Section | None, flag: str, looks_right: bool) -> 
     if text == "cii:not-root":
         return f"auditctl {flag} needs root: scan as root or with --sudo"
     if section.exit_status != 0 or not looks_right:
-        first = text.splitlines()[0][:200] if text else "no output"
+        first = split_lines(text)[0][:200] if text else "no output"
         return f"auditctl {flag} failed: {first}"
     return None
 
@@ -447,7 +448,7 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if problem:
         unobservable["enabled"] = problem
     else:
-        values = dict(line.split(None, 1) for line in status_text.splitlines()
+        values = dict(line.split(None, 1) for line in split_lines(status_text)
                       if len(line.split(None, 1)) == 2)
         data["enabled"] = to_int(values.get("enabled"))
         data["failure"] = to_int(values.get("failure"))
@@ -459,7 +460,7 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if problem:
         unobservable["rules"] = problem
     else:
-        data["rules"] = [line.strip() for line in rules_text.splitlines()
+        data["rules"] = [line.strip() for line in split_lines(rules_text)
                          if line.strip() and line.strip() != "No rules"]
     if unobservable:
         data["unobservable"] = unobservable

@@ -15,9 +15,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import print_lines
-from scanner.probes.services import (
+from scanner.probes._sections import (
     UID_SNIPPET,
     Collected,
     collector_uid,
@@ -48,7 +49,7 @@ def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         found = collected.sections.get(manager)
         if found is None:
             continue
-        first = found.text.strip().splitlines()[:1]
+        first = split_lines(found.text.strip())[:1]
         if first in (["cii:missing"], ["cii:skipped"]):
             continue
         if found.exit_status is None:
@@ -57,7 +58,7 @@ def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             why = first[0][:200] if first else f"exit status {found.exit_status}"
             return ProbeResult.failed(f"{manager} could not list packages: {why}")
         packages: dict[str, str] = {}
-        for line in found.text.splitlines():
+        for line in split_lines(found.text):
             fields = line.split("\t")
             if manager == "dpkg":
                 # db:Status-Abbrev is want/status/error flags: status "i" = installed
@@ -155,7 +156,7 @@ def _proc_address(hex_address: str) -> str | None:
 
 def _parse_proc_net(path: str, text: str, sockets: set[tuple[str, str, int, str]]) -> None:
     proto = "tcp" if "tcp" in path else "udp"
-    for line in text.splitlines()[1:]:
+    for line in split_lines(text)[1:]:
         words = line.split()
         if len(words) < 4 or ":" not in words[1]:
             continue
@@ -179,7 +180,7 @@ def parse_listening(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     proc_sections = {name: s for name, s in collected.sections.items() if name.startswith("proc ")}
     if ss_section is not None and ss_section.text.strip() != "cii:missing":
         if ss_section.exit_status != 0:
-            why = ss_section.text.strip().splitlines()[:1] or [f"exit {ss_section.exit_status}"]
+            why = split_lines(ss_section.text.strip())[:1] or [f"exit {ss_section.exit_status}"]
             return ProbeResult.failed(f"ss failed: {why[0][:200]}")
         method = "ss"
         _parse_ss(section_lines(collected, "ss"), sockets)
@@ -244,7 +245,7 @@ _PASSIVE_EXPRESSIONS = frozenset({"counter", "log", "limit"})
 
 
 def _tool_error(text: str, status: int | None, uid: int | None, tool: str) -> str:
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = next((line.strip() for line in split_lines(text) if line.strip()), "")
     why = first[:200] or (f"exit status {status}" if status is not None else "output cut short")
     if uid not in (0, None) or re.search(r"(?i)permission|not permitted|must be root", why):
         why += " (reading the packet filter needs root: scan as root or with --sudo)"
@@ -312,7 +313,7 @@ def _nft_from_text(text: str) -> list[dict[str, Any]]:
     table: tuple[str, str] | None = None
     chain: dict[str, Any] | None = None
     last_rule = ""
-    for line in text.splitlines():
+    for line in split_lines(text):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -365,7 +366,7 @@ def _nftables_state(collected: Collected, uid: int | None) -> dict[str, Any]:
 def _nft_has_tables(collected: Collected) -> bool:
     text = collected.sections.get("nft-text")
     if text is not None and text.exit_status == 0:
-        return any(_NFT_TABLE.match(line.strip()) for line in text.text.splitlines())
+        return any(_NFT_TABLE.match(line.strip()) for line in split_lines(text.text))
     json_text = collected.sections.get("nft-json")
     return json_text is not None and '"table"' in json_text.text
 
@@ -424,7 +425,7 @@ def _iptables_state(collected: Collected, uid: int | None) -> dict[str, Any]:
         if found.exit_status != 0:
             errors.append(_tool_error(found.text, found.exit_status, uid, name))
             continue
-        lines = [line.strip() for line in found.text.splitlines() if line.strip()]
+        lines = [line.strip() for line in split_lines(found.text) if line.strip()]
         found_chains, printed_policy = _iptables_chains(lines, name)
         if not printed_policy:
             errors.append(f"{name}: printed no chain policies")

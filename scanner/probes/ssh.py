@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import decode, first_line, quote
 
@@ -71,7 +72,7 @@ def parse_sshd_t(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             reason += " (sshd -T must run as root: scan as root or with --sudo)"
         return ProbeResult.failed(f"sshd -T failed: {reason}")
     settings: dict[str, Any] = {}
-    for line in text.splitlines():
+    for line in split_lines(text):
         parts = line.strip().split(None, 1)
         if not parts:
             continue

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import decode, to_int
 
@@ -63,7 +64,7 @@ def parse_os(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     fields: dict[str, str] = {}
     release: dict[str, str] = {}
     package_tools: list[str] = []
-    for line in decode(raw.payload).splitlines():
+    for line in split_lines(decode(raw.payload)):
         if line.startswith("osr:"):
             match = _OS_RELEASE_LINE.match(line[4:].strip())
             if match:

@@ -30,6 +30,7 @@ import paramiko
 
 from scanner.errors import InputError
 from scanner.inventory import Target, parse_target
+from scanner.lines import split_lines
 from scanner.probes._common import first_line
 from scanner.transport import RunResult, TransportError
 
@@ -87,7 +88,7 @@ class KnownHosts:
         except OSError as exc:
             raise InputError(str(path), f"cannot read known_hosts: {exc.strerror or exc}"
                              ) from None
-        for number, raw in enumerate(text.splitlines(), start=1):
+        for number, raw in enumerate(split_lines(text), start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
@@ -308,7 +309,7 @@ class SshTransport:
         with self.connected() as (transport, host_fingerprint):
             stdout, stderr, status = self.execute(transport, script.encode("utf-8"))
         if self.sudo and status not in (0, None) and not stdout.strip():
-            sudo_lines = [ln.strip() for ln in stderr.splitlines() if "sudo" in ln.lower()]
+            sudo_lines = [ln.strip() for ln in split_lines(stderr) if "sudo" in ln.lower()]
             why = (sudo_lines[-1][:200] if sudo_lines else first_line(stderr)) or \
                 f"exit status {status}"
             raise TransportError("error", f"sudo -n could not run the collector: {why}")

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from scanner.probes import ProbeResult
-from scanner.probes.auth import control_fails_closed, effective_min_length, pam_args
+from scanner.probes.pam.pwquality import effective_min_length
+from scanner.probes.pam.stack import control_fails_closed, pam_args
 from tests.conftest import frame_files, interpret
 
 DEBIAN_COMMON_AUTH = (

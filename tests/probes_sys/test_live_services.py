@@ -10,7 +10,7 @@ import pytest
 from scanner.collect import collect
 from scanner.facts import HostIdentity
 from scanner.probes import ProbeCall, ProbeResult
-from scanner.probes.services import PROCESSES_SNIPPET
+from scanner.probes._sections import PROCESSES_SNIPPET
 from scanner.transport.local import LocalTransport
 from tests.conftest import TEST_TOKEN, interpret
 from tests.hostile._namespace import collect_in_namespace

@@ -1,0 +1,1 @@
+"""Linux-PAM and the modules it loads: one module per consumer."""

@@ -1,0 +1,193 @@
+"""Password quality as libpwquality and pam_pwquality apply it.
+
+libpwquality reads ``pwquality.conf.d/*.conf`` *before* ``pwquality.conf`` and stops
+reading at the first bad line; the module's arguments apply on top.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from scanner.lines import split_lines
+from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes._common import (
+    FileFrame,
+    files_only,
+    frames_or_error,
+    unreadable_paths,
+)
+from scanner.probes.pam.stack import (
+    PAM_FILES,
+    SERVICES_ARGS,
+    control_fails_closed,
+    pam_files,
+    resolve_service,
+    service_names,
+)
+
+PWQUALITY_CONF = "/etc/security/pwquality.conf"
+PWQUALITY_DROPINS = "/etc/security/pwquality.conf.d/"
+# libpwquality's compiled-in defaults (pwqprivate.h).
+PWQUALITY_DEFAULTS: dict[str, int] = {
+    "difok": 1, "minlen": 8, "dcredit": 0, "ucredit": 0, "lcredit": 0, "ocredit": 0,
+    "minclass": 0, "maxrepeat": 0, "maxclassrepeat": 0, "maxsequence": 0, "gecoscheck": 0,
+    "dictcheck": 1, "usercheck": 1, "enforcing": 1, "retry": 1, "enforce_for_root": 0,
+    "local_users_only": 0,
+}
+# pam_cracklib reads no configuration file; these are its own defaults.
+CRACKLIB_DEFAULTS: dict[str, int] = {
+    "difok": 5, "minlen": 9, "dcredit": 1, "ucredit": 1, "lcredit": 1, "ocredit": 1,
+    "minclass": 0, "maxrepeat": 0, "enforcing": 1, "retry": 1, "enforce_for_root": 0,
+}
+_PWQ_STRING_SETTINGS = frozenset({"badwords", "dictpath"})
+_PWQ_FLAG_SETTINGS = frozenset({"enforce_for_root", "local_users_only"})
+_PAM_ONLY_ARGS = frozenset({"debug", "use_authtok", "authtok_type", "try_first_pass",
+                            "use_first_pass", "reject_username"})
+CREDITS = ("dcredit", "ucredit", "lcredit", "ocredit")
+QUALITY_MODULES = ("pam_pwquality.so", "pam_cracklib.so")
+
+
+def _pwq_set(settings: dict[str, Any], name: str, value: str) -> bool:
+    """Apply one setting the way libpwquality's set_name_value does; False if it rejects it."""
+    key = name.lower()
+    if key in _PWQ_FLAG_SETTINGS:
+        settings[key] = 1
+        return True
+    if key in _PWQ_STRING_SETTINGS:
+        settings[key] = value
+        return True
+    if key not in PWQUALITY_DEFAULTS and key not in CRACKLIB_DEFAULTS:
+        return False
+    if not re.fullmatch(r"[+-]?\d{1,9}", value):
+        return False
+    number = int(value)
+    if key == "minlen":
+        number = max(number, 6)
+    elif key == "minclass":
+        number = min(number, 4)
+    settings[key] = number
+    return True
+
+
+def read_pwquality_file(text: str, settings: dict[str, Any]) -> str | None:
+    """Apply one pwquality.conf-format file; the error that stopped reading, if any."""
+    for line in split_lines(text):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.match(r"([^\s=]*)[\s=]*(.*)$", line)
+        name, value = (match.group(1), match.group(2)) if match else (line, "")
+        if not _pwq_set(settings, name, value.strip()):
+            return f"bad setting {name!r} = {value.strip()!r}; libpwquality stops reading here"
+    return None
+
+
+def effective_min_length(minlen: int, credits: Mapping[str, int]) -> int:
+    """The shortest password minlen and positive credits accept (each credit char counts twice)."""
+    positive = sum(max(credits.get(c, 0), 0) for c in CREDITS)
+    required = sum(-min(credits.get(c, 0), 0) for c in CREDITS)
+    length = 1
+    while length + min(length, positive) < minlen:
+        length += 1
+    return max(length, required)
+
+
+def pwquality_for_service(service: str, files: Mapping[str, FileFrame],
+                          conf_settings: Mapping[str, Any]) -> dict[str, Any]:
+    resolved = resolve_service(service, files)
+    stack = [line for line in resolved["lines"] if line["type"] == "password"]
+    module_line = next((line for line in stack if line["module"] in QUALITY_MODULES), None)
+    notes: list[str] = list(resolved["problems"])
+    if module_line is None:
+        settings: dict[str, Any] = dict(conf_settings)
+        notes.append(f"neither pam_pwquality nor pam_cracklib is in the password stack of "
+                     f"{service}")
+    elif module_line["module"] == "pam_cracklib.so":
+        settings = dict(CRACKLIB_DEFAULTS)  # pam_cracklib never reads pwquality.conf
+    else:
+        settings = dict(conf_settings)
+    if module_line is not None:
+        for name, value in module_line["args"].items():
+            if name in _PAM_ONLY_ARGS:
+                continue
+            if not _pwq_set(settings, name, "" if value is True else str(value)):
+                notes.append(f"{module_line['module']} argument {name!r} is not understood")
+    fails_closed = module_line is not None and control_fails_closed(
+        module_line["control"], "authtok_err")
+    if module_line is not None and not fails_closed:
+        notes.append(f"{module_line['module']} control {module_line['control']!r} lets a "
+                     "rejected password through")
+    if settings.get("enforcing", 1) == 0:
+        notes.append("enforcing = 0: weak passwords only draw a warning")
+    credits = {c: int(settings.get(c, 0)) for c in CREDITS}
+    required_classes = sum(1 for value in credits.values() if value < 0)
+    minlen = int(settings.get("minlen", 8))
+    return {
+        "service": service,
+        "module": module_line["module"] if module_line else None,
+        "module_active": bool(module_line is not None and fails_closed
+                              and settings.get("enforcing", 1) != 0 and not resolved["problems"]),
+        "minlen": minlen,
+        "min_length": effective_min_length(minlen, credits),
+        "minclass": int(settings.get("minclass", 0)),
+        **credits,
+        "required_classes": required_classes,
+        "classes": max(int(settings.get("minclass", 0)), required_classes),
+        "enforce_for_root": bool(settings.get("enforce_for_root", 0)),
+        "settings": settings,
+        "notes": notes,
+        "problems": resolved["problems"],
+    }
+
+
+def parse_pwquality(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+    frames, problem = frames_or_error(raw)
+    if problem:
+        return problem
+    files = pam_files(frames)
+    if not service_names(files):
+        return ProbeResult.failed("no files under /etc/pam.d")
+    conf_frames = [f for f in frames if f.path == PWQUALITY_CONF]
+    dropins = sorted((f for f in frames if f.path.startswith(PWQUALITY_DROPINS)
+                      and f.path.endswith(".conf")), key=lambda f: f.path.encode())
+    blocked = unreadable_paths([*conf_frames, *dropins])
+    if blocked:
+        return ProbeResult.failed(f"{blocked[0]} is not readable by the collector")
+    settings: dict[str, Any] = dict(PWQUALITY_DEFAULTS)
+    config_notes: list[str] = []
+    for frame in [*dropins, *conf_frames]:  # drop-ins first: pwquality.conf has the last word
+        if frame.state != "ok":
+            continue
+        error = read_pwquality_file(frame.content, settings)
+        if error:
+            config_notes.append(f"{frame.path}: {error}")
+            break
+    services = list(args.get("services") or ["passwd"])
+    results = {name: pwquality_for_service(name, files, settings) for name in services}
+    broken = [r for r in results.values() if r["problems"]]
+    if broken:
+        return ProbeResult.failed(f"PAM stack of {broken[0]['service']} cannot be judged: "
+                                  f"{broken[0]['problems'][0]}")
+    weakest = min(results.values(),
+                  key=lambda r: (r["module_active"], r["min_length"], r["classes"]))
+    data = {key: value for key, value in weakest.items() if key != "problems"}
+    data["notes"] = config_notes + weakest["notes"]
+    data["services"] = {name: {k: v for k, v in r.items() if k not in ("settings", "problems")}
+                        for name, r in results.items()}
+    return ProbeResult.ok(data)
+
+
+PROBES = (
+    Probe(
+        name="pwquality",
+        summary="effective password quality for the password stack of the given services "
+        "(default: passwd): module active, minlen, credits, classes",
+        snippet=files_only,
+        files=lambda args: (*PAM_FILES, PWQUALITY_CONF, "/etc/security/pwquality.conf.d/*.conf"),
+        parse=parse_pwquality,
+        args_schema=SERVICES_ARGS,
+        cap_bytes=2 * 1024 * 1024,
+    ),
+)
