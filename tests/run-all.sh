@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(openssh-server openssh-client chromium fonts-wqy-microhei busybox sudo)
+# Each file in tests/packages.d lists the Debian packages one part of the suite needs.
+mapfile -t debian_packages < <(cat tests/packages.d/*.txt | sed -e 's/#.*//' -e '/^[[:space:]]*$/d')
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
