@@ -24,7 +24,7 @@ from scanner.output import ensure_writable_dir, write_atomic
 from scanner.render import OutputFormat, render
 from scanner.render._text import printable
 from scanner.scan import assess, report_from_facts
-from scanner.transport import TransportError
+from scanner.transport import Transport, TransportError
 from scanner.transport.local import LocalTransport
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ def _ssh_settings(baseline: Baseline, identities: Sequence[Path], known_hosts: P
 def _ssh_factory(settings: SshSettings) -> fleet.TransportFactory:
     from scanner.transport.ssh import SshTransport
 
-    def factory(target: inventory_module.Target) -> tuple[fleet.FleetTransport, HostIdentity]:
+    def factory(target: inventory_module.Target) -> tuple[Transport, HostIdentity]:
         transport = SshTransport(target, settings)
         endpoint = transport.endpoint
         return transport, target.identity(port=endpoint.port, address=endpoint.address)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Protocol, TextIO
+from typing import TextIO
 
 from scanner.baseline import Baseline
 from scanner.collect import utc_now
@@ -31,7 +31,7 @@ from scanner.findings import HostReport
 from scanner.inventory import Target
 from scanner.lines import split_lines
 from scanner.scan import assess
-from scanner.transport import RunResult
+from scanner.transport import Transport
 
 JOURNAL_NAME = "journal.jsonl"
 # How long past its own budget a host may run before the fleet closes its sockets,
@@ -41,15 +41,7 @@ ABANDON_GRACE_S = 10.0
 POLL_S = 0.2
 
 
-class FleetTransport(Protocol):
-    name: str
-
-    def run(self, script: str) -> RunResult: ...
-
-    def cancel(self) -> None: ...
-
-
-TransportFactory = Callable[[Target], tuple[FleetTransport, HostIdentity]]
+TransportFactory = Callable[[Target], tuple[Transport, HostIdentity]]
 
 
 @dataclass
@@ -63,7 +55,7 @@ class FleetOutcome:
 class _Running:
     target: Target
     identity: HostIdentity
-    transport: FleetTransport | None
+    transport: Transport | None
     started: float
     cancelled: bool = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,11 @@ from scanner.facts import Facts, HostIdentity
 from scanner.probes import ProbeCall, ProbeResult, RawOutput
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Every subprocess a test starts (python -m scanner, namespace drivers) imports the
+# scanner of this checkout, whatever is installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])
 TEST_TOKEN = "CIIM" + "5a" * 16
 
 

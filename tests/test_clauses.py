@@ -6,6 +6,7 @@ import subprocess
 
 from scanner.baseline import load_baseline
 from scanner.clauses import AREAS, CLAUSES, clause_ids_of, coverage_matrix, unknown_references
+from tests._scanner import CII_SCAN
 
 SHIPPED = load_baseline("cii-art9-linux")
 
@@ -29,7 +30,7 @@ def test_area_reference_covers_its_items() -> None:
 
 def test_matrix_command_prints_both_languages() -> None:
     for lang, marker in (("en", "Identification and authentication"), ("zh", "身份鉴别")):
-        done = subprocess.run(["cii-scan", "baselines", "show", "cii-art9-linux", "--matrix",
+        done = subprocess.run([*CII_SCAN, "baselines", "show", "cii-art9-linux", "--matrix",
                                "--lang", lang], capture_output=True, text=True, check=True)
         assert marker in done.stdout
         assert "8.1.4.2 b" in done.stdout

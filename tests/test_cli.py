@@ -1,10 +1,9 @@
-"""The installed `cii-scan` command, run for real on this machine."""
+"""The `cii-scan` command of this checkout (`python -m scanner`), run for real on this machine."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import shlex
 import subprocess
 import textwrap
 from pathlib import Path
@@ -13,13 +12,12 @@ from typing import Any
 import pytest
 
 from scanner.baseline import load_baseline
-
-CII_SCAN = shutil.which("cii-scan") or "cii-scan"
+from tests._scanner import CII_SCAN, require_root
 
 
 def run(*args: str, cwd: Path | None = None, stdin: bytes | None = None
         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CII_SCAN, *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([*CII_SCAN, *args], capture_output=True, text=True, cwd=cwd,
                           input=stdin.decode() if stdin else None, timeout=300, check=False)
 
 
@@ -66,8 +64,7 @@ def test_a_root_scan_of_this_machine_errors_only_for_want_of_privilege(
         local_scan: dict[str, Any]) -> None:
     """Run as root, nothing needs more privilege: every rule gets a verdict (or manual / not
     applicable), and any error left says that privilege was missing."""
-    if os.geteuid() != 0:
-        pytest.skip("the scan must run as root for this check")
+    require_root("a root scan of this machine")
     (host,) = local_scan["hosts"]
     errors = {r["rule_id"]: r["message"] for r in host["results"] if r["status"] == "error"}
     unexplained = {rule: message for rule, message in errors.items()
@@ -232,7 +229,7 @@ def test_baselines_list_and_show() -> None:
 
 
 def test_outputs_get_ordinary_file_modes(tmp_path: Path) -> None:
-    done = subprocess.run(f"umask 022; {CII_SCAN} scan -o {tmp_path}/out", shell=True,
+    done = subprocess.run(f"umask 022; {shlex.join(CII_SCAN)} scan -o {tmp_path}/out", shell=True,
                           capture_output=True, text=True, check=False)
     assert done.returncode in (0, 3), done.stderr
     assert (tmp_path / "out" / "findings.json").stat().st_mode & 0o777 == 0o644

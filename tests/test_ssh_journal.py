@@ -17,7 +17,7 @@ from scanner.facts import HostIdentity
 from scanner.findings import HostReport, build_document, validate_document
 from scanner.inventory import Target
 from scanner.scan import assess
-from scanner.transport import RunResult
+from scanner.transport import RunResult, Transport
 from scanner.transport.local import LocalTransport
 
 
@@ -50,7 +50,7 @@ def baseline() -> Baseline:
 
 
 def _factory(stuck: StuckHost | None = None) -> fleet.TransportFactory:
-    def make(target: Target) -> tuple[fleet.FleetTransport, HostIdentity]:
+    def make(target: Target) -> tuple[Transport, HostIdentity]:
         if target.name == "stuck" and stuck is not None:
             return stuck, target.identity()
         return LocalHost(), target.identity()

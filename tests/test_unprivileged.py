@@ -9,7 +9,6 @@ could not see its evidence says why.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,19 +16,25 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                                reason="needs root and setpriv to drop privilege")
+from tests._scanner import CII_SCAN, require_root, skip_or_fail
+
+
+@pytest.fixture(autouse=True)
+def _root_and_setpriv() -> None:
+    require_root("dropping privilege")
+    if shutil.which("setpriv") is None:
+        skip_or_fail("setpriv (util-linux) is not installed")
 
 
 def evaluate_as(user_argv: list[str], tmp_path: Path, name: str) -> dict[str, dict[str, Any]]:
-    script = subprocess.run(["cii-scan", "collector-script"], capture_output=True, check=True,
+    script = subprocess.run([*CII_SCAN, "collector-script"], capture_output=True, check=True,
                             text=True).stdout
     output = subprocess.run([*user_argv, "sh"], input=script.encode(), capture_output=True,
                             check=True, timeout=300, cwd="/").stdout
     raw = tmp_path / f"{name}.txt"
     raw.write_bytes(output)
     outdir = tmp_path / name
-    done = subprocess.run(["cii-scan", "evaluate", str(raw), "-o", str(outdir)],
+    done = subprocess.run([*CII_SCAN, "evaluate", str(raw), "-o", str(outdir)],
                           capture_output=True, text=True, check=False)
     assert done.returncode in (0, 3), done.stderr
     document = json.loads((outdir / "findings.json").read_text())

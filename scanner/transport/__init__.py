@@ -1,12 +1,11 @@
 """Transports run the collector script on a host and hand back its output. Nothing else.
 
-Each transport is one module with one class; :func:`get` imports it only when
-asked for, so a local scan never imports paramiko.
+Each transport is one module with one class implementing :class:`Transport`; callers
+import the module they need, so a local scan never imports paramiko.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -14,12 +13,6 @@ from scanner.errors import CiiScanError
 
 HostStatus = Literal["scanned", "unreachable", "auth_failed", "hostkey_mismatch", "timeout",
                      "error"]
-
-_TRANSPORTS = {
-    "local": ("scanner.transport.local", "LocalTransport"),
-    "ssh": ("scanner.transport.ssh", "SshTransport"),
-}
-
 
 @dataclass(frozen=True)
 class RunResult:
@@ -45,11 +38,7 @@ class Transport(Protocol):
         """Run the collector script once; raise TransportError when the host can't be used."""
         ...
 
-
-def get(kind: str) -> type:
-    try:
-        module_name, class_name = _TRANSPORTS[kind]
-    except KeyError:
-        raise ValueError(f"unknown transport {kind!r}") from None
-    cls: type = getattr(importlib.import_module(module_name), class_name)
-    return cls
+    def cancel(self) -> None:
+        """Abandon the host from another thread (budget spent, run stopping): whatever
+        :meth:`run` is waiting on is closed or killed, so it returns or raises soon."""
+        ...

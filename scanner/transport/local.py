@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+import threading
 
 from scanner.transport import RunResult, TransportError
 
@@ -14,6 +18,8 @@ class LocalTransport:
 
     def __init__(self, timeout_s: float = 600.0) -> None:
         self.timeout_s = timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+        self._cancelled = threading.Event()
 
     def run(self, script: str) -> RunResult:
         try:
@@ -26,6 +32,9 @@ class LocalTransport:
             )
         except OSError as exc:
             raise TransportError("error", f"cannot start sh: {exc.strerror or exc}") from None
+        self._process = process
+        if self._cancelled.is_set():
+            self._kill()
         try:
             stdout, stderr = process.communicate(script.encode("utf-8"), timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
@@ -36,3 +45,14 @@ class LocalTransport:
             ) from None
         tail = stderr[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace").strip()
         return RunResult(stdout=stdout, exit_status=process.returncode, stderr_tail=tail)
+
+    def cancel(self) -> None:
+        """Kill the collector's whole session (it runs in one of its own)."""
+        self._cancelled.set()
+        self._kill()
+
+    def _kill(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)

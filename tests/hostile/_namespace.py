@@ -20,20 +20,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from scanner.facts import Facts
 from scanner.probes import ProbeCall
+from tests._scanner import CII_SCAN, REPO_ROOT, skip_or_fail
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CII_SCAN = shutil.which("cii-scan") or "cii-scan"
+__all__ = ["CII_SCAN", "REPO_ROOT", "skip_or_fail"]
 
-
-def skip_or_fail(reason: str) -> None:
-    """Skip off CI; on CI a hostile test that cannot run is a failure, not a silent pass."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: this suite must run)")
-    pytest.skip(reason)
 
 
 @cache

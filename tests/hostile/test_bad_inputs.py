@@ -41,7 +41,7 @@ BASELINES: dict[str, tuple[bytes, int | None, str]] = {
 
 
 def run(*args: str, user: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*(user or []), CII_SCAN, *args], capture_output=True, text=True,
+    return subprocess.run([*(user or []), *CII_SCAN, *args], capture_output=True, text=True,
                           timeout=120, check=False, cwd="/")
 
 

@@ -19,7 +19,12 @@ from scanner.baseline import Baseline, iter_probe_checks, load_baseline
 from scanner.evaluate import evaluate
 from scanner.facts import Facts
 from scanner.probes import ProbeCall
-from tests.hostile._namespace import CII_SCAN, collect_in_namespace, run_in_namespace
+from tests.hostile._namespace import (
+    CII_SCAN,
+    collect_in_namespace,
+    run_in_namespace,
+    skip_or_fail,
+)
 
 ASLR = "/proc/sys/kernel/randomize_va_space"
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
@@ -51,7 +56,7 @@ def scan_in_namespace(tmp_path: Path, name: str, binds: dict[str, Path | str] | 
                       etc_upper: Path | None = None, *args: str) -> dict[str, Any]:
     """`cii-scan scan` of this machine as the namespace shows it; the findings document."""
     outdir = tmp_path / name
-    argv = [CII_SCAN, "scan", "-q", "-b", str(_snapshot[0]), "-o", str(outdir), *args]
+    argv = [*CII_SCAN, "scan", "-q", "-b", str(_snapshot[0]), "-o", str(outdir), *args]
     done = run_in_namespace(binds or {}, argv, etc_upper=etc_upper)
     stderr = done.stderr.decode(errors="replace")
     assert done.returncode in (0, 3), stderr
@@ -241,7 +246,7 @@ def test_full_scan_gives_the_same_verdicts_when_sh_is_busybox_ash(
         tmp_path: Path, reference: dict[str, dict[str, Any]]) -> None:
     busybox = Path("/usr/bin/busybox")
     if not busybox.exists():
-        pytest.skip("busybox is not installed (tests/run-all.sh installs it)")
+        skip_or_fail("busybox is not installed (tests/run-all.sh installs it)")
     sh = os.path.realpath("/bin/sh")  # bind over the real binary, not the symlink
     document = scan_in_namespace(tmp_path, "out", {sh: busybox})
     ash = statuses(document)

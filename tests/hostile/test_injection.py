@@ -136,7 +136,7 @@ def test_nul_newline_and_shell_syntax_never_pass_the_stricter_schemas(
 def test_accepted_hostile_arguments_are_single_quoted_words_in_the_script(
         accepted: tuple[Path, Path, list[ProbeCall]]) -> None:
     baseline_file, markers, _ = accepted
-    done = subprocess.run([CII_SCAN, "collector-script", "-b", str(baseline_file)],
+    done = subprocess.run([*CII_SCAN, "collector-script", "-b", str(baseline_file)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     script = done.stdout
@@ -174,7 +174,7 @@ def test_accepted_hostile_arguments_are_single_quoted_words_in_the_script(
 def test_accepted_hostile_arguments_run_nothing_in_a_real_scan(
         accepted: tuple[Path, Path, list[ProbeCall]], tmp_path: Path) -> None:
     baseline_file, markers, _ = accepted
-    done = subprocess.run([CII_SCAN, "scan", "-q", "-b", str(baseline_file), "-o",
+    done = subprocess.run([*CII_SCAN, "scan", "-q", "-b", str(baseline_file), "-o",
                            str(tmp_path / "out")], capture_output=True, text=True,
                           timeout=600, check=False)
     assert done.returncode in (0, 3), done.stderr
@@ -209,7 +209,7 @@ def test_cli_refuses_hostile_arguments_with_file_and_line(
         tmp_path: Path, probe: str, field: str, value: str) -> None:
     path = tmp_path / "hostile.yaml"
     path.write_text(baseline_text([(probe, {field: value})]), encoding="utf-8")
-    done = subprocess.run([CII_SCAN, "scan", "-b", str(path), "-o", str(tmp_path / "out")],
+    done = subprocess.run([*CII_SCAN, "scan", "-b", str(path), "-o", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
     assert done.stderr.startswith(f"cii-scan: error: {path}:8: "), done.stderr

@@ -21,7 +21,7 @@ def leftovers(directory: Path) -> list[str]:
 def test_full_filesystem_leaves_the_old_findings_whole_and_no_temp_files(
         tmp_path: Path) -> None:
     first = tmp_path / "first"
-    done = subprocess.run([CII_SCAN, "scan", "-q", "-o", str(first)], capture_output=True,
+    done = subprocess.run([*CII_SCAN, "scan", "-q", "-o", str(first)], capture_output=True,
                           timeout=300, check=False)
     assert done.returncode in (0, 3), done.stderr
     old = (first / "findings.json").read_bytes()
@@ -37,7 +37,7 @@ def test_full_filesystem_leaves_the_old_findings_whole_and_no_temp_files(
              "cat report.html && ls -A")
     done = run_in_namespace({}, ["sh", "-c",
                                  f"cd {shlex.quote(str(small))} && "
-                                 f"{shlex.quote(CII_SCAN)} scan -q -f html -o . ; "
+                                 f"{shlex.join(CII_SCAN)} scan -q -f html -o . ; "
                                  f"echo exit=$?; {check}"],
                             extra_setup=setup)
     out = done.stdout.decode()
@@ -60,7 +60,7 @@ def test_read_only_output_directory_fails_before_any_host_is_contacted(
     quoted = shlex.quote(str(outdir))
     setup = [f"mount --bind {quoted} {quoted}", f"mount -o remount,ro,bind {quoted}"]
     # 192.0.2.1 is TEST-NET-1: were it contacted the run would end 3 (unreachable), not 2
-    done = run_in_namespace({}, [CII_SCAN, "scan", "-o", str(outdir), "--timeout", "5",
+    done = run_in_namespace({}, [*CII_SCAN, "scan", "-o", str(outdir), "--timeout", "5",
                                  "--accept-new-hostkeys", "nobody@192.0.2.1"],
                             extra_setup=setup)
     err = done.stderr.decode()
@@ -83,7 +83,7 @@ def test_a_write_that_fails_keeps_the_old_file_and_no_temp_file(tmp_path: Path) 
 
 
 def test_a_normal_scan_leaves_no_temp_or_probe_files(tmp_path: Path) -> None:
-    done = subprocess.run([CII_SCAN, "scan", "-q", "-f", "html", "-o", str(tmp_path)],
+    done = subprocess.run([*CII_SCAN, "scan", "-q", "-f", "html", "-o", str(tmp_path)],
                           capture_output=True, timeout=300, check=False)
     assert done.returncode in (0, 3), done.stderr
     assert leftovers(tmp_path) == []

@@ -8,10 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from scanner.render import OutputFormat
-from tests.hostile._namespace import CII_SCAN, run_in_namespace
+from tests.hostile._namespace import CII_SCAN, run_in_namespace, skip_or_fail
 
 PLANTED_HASH = "$6$ciiPlantedSalt$" + "ZmFrZUhhc2hGb3JDaWlTY2FuVGVzdHM" * 3
 USER = "ciiplanted"
@@ -20,7 +18,7 @@ USER = "ciiplanted"
 def keygen(path: Path, kind: str) -> list[bytes]:
     """A fresh private key at ``path``; its base64 body lines are the secrets to look for."""
     if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen is not installed (openssh-client)")
+        skip_or_fail("ssh-keygen is not installed (openssh-client)")
     subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "cii-planted",
                     "-f", str(path)], check=True, capture_output=True, timeout=60)
     body = [line.strip() for line in path.read_bytes().splitlines()
@@ -56,16 +54,16 @@ def test_planted_secrets_appear_in_no_output(tmp_path: Path) -> None:
     formats = [arg for fmt in OutputFormat if fmt is not OutputFormat.JSON
                for arg in ("-f", fmt.value)]
     scans = [
-        run_in_namespace(binds, [CII_SCAN, "scan", "-o", str(outdir), *formats],
+        run_in_namespace(binds, [*CII_SCAN, "scan", "-o", str(outdir), *formats],
                          etc_upper=etc),
-        run_in_namespace(binds, [CII_SCAN, "scan", "-o", str(outdir / "zh"), "--lang", "zh",
+        run_in_namespace(binds, [*CII_SCAN, "scan", "-o", str(outdir / "zh"), "--lang", "zh",
                                  *formats], etc_upper=etc),
-        run_in_namespace(binds, [CII_SCAN, "collect", "-o", str(outdir / "facts.json")],
+        run_in_namespace(binds, [*CII_SCAN, "collect", "-o", str(outdir / "facts.json")],
                          etc_upper=etc),
     ]
     for done in scans:
         assert done.returncode in (0, 3), done.stderr.decode(errors="replace")
-    script = subprocess.run([CII_SCAN, "collector-script"], capture_output=True, check=True,
+    script = subprocess.run([*CII_SCAN, "collector-script"], capture_output=True, check=True,
                             timeout=120).stdout
     raw = run_in_namespace(binds, ["sh", "-s"], stdin=script, etc_upper=etc)
     assert raw.returncode == 0 and b" END\n" in raw.stdout

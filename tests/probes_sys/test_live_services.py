@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
@@ -12,6 +11,7 @@ from scanner.facts import HostIdentity
 from scanner.probes import ProbeCall, ProbeResult
 from scanner.probes._sections import PROCESSES_SNIPPET
 from scanner.transport.local import LocalTransport
+from tests._scanner import require_root
 from tests.conftest import TEST_TOKEN, interpret
 from tests.hostile._namespace import collect_in_namespace
 from tests.probes_sys._helpers import sec
@@ -44,9 +44,9 @@ def test_probe_answers_ok_or_says_why_not(call: ProbeCall,
         assert reason and "could not parse" not in reason, reason
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="root-only views are checked when run as root")
 def test_root_sees_packages_sockets_and_packet_filter(
         live_results: dict[ProbeCall, ProbeResult]) -> None:
+    require_root("root-only views")
     for name in ("packages", "listening", "services", "log_retention", "auditd", "time_sync",
                  "package_sources"):
         result = live_results[ProbeCall.of(name)]
