@@ -23,6 +23,11 @@ batch's output passes its bound) is cut where it stopped; the part that was
 running is run again alone, within its own time limit and output cap, and a new
 batch carries on after it. So one hung or flooding part costs only itself, and
 the common case costs one ``timeout``, one ``sh`` and one ``head`` per host.
+
+Each batch's bounded output then passes through one ``sed`` that masks secret shapes
+byte for byte (:mod:`scanner.redact`) before it leaves the host. It sits after
+``head``, so the bound still cuts the shell's own writes and a part's end is reported
+only once its output is through.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from scanner.probes._common import (
     quote,
     split_word_dump,
 )
+from scanner.redact import SED_PROGRAM, redact
 from scanner.transport import Transport, TransportError
 
 TOKEN_PATTERN = re.compile(r"CIIM[0-9a-f]{32}")
@@ -74,6 +80,9 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH
 CII_M={token}; export CII_M
 CII_UID=$(id -u 2>/dev/null); export CII_UID
 if command -v timeout >/dev/null 2>&1; then cii_t=1; else cii_t=; fi
+cii_sed={sed_program}
+if command -v sed >/dev/null 2>&1; then cii_redact() {{ sed -E "$cii_sed"; }}
+else cii_redact() {{ cat; }}; fi
 """
 
 # Runs parts $1 up to (not including) $2; the rest of the arguments define the part
@@ -95,7 +104,7 @@ cii_go() {{
   {{ cii_r=$( {{ {{ if [ -n "$cii_t" ]; then
         timeout -k 5 "$4" sh -c "$cii_inner" cii "$1" "$2" {chunks}
       else sh -c "$cii_inner" cii "$1" "$2" {chunks}; fi
-      printf ' x%s' "$?" >&3; }} 2>/dev/null | head -c "$3" >&4; }} 3>&1 ); }} 4>&1
+      printf ' x%s' "$?" >&3; }} 2>/dev/null | head -c "$3" | cii_redact >&4; }} 3>&1 ); }} 4>&1
   cii_s=${{cii_r##*x}}; cii_r=${{cii_r% x*}}; cii_d=${{cii_r##* }}
 }}
 cii_i=0
@@ -310,7 +319,8 @@ def build_script(calls: Sequence[ProbeCall], token: str) -> str:
         raise ValueError("collector token must come from new_token()")
     compiled = _compiled(calls)
     return "\n".join([
-        _PRELUDE.format(version=__version__, token=token), compiled.body,
+        _PRELUDE.format(version=__version__, token=token, sed_program=quote(SED_PROGRAM)),
+        compiled.body,
         _DRIVER.format(chunks=" ".join(f'"$cii_p{n}"' for n in range(compiled.chunks)),
                        count=len(compiled.plan.parts), batch_cap=BATCH_CAP_BYTES)])
 
@@ -410,7 +420,11 @@ def _assemble(call: ProbeCall, pieces: Sequence[_PartOutput | None], own: _PartO
 
 
 def parse_output(output: bytes, calls: Sequence[ProbeCall], token: str) -> ParsedOutput:
-    """Recover each call's output from the collector's stdout and interpret it."""
+    """Recover each call's output from the collector's stdout and interpret it.
+
+    Secret shapes are masked again first (:mod:`scanner.redact`), byte for byte, for
+    output from a host without ``sed`` or captured by hand."""
+    output = redact(output)
     plan = plan_parts(calls)
     outputs = _part_outputs(output, plan.parts, token)
     words = _word_outputs(plan, outputs, token)
