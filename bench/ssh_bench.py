@@ -239,7 +239,8 @@ def main() -> None:
               f"{time.perf_counter() - started_fleet:.1f} s", file=sys.stderr)
         settings = settings_for(fleet.known_hosts, fleet.client_key)
         first = fleet.hosts["bench001"]
-        target = Target(first.name, first.address, port=first.port, user="root")
+        # as operators do: an unprivileged account, the collector through sudo -n
+        target = Target(first.name, first.address, port=first.port, user="auditor", sudo=True)
         lines += measure_host("loopback", target, settings, calls, checks, options.repeat)
         if options.rtt_ms > 0:
             proxy_address = ("127.0.3.1", 4001)
@@ -251,14 +252,14 @@ def main() -> None:
                 known.write_text(f"[{proxy_address[0]}]:{proxy_address[1]} {key_type} "
                                  f"{key_b64}\n")
                 delayed = Target(first.name, proxy_address[0], port=proxy_address[1],
-                                 user="root")
+                                 user="auditor", sudo=True)
                 lines += measure_host(f"+{options.rtt_ms:g} ms RTT", delayed,
                                       settings_for(known, fleet.client_key), calls, checks,
                                       max(3, options.repeat // 2))
             finally:
                 proxy.close()
         inventory = fleet.base / "bench-inventory.yaml"
-        inventory.write_text("defaults: {user: root}\nhosts:\n" + "".join(
+        inventory.write_text("defaults: {user: auditor, sudo: true}\nhosts:\n" + "".join(
             f"  - {{name: {h.name}, address: {h.address}, port: {h.port}}}\n"
             for h in fleet.hosts.values()))
         for level in [int(x) for x in options.concurrency.split(",")]:

@@ -1,6 +1,10 @@
 """`cii-scan scan` against a real OpenSSH fleet (see tests/fleet): verdicts, host statuses,
 jump host, host-key refusal, sudo, interruption and resume, and secrets that must not leak.
 
+Scans log in as the unprivileged ``auditor`` and collect through ``sudo -n``, as
+operators do; each host's sshd serves from the configuration its probes judge, so the
+SSH verdicts are checked against a real login attempt.
+
 Needs root, unshare and Debian's sshd: skipped with the reason outside CI, failed in CI.
 """
 
@@ -115,10 +119,12 @@ def test_every_host_gets_its_own_status(full_scan: tuple[Any, dict[str, Any]]) -
     assert statuses == {
         "alpha": "scanned", "bravo": "scanned", "charlie": "scanned", "hidden": "scanned",
         "jumpbox": "scanned", "foxtrot": "scanned", "golf": "scanned", "delta": "error",
+        "hotel": "error",
         "echo": "hostkey_mismatch",
         "closed": "unreachable", "tarpit": "timeout",
     }
     assert "a password is required" in hosts["delta"]["reason"]
+    assert "sudo" in hosts["hotel"]["reason"]
     assert "connection refused" in hosts["closed"]["reason"]
     assert f"{TIMEOUT_S} s" in hosts["tarpit"]["reason"]
     assert "differs from the key recorded" in hosts["echo"]["reason"]
@@ -136,9 +142,10 @@ def test_verdicts_follow_each_hosts_own_configuration(
         assert hosts[name]["probe_errors"] == {}, (name, hosts[name]["probe_errors"])
     assert verdict(hosts["alpha"], "ssh.root-login-disabled") == "pass"
     assert verdict(hosts["bravo"], "ssh.root-login-disabled") == "fail"
-    # charlie is scanned as a non-root user through sudo -n: sshd -T needs root, so a
-    # verdict (not an error) proves the collector ran under sudo
-    assert hosts["charlie"]["os"]["uid"] == 0
+    # every host is scanned as auditor through sudo -n: sshd -T needs root, so a verdict
+    # (not an error) proves the collector ran under sudo
+    for name in ("alpha", "bravo", "charlie", "hidden", "jumpbox"):
+        assert hosts[name]["os"]["uid"] == 0, name
     assert verdict(hosts["charlie"], "ssh.root-login-disabled") == "fail"
     assert verdict(hosts["alpha"], "ssh.x11-forwarding-disabled") == "pass"
     assert verdict(hosts["hidden"], "ssh.x11-forwarding-disabled") == "fail"
@@ -146,6 +153,35 @@ def test_verdicts_follow_each_hosts_own_configuration(
     assert verdict(hosts["bravo"], "accounts.single-uid0") == "fail"
     assert verdict(hosts["alpha"], "ssh.banner-configured") == "pass"
     assert verdict(hosts["bravo"], "ssh.banner-configured") == "fail"
+
+
+def _root_login_accepted(fleet: Fleet, name: str) -> bool:
+    """The consumer's answer: does this host's running sshd let root in with a valid key?"""
+    host = fleet.hosts[name]
+    settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
+                             identity_files=[fleet.client_key], timeout_s=30,
+                             max_output_bytes=1024 * 1024)
+    transport = SshTransport(Target(name, host.address, port=host.port, user="root"), settings)
+    try:
+        transport.run("true\n")
+    except TransportError as exc:
+        assert exc.status == "auth_failed", exc.reason
+        return False
+    finally:
+        transport.close()
+    return True
+
+
+def test_root_login_verdicts_agree_with_a_real_root_login(
+        fleet: Fleet, full_scan: tuple[Any, dict[str, Any]]) -> None:
+    """ssh.root-login-disabled passes exactly where the host's own sshd refuses root."""
+    _, hosts = full_scan
+    for name in ("alpha", "bravo", "charlie"):
+        accepted = _root_login_accepted(fleet, name)
+        expected = "fail" if accepted else "pass"
+        assert verdict(hosts[name], "ssh.root-login-disabled") == expected, (name, accepted)
+    assert not _root_login_accepted(fleet, "alpha")
+    assert _root_login_accepted(fleet, "bravo")
 
 
 def test_scanned_hosts_record_their_real_key_fingerprint(
@@ -264,7 +300,7 @@ def test_secrets_never_reach_any_output(fleet: Fleet, tmp_path: Path) -> None:
 
 def test_encrypted_key_without_passphrase_is_auth_failed(fleet: Fleet, tmp_path: Path) -> None:
     outdir = tmp_path / "out"
-    result = cii_scan(fleet, "scan", "root@127.0.1.11:2211", "--known-hosts",
+    result = cii_scan(fleet, "scan", "auditor@127.0.1.11:2211", "--known-hosts",
                       str(fleet.known_hosts), "--identity", str(fleet.locked_key),
                       "--timeout", TIMEOUT_S, "-o", str(outdir))
     assert result.returncode == 3
@@ -286,12 +322,12 @@ def _comparable(host: dict[str, Any]) -> dict[str, Any]:
 
 def test_collect_then_evaluate_equals_scan(fleet: Fleet, tmp_path: Path) -> None:
     facts = tmp_path / "bravo-facts.json"
-    collected = cii_scan(fleet, "collect", "127.0.1.12:2212", "-u", "root", *common(fleet),
-                         "-o", str(facts))
+    collected = cii_scan(fleet, "collect", "127.0.1.12:2212", "-u", "auditor", "--sudo",
+                         *common(fleet), "-o", str(facts))
     assert collected.returncode == 0, collected.stderr
     evaluated = cii_scan(fleet, "evaluate", str(facts), "-o", str(tmp_path / "evaluated"))
-    scanned = cii_scan(fleet, "scan", "127.0.1.12:2212", "-u", "root", *common(fleet),
-                       "-o", str(tmp_path / "scanned"))
+    scanned = cii_scan(fleet, "scan", "127.0.1.12:2212", "-u", "auditor", "--sudo",
+                       *common(fleet), "-o", str(tmp_path / "scanned"))
     assert evaluated.returncode == scanned.returncode
     offline = hosts_by_name(tmp_path / "evaluated")["127.0.1.12"]
     online = hosts_by_name(tmp_path / "scanned")["127.0.1.12"]
@@ -301,7 +337,7 @@ def test_collect_then_evaluate_equals_scan(fleet: Fleet, tmp_path: Path) -> None
 
 
 def test_collect_from_an_unreachable_host_exits_3(fleet: Fleet, tmp_path: Path) -> None:
-    result = cii_scan(fleet, "collect", "root@127.0.1.18:2218", *common(fleet),
+    result = cii_scan(fleet, "collect", "auditor@127.0.1.18:2218", *common(fleet),
                       "-o", str(tmp_path / "facts.json"))
     assert result.returncode == 3
     assert "unreachable" in result.stderr
@@ -311,7 +347,8 @@ def test_collect_from_an_unreachable_host_exits_3(fleet: Fleet, tmp_path: Path) 
 def test_cli_jump_and_trust_on_first_use(fleet: Fleet, tmp_path: Path) -> None:
     known_hosts = tmp_path / "known_hosts"
     outdir = tmp_path / "out"
-    result = cii_scan(fleet, "scan", "root@127.0.1.16:2216", "--jump", "root@127.0.1.17:2217",
+    result = cii_scan(fleet, "scan", "auditor@127.0.1.16:2216", "--sudo",
+                      "--jump", "auditor@127.0.1.17:2217",
                       "--known-hosts", str(known_hosts), "--accept-new-hostkeys",
                       "--identity", str(fleet.client_key), "-o", str(outdir))
     host = hosts_by_name(outdir)["127.0.1.16"]
@@ -324,7 +361,7 @@ def test_cli_jump_and_trust_on_first_use(fleet: Fleet, tmp_path: Path) -> None:
     echo_key = (fleet.echo_old_pub.read_text().split()[1])
     with known_hosts.open("a") as handle:
         handle.write(f"[127.0.1.15]:2215 ssh-ed25519 {echo_key}\n")
-    again = cii_scan(fleet, "scan", "root@127.0.1.15:2215", "--known-hosts", str(known_hosts),
+    again = cii_scan(fleet, "scan", "auditor@127.0.1.15:2215", "--known-hosts", str(known_hosts),
                      "--accept-new-hostkeys", "--identity", str(fleet.client_key),
                      "-o", str(tmp_path / "again"))
     assert again.returncode == 3
@@ -334,7 +371,8 @@ def test_cli_jump_and_trust_on_first_use(fleet: Fleet, tmp_path: Path) -> None:
 def test_unknown_host_is_refused_without_accept_new(fleet: Fleet, tmp_path: Path) -> None:
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text("")
-    result = cii_scan(fleet, "scan", "root@127.0.1.11:2211", "--known-hosts", str(known_hosts),
+    result = cii_scan(fleet, "scan", "auditor@127.0.1.11:2211", "--known-hosts",
+                      str(known_hosts),
                       "--identity", str(fleet.client_key), "-o", str(tmp_path / "out"))
     assert result.returncode == 3
     host = hosts_by_name(tmp_path / "out")["127.0.1.11"]
@@ -348,7 +386,7 @@ def test_ansible_ini_inventory_with_limit(fleet: Fleet, tmp_path: Path) -> None:
     inventory.write_text(
         "[hardened]\nalpha ansible_host=127.0.1.11 ansible_port=2211\n"
         "[weak]\nbravo ansible_host=127.0.1.12 ansible_port=2212\n"
-        "[all:vars]\nansible_user=root\n")
+        "[all:vars]\nansible_user=auditor\nansible_become=true\n")
     outdir = tmp_path / "out"
     cii_scan(fleet, "scan", "-i", str(inventory), "--limit", "weak", *common(fleet),
              "-o", str(outdir))
@@ -378,7 +416,7 @@ def test_broken_host_floods_and_legacy_bytes_never_pass_and_the_rest_is_judged(
     settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
                              identity_files=[fleet.client_key], timeout_s=30,
                              max_output_bytes=1024 * 1024)
-    shell = SshTransport(Target("golf", "127.0.1.21", port=2221, user="root"),
+    shell = SshTransport(Target("golf", "127.0.1.21", port=2221, user="auditor", sudo=True),
                          settings).run("sh --help 2>&1 | head -n 1\n")
     assert shell.stdout.startswith(b"BusyBox"), shell.stdout  # the collector ran under ash
     assert golf["status"] == "scanned"
@@ -400,10 +438,10 @@ def test_broken_host_floods_and_legacy_bytes_never_pass_and_the_rest_is_judged(
 
 def test_host_without_a_usable_sudo_is_an_error_with_the_reason(fleet: Fleet,
                                                                 tmp_path: Path) -> None:
-    result = cii_scan(fleet, "scan", "auditor@127.0.1.20:2220", "--sudo", *common(fleet),
+    result = cii_scan(fleet, "scan", "auditor@127.0.1.22:2222", "--sudo", *common(fleet),
                       "-o", str(tmp_path / "out"))
     assert result.returncode == 3, result.stderr
-    host = hosts_by_name(tmp_path / "out")["127.0.1.20"]
+    host = hosts_by_name(tmp_path / "out")["127.0.1.22"]
     assert host["status"] == "error"
     assert "sudo" in host["reason"] and "\n" not in host["reason"]
 
@@ -415,18 +453,22 @@ def test_connection_dropped_mid_transfer_keeps_what_arrived(
     settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
                              identity_files=[fleet.client_key], timeout_s=60,
                              max_output_bytes=64 * 1024 * 1024)
-    transport = SshTransport(Target("alpha", "127.0.1.11", port=2211, user="root"), settings)
+    transport = SshTransport(Target("alpha", "127.0.1.11", port=2211, user="auditor"), settings)
     calls = [ProbeCall.of("os"), ProbeCall.of("file", {"path": "/etc/passwd"})]
     token = new_token()
-    # $PPID of `sh -s` is the sshd process serving this session: the batch kills it just
-    # before it begins the second part, which drops the link
+    # The nearest ancestor of `sh -s` named sshd serves this session (the login shell may
+    # sit between them): the batch kills it just before it begins the second part, which
+    # drops the link
     begin = "  printf '\\n%s B %s\\n' \"$CII_M\" \"$cii_i\"\n"
     assert begin in collect._INNER
     monkeypatch.setattr(collect, "_INNER", collect._INNER.replace(
         begin, '  if [ "$cii_i" = 1 ]; then kill -KILL "$cii_sshd"; fi\n' + begin, 1))
     script = build_script(calls, token)
     assert len(plan_parts(calls).parts) == 2
-    dropped = script.replace("\ncii_inner=", "\ncii_sshd=$PPID; export cii_sshd\ncii_inner=", 1)
+    find_sshd = ('cii_sshd=$PPID; while [ "$cii_sshd" -gt 1 ] && '
+                 '[ "$(cat /proc/"$cii_sshd"/comm)" != sshd ]; do '
+                 "cii_sshd=$(awk '{print $4}' /proc/\"$cii_sshd\"/stat); done; export cii_sshd\n")
+    dropped = script.replace("\ncii_inner=", "\n" + find_sshd + "cii_inner=", 1)
     assert dropped != script
     try:
         result = transport.run(dropped)
@@ -454,7 +496,7 @@ def test_a_remote_shell_that_stops_reading_the_script_early_still_reports_why(
     settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
                              identity_files=[fleet.client_key], timeout_s=60,
                              max_output_bytes=1024 * 1024)
-    transport = SshTransport(Target("alpha", "127.0.1.11", port=2211, user="root"), settings)
+    transport = SshTransport(Target("alpha", "127.0.1.11", port=2211, user="auditor"), settings)
     script = b"echo stopped-early >&2; exit 7\n" + b"# padding\n" * (1024 * 1024)
     try:
         with transport.connected() as (connection, _):

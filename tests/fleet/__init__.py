@@ -2,11 +2,13 @@
 
 Every host is a Debian ``/usr/sbin/sshd`` started inside ``unshare --mount
 --uts`` with its own hostname, its own loopback address (127.0.1.N) and port,
-its own host key, and fixture files bind-mounted over /etc (sshd_config -- what
-``sshd -T`` reports --, passwd/shadow/group, login.defs, hosts, sudoers.d), so
-hosts differ the way real ones do. The serving daemon reads its own ``-f``
-config from the fleet directory; the bind-mounted /etc/ssh/sshd_config is only
-what the probes see.
+its own host key, and fixture files bind-mounted over /etc (sshd_config,
+passwd/shadow/group, login.defs, hosts, sudoers.d), so hosts differ the way real
+ones do. Each host's daemon serves from that host's own /etc/ssh/sshd_config: the
+configuration the probes judge is the one the daemon enforces, so a verdict can be
+checked against a real login. Scans log in as the unprivileged ``auditor`` and
+collect through ``sudo -n``, as operators do: a scan that logged in as root would
+itself prove that root may log in.
 
 Besides plain hosts the fleet has:
 
@@ -18,8 +20,9 @@ Besides plain hosts the fleet has:
   namespace (``nsenter --net``), with ``PermitOpen`` limited to hidden's
   address.
 * ``echo``: a host whose key changed since known_hosts was written.
-* ``foxtrot``: a hostile login -- root's shell prints banners and a forged
-  collector frame before every command -- and a /usr/bin/sudo that cannot run.
+* ``foxtrot``: a hostile login -- the auditor's shell prints banners and a forged
+  collector frame before every command.
+* ``hotel``: a /usr/bin/sudo that cannot run.
 * ``closed``: an address and port where nothing listens.
 * ``tarpit``: a thread that accepts TCP and never says a word.
 
@@ -77,11 +80,13 @@ class HostSpec:
     port: int
     sshd_settings: dict[str, str] = field(default_factory=dict)
     extra_passwd: str = ""
-    sudoers: str | None = None  # content of /etc/sudoers.d/auditor
+    sudoers: str = "auditor ALL=(root) NOPASSWD: ALL\n"  # /etc/sudoers.d/auditor
     pass_max_days: int = 90
-    # A hostile login: root's shell prints banners and a forged collector frame on stdout
-    # and stderr before running the command, and /usr/bin/sudo is not executable.
-    noisy_shell_without_sudo: bool = False
+    # A hostile login: the auditor's shell prints banners and a forged collector frame on
+    # stdout and stderr before running the command.
+    noisy_shell: bool = False
+    # /usr/bin/sudo is not executable.
+    broken_sudo: bool = False
     # A broken host: its sh is busybox ash, /dev/zero and a 4 GiB sparse file stand in
     # for two /proc/sys files, and its account files and login.defs carry GBK, Latin-1
     # and binary bytes (a GBK-named account has an empty password).
@@ -118,14 +123,14 @@ HOSTS = (
              {"PermitRootLogin": "yes", "X11Forwarding": "yes", "MaxAuthTries": "6",
               "Banner": "none"},
              extra_passwd="toor:x:0:0:second root:/root:/bin/sh\n", pass_max_days=99999),
-    HostSpec("charlie", "127.0.1.13", 2213, {"PermitRootLogin": "prohibit-password"},
-             sudoers="auditor ALL=(root) NOPASSWD: ALL\n"),
+    HostSpec("charlie", "127.0.1.13", 2213, {"PermitRootLogin": "prohibit-password"}),
     HostSpec("delta", "127.0.1.14", 2214, sudoers="auditor ALL=(root) ALL\n"),
     HostSpec("echo", "127.0.1.15", 2215),
     HostSpec("hidden", "127.0.1.16", 2216, {"X11Forwarding": "yes"}),
     HostSpec("jumpbox", "127.0.1.17", 2217),
-    HostSpec("foxtrot", "127.0.1.20", 2220, noisy_shell_without_sudo=True),
+    HostSpec("foxtrot", "127.0.1.20", 2220, noisy_shell=True),
     HostSpec("golf", "127.0.1.21", 2221, hostile_output=True),
+    HostSpec("hotel", "127.0.1.22", 2222, broken_sudo=True),
 )
 GBK_USER = "用户".encode("gbk")
 LATIN1_USER = "josé".encode("latin-1")
@@ -165,12 +170,12 @@ exec /bin/sh "$@"
 """
 
 
-def _passwd(spec: HostSpec, shell: str = "/bin/bash") -> str:
-    return (f"root:x:0:0:root:/root:{shell}\n"
+def _passwd(spec: HostSpec, auditor_shell: str = "/bin/sh") -> str:
+    return ("root:x:0:0:root:/root:/bin/bash\n"
             "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
             "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n"
             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-            "auditor:x:1500:1500:auditor:/home/auditor:/bin/sh\n" + spec.extra_passwd)
+            f"auditor:x:1500:1500:auditor:/home/auditor:{auditor_shell}\n" + spec.extra_passwd)
 
 
 def sha512_crypt(password: str, salt: str) -> str:
@@ -250,19 +255,39 @@ class Fleet:
         host_key = directory / "ssh_host_ed25519_key"
         _keygen(host_key)
         settings = {**BASE_SSHD_SETTINGS, **spec.sshd_settings}
-        probed = [f"HostKey {host_key}\n"] + [f"{k} {v}\n" for k, v in settings.items()]
-        (etc / "sshd_config").write_text("# fleet fixture: the config sshd -T reports\n"
-                                         + "".join(probed))
+        serving = [
+            f"ListenAddress {spec.address}:{spec.port}",
+            f"HostKey {host_key}",
+            "PidFile none",
+            f"AuthorizedKeysFile {self.base}/authorized_keys/%u",
+            "StrictModes no",
+            "UsePAM no",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PrintMotd no",
+            "LogLevel DEBUG1",
+            "MaxStartups 200",
+        ]
+        if spec.name == "jumpbox":
+            hidden = next(h for h in HOSTS if h.name == "hidden")
+            serving += ["AllowTcpForwarding yes", f"PermitOpen {hidden.address}:{hidden.port}"]
+        else:
+            serving += ["AllowTcpForwarding no"]
+        config = [f"{k} {v}" for k, v in settings.items()] + serving
+        (etc / "sshd_config").write_text(
+            "# fleet fixture: the config this host's sshd serves from and sshd -T reports\n"
+            + "\n".join(config) + "\n")
         login_defs = Path("/etc/login.defs").read_text(encoding="utf-8", errors="replace")
         login_defs = "\n".join(ln for ln in login_defs.splitlines()
                                if not ln.startswith("PASS_MAX_DAYS"))
         (etc / "login.defs").write_text(login_defs + f"\nPASS_MAX_DAYS\t{spec.pass_max_days}\n")
-        shell = "/bin/bash"
-        if spec.noisy_shell_without_sudo:
+        shell = "/bin/sh"
+        if spec.noisy_shell:
             noisy = directory / "noisy-shell"
             noisy.write_text(NOISY_SHELL)
             noisy.chmod(0o755)
             shell = str(noisy)
+        if spec.broken_sudo:
             (directory / "not-sudo").write_text("not an executable\n")
         (etc / "passwd").write_text(_passwd(spec, shell))
         (etc / "shadow").write_text(_shadow(spec, self.auditor_hash))
@@ -283,30 +308,9 @@ class Fleet:
         (etc / "group").write_text("root:x:0:\ndaemon:x:1:\nshadow:x:42:\nnogroup:x:65534:\n"
                                    "auditor:x:1500:\n")
         (etc / "hosts").write_text(f"127.0.0.1 localhost\n{spec.address} {spec.name}\n")
-        if spec.sudoers is not None:
-            rule = etc / "sudoers.d" / "auditor"
-            rule.write_text(spec.sudoers)
-            rule.chmod(0o440)
-        serving = [
-            f"ListenAddress {spec.address}:{spec.port}",
-            f"HostKey {host_key}",
-            "PidFile none",
-            f"AuthorizedKeysFile {self.base}/authorized_keys/%u",
-            "StrictModes no",
-            "UsePAM no",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PermitRootLogin prohibit-password",
-            "PrintMotd no",
-            "LogLevel DEBUG1",
-            "MaxStartups 200",
-        ]
-        if spec.name == "jumpbox":
-            hidden = next(h for h in HOSTS if h.name == "hidden")
-            serving += ["AllowTcpForwarding yes", f"PermitOpen {hidden.address}:{hidden.port}"]
-        else:
-            serving += ["AllowTcpForwarding no"]
-        (directory / "serve.conf").write_text("\n".join(serving) + "\n")
+        rule = etc / "sudoers.d" / "auditor"
+        rule.write_text(spec.sudoers)
+        rule.chmod(0o440)
         return Host(spec, directory, directory / "sshd.log", host_key.with_suffix(".pub"))
 
     def _namespace_script(self, host: Host, final: str, net: bool = False) -> str:
@@ -319,7 +323,7 @@ class Fleet:
             lines.append("ip link set lo up")
         lines.append(f"hostname {host.name}")
         lines += [f"mount --bind {etc / src} {dst}" for src, dst in mounts]
-        if host.spec.noisy_shell_without_sudo:
+        if host.spec.broken_sudo:
             lines.append(f"mount --bind {host.directory / 'not-sudo'} /usr/bin/sudo")
         if host.spec.hostile_output:
             lines += [f"mount --bind /usr/bin/busybox {os.path.realpath('/bin/sh')}",
@@ -337,7 +341,7 @@ class Fleet:
             if host is jumpbox:
                 continue
             script = self._namespace_script(
-                host, f"exec {SSHD} -D -e -f {host.directory / 'serve.conf'}",
+                host, f"exec {SSHD} -D -e",
                 net=host is hidden)
             flags = ["--mount", "--uts"] + (["--net"] if host is hidden else [])
             with host.log.open("ab") as log:
@@ -389,7 +393,7 @@ class Fleet:
         listener.settimeout(0.2)
         self._listeners.append(listener)
         script = self._namespace_script(
-            jump, f"exec {SSHD} -i -e -f {jump.directory / 'serve.conf'}")
+            jump, f"exec {SSHD} -i -e")
         command = ["nsenter", f"--net=/proc/{hidden.process.pid}/ns/net",
                    "unshare", "--mount", "--uts", "sh", "-c", script]
 
@@ -476,16 +480,15 @@ class Fleet:
     def inventory_yaml(self, names: list[str] | None = None) -> str:
         entries = []
         for spec in HOSTS:
-            entry = (f"  - {{name: {spec.name}, address: {spec.address}, port: {spec.port}"
-                     + (", user: auditor, sudo: true" if spec.sudoers else "")
-                     + (", jump: root@127.0.1.17:2217" if spec.name == "hidden" else "")
-                     + "}")
+            jump = ", jump: auditor@127.0.1.17:2217" if spec.name == "hidden" else ""
+            entry = f"  - {{name: {spec.name}, address: {spec.address}, port: {spec.port}{jump}}}"
             entries.append((spec.name, entry))
         for name, address, port in (CLOSED, TARPIT):
             entries.append((name, f"  - {{name: {name}, address: {address}, port: {port}}}"))
         chosen = names or [name for name, _ in entries]
         by_name = dict(entries)
-        return "defaults: {user: root}\nhosts:\n" + "\n".join(by_name[n] for n in chosen) + "\n"
+        return ("defaults: {user: auditor, sudo: true}\nhosts:\n"
+                + "\n".join(by_name[n] for n in chosen) + "\n")
 
 
 @contextlib.contextmanager
