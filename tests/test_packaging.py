@@ -33,10 +33,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir
 
 
+def _without_checkout() -> dict[str, str]:
+    """The environment without tests/conftest.py's PYTHONPATH: the venv's own code runs."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def run_installed(env_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run([str(env_dir / "bin" / "cii-scan"), *args], capture_output=True,
-                          text=True, cwd=cwd, env=environment, timeout=300, check=False)
+                          text=True, cwd=cwd, env=_without_checkout(), timeout=300, check=False)
 
 
 def test_installed_command_lists_shipped_baselines(installed: Path, tmp_path: Path) -> None:
@@ -60,7 +64,7 @@ def test_installed_package_does_not_import_from_the_repository(installed: Path,
         [str(installed / "bin" / "python"), "-c",
          "import scanner, scanner.resources as r; print(scanner.__file__); "
          "print(r.baselines_dir()); print(r.reports_dir())"],
-        capture_output=True, text=True, cwd=tmp_path, check=True)
+        capture_output=True, text=True, cwd=tmp_path, env=_without_checkout(), check=True)
     lines = done.stdout.splitlines()
     assert len(lines) == 3
     for line in lines:
