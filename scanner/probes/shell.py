@@ -24,7 +24,8 @@ from scanner.probes._common import FileFrame, files_only, frames_or_error
 from scanner.probes._sections import section
 from scanner.probes.login_defs import LOGIN_DEFS, read_login_defs
 from scanner.probes.pam.stack import PAM_FILES, pam_files, resolve_service
-from scanner.probes.shell_startup import SKEL, Walk, Walker, World, c_atoi
+from scanner.probes.shell_startup import SKEL, Walk, Walker, World
+from scanner.probes.shell_values import c_atoi
 
 STARTUP_FILES = ("/etc/profile", "/etc/profile.d/*", "/etc/bash.bashrc", "/etc/bashrc",
                  f"{SKEL}/.bash_profile", f"{SKEL}/.bash_login", f"{SKEL}/.profile",
