@@ -183,6 +183,7 @@ class SudoView:
     root_logfile: str | None
     dropped: set[tuple[str, int]]  # (file, line) visudo -c reports as syntax errors
     visudo_failed: str | None  # visudo's complaint other than syntax errors
+    installed: bool  # the section shows a sudo command on the PATH
 
 
 def sudo_view(frames: list[FileFrame]) -> SudoView:
@@ -218,7 +219,8 @@ def sudo_view(frames: list[FileFrame]) -> SudoView:
             asked_root = True
     if not asked_root:
         use_pty, logfile = None, None
-    return SudoView(version, use_pty, logfile, dropped, complaint)
+    installed = section_frame is not None and "cii:no-sudo" not in split_lines(text)
+    return SudoView(version, use_pty, logfile, dropped, complaint, installed)
 
 
 def parse_sudoers(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
@@ -231,7 +233,11 @@ def parse_sudoers(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if main is None:
         return ProbeResult.failed("the host printed no frame for /etc/sudoers")
     if main.state == "missing":
-        return ProbeResult.absent("no /etc/sudoers (sudo is not installed)")
+        if view.installed:
+            return ProbeResult.failed("sudo is installed but /etc/sudoers is missing: sudo "
+                                      "refuses to run until it is restored")
+        return ProbeResult.absent("no /etc/sudoers and no sudo command (sudo is not "
+                                  "installed)")
     if main.state != "ok":
         return ProbeResult.failed("/etc/sudoers is not readable by the collector "
                                   "(it is 0440 root: scan as root or with --sudo)")

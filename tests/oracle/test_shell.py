@@ -67,6 +67,18 @@ def _umask_consumer() -> Consumer:
     return Consumer("bash -l -i and sh -l -i (umask)", asks, decide)
 
 
+def _pam_session_consumer() -> Consumer:
+    """A session opened through PAM (``su -``: its stack includes common-session, as
+    login's and sshd's do on Debian), then the user's interactive login shell."""
+    def decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+        return _umask_consumer().decide(answers, parameters)
+    asks = [Ask(["su", "-", user, "-s", "/bin/sh", "-c",
+                 f"exec {shell} -l -i -c 'printf \"UMASK<%s>\\n\" \"$(umask)\"'"],
+                env={"HOME": "/root"})
+            for shell in ("/bin/bash", "/bin/sh") for user, _ in _USERS]
+    return Consumer("su - then bash -l -i / sh -l -i (pam_umask and umask)", asks, decide)
+
+
 def _state(files: Mapping[str, str | bytes | None], modes: Mapping[str, int] | None = None,
            setup: Sequence[str] = ()) -> State:
     return State(files=files, modes=modes or {}, setup=(*_SETUP, *setup), overlays=_OVERLAYS)
@@ -165,6 +177,22 @@ CASES = [
     _um("unreadable-to-users", {"/etc/profile.d/99-umask.sh": "umask 027\n"}, "fail",
         {"/etc/profile.d/99-umask.sh": 0o600}),
     _um("subshell", {"/etc/profile.d/umask.sh": "( umask 027 )\n"}, "fail"),
+    Case(_UM, "pam-umask-login-defs", _state({}, setup=(
+        "echo 'session optional pam_umask.so' >> /etc/pam.d/common-session",
+        "sed -i 's/^UMASK.*/UMASK 027/' /etc/login.defs")), _pam_session_consumer(), "pass"),
+    Case(_UM, "login-defs-without-pam-umask", _state({}, setup=(
+        "sed -i 's/^UMASK.*/UMASK 027/' /etc/login.defs",)), _pam_session_consumer(), "fail"),
+    Case(_UM, "pam-umask-then-profile-022", _state(
+        {"/etc/profile.d/zz.sh": "umask 022\n"},
+        setup=("echo 'session optional pam_umask.so' >> /etc/pam.d/common-session",
+               "sed -i 's/^UMASK.*/UMASK 027/' /etc/login.defs")),
+        _pam_session_consumer(), "fail"),
+    # RHEL's /etc/profile and /etc/bashrc block: 002 for a user whose group is named as
+    # the user (alice), 022 for the others
+    _um("rhel-usergroups-block", {"/etc/profile.d/umask.sh":
+                                  'if [ $UID -gt 199 ] && [ "`/usr/bin/id -gn`" = '
+                                  '"`/usr/bin/id -un`" ]; then\n    umask 002\nelse\n'
+                                  '    umask 022\nfi\n'}, "fail"),
     _um("out-of-range-refused", {"/etc/profile.d/umask.sh": "umask 027\numask 0800\n"}, "pass"),
 ]
 

@@ -91,6 +91,9 @@ def test_sudoers_gbk_comment() -> None:
 
 def test_sudoers_absent_unreadable_and_foreign_includes() -> None:
     assert _sudoers(main=None).status == "absent"
+    installed = f"{TEST_TOKEN} F cii:sudo\nSudo version 1.9.13p3\n\ncii:rc 0\n".encode()
+    assert interpret("sudoers", installed + frame_files({"/etc/sudoers": None})).status == \
+        "error"
     assert _sudoers(unreadable=("/etc/sudoers",)).status == "error"
     assert _sudoers({"/etc/sudoers.d/x": ""}, unreadable=("/etc/sudoers.d/x",)).status == "error"
     foreign = DEBIAN_SUDOERS + "@include /opt/site/sudoers\n"
