@@ -13,126 +13,11 @@ from typing import Any
 
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import FileFrame, decode, files_only, first_line, split_files, to_int
+from scanner.probes._common import decode, files_only, first_line, split_files, to_int
+from scanner.probes.sudoers import SUDO_SNIPPET, SUDOERS, parse_sudoers
 
 # ------------------------------------------------------------------------------ sudoers
-
-SUDOERS = "/etc/sudoers"
-SUDOERS_DIR = "/etc/sudoers.d/"
-_INCLUDE = re.compile(r"^[@#](include|includedir)\s+(\S+)")
-_DEFAULTS = re.compile(r"^Defaults([:@!>]\S+)?\s+(.*)$")
-
-
-def _sudoers_lines(text: str) -> list[tuple[int, str]]:
-    """Logical lines: ``\\`` continues a line; ``#`` starts a comment unless it is an
-    ``#include``/``#includedir`` directive or a ``#uid`` in a user specification."""
-    result: list[tuple[int, str]] = []
-    pending, start = "", 0
-    for number, physical in enumerate(split_lines(text), start=1):
-        if not pending:
-            start = number
-        line = physical
-        if not _INCLUDE.match(line.strip()):
-            line = re.sub(r"(^|[\s,=!(])#(?!\d).*$", r"\1", line)
-        if line.rstrip().endswith("\\"):
-            pending += line.rstrip()[:-1] + " "
-            continue
-        line = (pending + line).strip()
-        pending = ""
-        if line:
-            result.append((start, line))
-    if pending.strip():
-        result.append((start, pending.strip()))
-    return result
-
-
-def _defaults_settings(body: str) -> list[tuple[str, str | bool]]:
-    """``use_pty, logfile="/var/log/sudo.log", !lecture`` → [(name, value)]."""
-    settings: list[tuple[str, str | bool]] = []
-    for part in re.findall(r'(?:[^,"]|"[^"]*")+', body):
-        part = part.strip()
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        name = name.strip().rstrip("+-")
-        if sep:
-            settings.append((name, value.strip().strip('"')))
-        elif name.startswith("!"):
-            settings.append((name[1:], False))
-        else:
-            settings.append((name, True))
-    return settings
-
-
-def parse_sudoers(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    if raw.exit_status != 0:
-        return ProbeResult.failed(f"file listing failed (exit status {raw.exit_status})")
-    frames = {f.path: f for f in split_files(raw)}
-    main = frames.get(SUDOERS)
-    if main is None:
-        return ProbeResult.failed("the host printed no frame for /etc/sudoers")
-    if main.state == "missing":
-        return ProbeResult.absent("no /etc/sudoers (sudo is not installed)")
-    if main.state != "ok":
-        return ProbeResult.failed("/etc/sudoers is not readable by the collector "
-                                  "(it is 0440 root: scan as root or with --sudo)")
-    # logfile "" means "not set": sudo then logs through syslog only
-    data: dict[str, Any] = {"use_pty": False, "logfile": "", "authenticate": True,
-                            "nopasswd": [], "no_authenticate": [], "scoped_defaults": [],
-                            "files": [], "notes": []}
-    queue: list[FileFrame] = [main]
-    seen: set[str] = set()
-    while queue:
-        frame = queue.pop(0)
-        if frame.path in seen:
-            continue
-        seen.add(frame.path)
-        if frame.state != "ok":
-            return ProbeResult.failed(f"{frame.path} is not readable by the collector")
-        data["files"].append(frame.path)
-        for number, line in _sudoers_lines(frame.content):
-            where = f"{frame.path}:{number}"
-            include = _INCLUDE.match(line)
-            if include:
-                target = include.group(2)
-                if include.group(1) == "includedir":
-                    if target.rstrip("/") + "/" != SUDOERS_DIR:
-                        return ProbeResult.failed(f"{where}: includes {target}, which this "
-                                                  "probe does not read")
-                    # sudo skips names that end in ~ or contain a dot, in lexical order
-                    queue += sorted((f for p, f in frames.items() if p.startswith(SUDOERS_DIR)
-                                     and "/" not in p[len(SUDOERS_DIR):]
-                                     and "." not in p[len(SUDOERS_DIR):]
-                                     and not p.endswith("~") and f.state != "missing"),
-                                    key=lambda f: f.path)
-                elif target in frames:
-                    queue.append(frames[target])
-                else:
-                    return ProbeResult.failed(f"{where}: includes {target}, which this probe "
-                                              "does not read")
-                continue
-            defaults = _DEFAULTS.match(line)
-            if defaults:
-                for name, value in _defaults_settings(defaults.group(2)):
-                    if defaults.group(1):
-                        data["scoped_defaults"].append(
-                            {"scope": defaults.group(1), "name": name, "value": value,
-                             "where": where})
-                        if name == "authenticate" and value is False:
-                            data["no_authenticate"].append(where)
-                    elif name == "use_pty":
-                        data["use_pty"] = value is True
-                    elif name == "logfile":
-                        data["logfile"] = value if isinstance(value, str) else ""
-                    elif name == "authenticate":
-                        data["authenticate"] = value is True
-                        if value is False:
-                            data["no_authenticate"].append(where)
-                continue
-            if re.search(r"(^|[\s:(,=])NOPASSWD\s*:", line):
-                data["nopasswd"].append({"where": where, "rule": line[:200]})
-    return ProbeResult.ok(data)
-
+# The parser lives in scanner.probes.sudoers (sudo's own reading of its policy).
 
 # ------------------------------------------------------------------------------ identities
 
@@ -318,9 +203,11 @@ def parse_mac(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 PROBES = (
     Probe(
         name="sudoers",
-        summary="effective sudo policy from /etc/sudoers and the files it includes: "
-        "use_pty, logfile, NOPASSWD rules and !authenticate",
+        summary="effective sudo policy from /etc/sudoers and the files it includes, read in "
+        "sudo's order with the lines visudo -c drops left out, and sudo -V: use_pty, logfile, "
+        "NOPASSWD rules still in force and !authenticate",
         snippet=files_only,
+        shared=(SUDO_SNIPPET,),
         files=lambda args: (SUDOERS, "/etc/sudoers.d/*"),
         parse=parse_sudoers,
         cap_bytes=1024 * 1024,

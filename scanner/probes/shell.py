@@ -1,257 +1,221 @@
-"""What a login shell ends up with: TMOUT and the umask.
+"""What an interactive login shell ends up with: TMOUT (bash) and the umask (bash and sh).
 
-A login shell reads /etc/profile, then /etc/bash.bashrc (Debian) or /etc/bashrc
-(RHEL family); a readonly TMOUT cannot be reassigned. With no umask set by the
-start-up files, pam_umask applies login.defs' UMASK.
+Both probes read the same files and share ONE start-up walk
+(:mod:`scanner.probes.shell_startup`), which follows the files in the order the shells
+read them: /etc/profile and whatever it sources, where it sources it, then the home files a
+new account gets from /etc/skel. Before any shell runs, the session's umask is what PAM
+gives it (pam_umask with login.defs UMASK) or the 022 that init and sshd hand down.
+
+A setting differs per user where the files branch on the user (``$UID``, ``id -u``); the
+walk keeps every branch, and the facts report the worst one: the shortest TMOUT is not
+what counts, the one that does not time out is.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
-from scanner.lines import split_lines
+from scanner.lines import fields, split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import (
-    files_only,
-    frames_or_error,
-    unreadable_paths,
-)
+from scanner.probes._common import FileFrame, files_only, frames_or_error
+from scanner.probes._sections import section
 from scanner.probes.login_defs import LOGIN_DEFS, read_login_defs
-from scanner.probes.pam.stack import (
-    PAM_FILES,
-    pam_files,
-    resolve_service,
-)
+from scanner.probes.pam.stack import PAM_FILES, pam_files, resolve_service
+from scanner.probes.shell_startup import SKEL, Walk, Walker, World
+from scanner.probes.shell_values import c_atoi
 
-# Sourcing order for a login bash: /etc/profile runs /etc/bash.bashrc (Debian) before its
-# /etc/profile.d/*.sh loop; ~/.bashrc runs /etc/bashrc (RHEL family) after both.
-SHELL_STARTUP_FILES = ("/etc/profile", "/etc/bash.bashrc", "/etc/profile.d/*.sh", "/etc/bashrc")
-_STATEMENT_SPLIT = re.compile(r";|&&|\|\||\bthen\b|\bdo\b|\belse\b")
-_BLOCK_OPEN = re.compile(r"^(if|case|while|until|for)\b")
-_BLOCK_CLOSE = re.compile(r"^(fi|esac|done)\b")
-_BUILTIN = re.compile(r"^(export|readonly|declare|typeset)\b((?:\s+-[A-Za-z]+)*)\s+(.*)$")
-
-
-def _strip_shell_comment(line: str) -> str:
-    """Cut a ``#`` that starts a word (outside quotes), as the shell does."""
-    quote: str | None = None
-    for index, char in enumerate(line):
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "#" and (index == 0 or line[index - 1] in " \t;"):
-            return line[:index]
-    return line
-
-
-def _shell_value(word: str) -> str:
-    word = word.strip()
-    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
-        return word[1:-1]
-    return word
-
-
-@dataclass
-class _TimeoutState:
-    value: str | None = None
-    readonly: bool = False
-    exported: bool = False
-    set_in: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def assign(self, value: str, where: dict[str, Any]) -> None:
-        if self.readonly:
-            self.notes.append(f"{where['file']}:{where['line']}: TMOUT is already readonly; "
-                              "the shell ignores this assignment")
-            return
-        self.value = value
-        self.set_in.append({**where, "value": value})
+STARTUP_FILES = ("/etc/profile", "/etc/profile.d/*", "/etc/bash.bashrc", "/etc/bashrc",
+                 f"{SKEL}/.bash_profile", f"{SKEL}/.bash_login", f"{SKEL}/.profile",
+                 f"{SKEL}/.bashrc")
+# Which files a login shell reads after /etc/profile (bash shell.c run_startup_files;
+# dash main.c): the first of these that exists.
+HOME_FILES = {"bash": (f"{SKEL}/.bash_profile", f"{SKEL}/.bash_login", f"{SKEL}/.profile"),
+              "sh": (f"{SKEL}/.profile",)}
+DEFAULT_UMASK = 0o022  # what init and sshd hand a session when nothing sets one
+_SECTION = "shell-startup"
+# sh printed once per host for both probes. Its section gives the mode of each start-up file
+# (a file other accounts cannot read is sourced by root alone) and, for each absolute path a
+# start-up file sources outside those files, whether it exists; such a file that every
+# account may read (o+r: no secret to anyone on the host) is then printed whole after the
+# section, one that only some may read is reduced on the host to the number of its lines
+# that name TMOUT or umask.
+_WORDS = " ".join(STARTUP_FILES)
+_SOURCE_WORD = ("'(^|[;&|({[:space:]])(\\.|source)[[:space:]]+[\"'\\'']?"
+                "/[^[:space:];&|<>()\"'\\''$`]+'")
+STARTUP_SNIPPET = section(_SECTION, (
+    f"stat -L -c 'M %a %n' -- {_WORDS} 2>/dev/null; "
+    f"cii_src=$(grep -ohE {_SOURCE_WORD} -- {_WORDS} 2>/dev/null | "
+    "sed -E 's/.*[[:space:]][\"'\\'']?//' | sort -u); set -f; cii_dump=; "
+    "for f in $cii_src; do case \"$f\" in /etc/profile|/etc/profile.d/*|/etc/bash.bashrc|"
+    "/etc/bashrc|/etc/skel/*) continue;; esac; "
+    "if [ -f \"$f\" ] && [ -r \"$f\" ]; then cii_mode=$(stat -L -c %a -- \"$f\"); "
+    "printf 'M %s %s\\n' \"$cii_mode\" \"$f\"; case \"$cii_mode\" in "
+    "*[4567]) cii_dump=\"$cii_dump $f\";; "
+    "*) printf 'X %s %s\\n' \"$(grep -c -E 'TMOUT|umask' -- \"$f\")\" \"$f\";; esac; "
+    "elif [ -e \"$f\" ]; then printf 'X U %s\\n' \"$f\"; else printf 'X N %s\\n' \"$f\"; fi; "
+    "done; true")) + (
+    "; for f in $cii_dump; do printf '%s F %s\\n' \"$CII_M\" \"$f\"; cat -- \"$f\"; echo; done; "
+    "set +f")
 
 
-def _apply_statement(statement: str, state: _TimeoutState, where: dict[str, Any]) -> None:
-    statement = statement.strip()
-    builtin = _BUILTIN.match(statement)
-    if builtin:
-        command, flags, rest = builtin.group(1), builtin.group(2), builtin.group(3)
-        makes_readonly = command == "readonly" or "r" in flags
-        makes_exported = command == "export" or "x" in flags
-        for word in rest.split():
-            name, sep, value = word.partition("=")
-            if name != "TMOUT":
-                continue
-            if sep:
-                state.assign(_shell_value(value), where)
-            if makes_readonly:
-                state.readonly = True
-            if makes_exported:
-                state.exported = True
-        return
-    match = re.match(r"^TMOUT=(\S*)", statement)
-    if match:
-        state.assign(_shell_value(match.group(1)), where)
-    elif re.match(r"^unset\s+(-v\s+)?(.*\s)?TMOUT(\s|$)", statement):
-        if state.readonly:
-            state.notes.append(f"{where['file']}:{where['line']}: unset of readonly TMOUT "
-                               "fails")
-        else:
-            state.value = None
-            state.set_in.append({**where, "value": None})
+def _walk(frames: list[FileFrame], shell: str, start: World) -> tuple[Walk, set[World]]:
+    """Run the walk for one shell from the session's state ``start``."""
+    by_path = {f.path: f for f in frames if not f.path.startswith("cii:")}
+    modes: dict[str, int] = {}
+    elsewhere: dict[str, str] = {}
+    for frame in frames:
+        if frame.path != "cii:" + _SECTION:
+            continue
+        for line in split_lines(frame.content):
+            parts = fields(line, " ", 2)
+            if len(parts) == 3 and parts[0] == "M" and re.fullmatch(r"[0-7]{1,4}", parts[1]):
+                modes[parts[2]] = int(parts[1], 8)
+            elif len(parts) == 3 and parts[0] == "X":
+                elsewhere[parts[2]] = parts[1]
+    walk = Walk(shell, by_path, modes, elsewhere,
+                covered=tuple(w[:-1] if w.endswith("*") else w for w in STARTUP_FILES))
+    walker = Walker(walk)
+    worlds = {start}
+    if by_path.get("/etc/profile", FileFrame("", "missing")).state == "ok":
+        worlds = _settled(walker.run_file("/etc/profile", worlds, 0))
+    elif "/etc/profile" in by_path and by_path["/etc/profile"].state != "missing":
+        walk.blocked.append("/etc/profile is not readable by the collector")
+    for home in HOME_FILES[shell]:
+        home_frame = by_path.get(home)
+        if home_frame is not None and home_frame.state == "ok":
+            worlds = _settled(walker.run_file(home, worlds, 0))
+            break
+        if home_frame is not None and home_frame.state != "missing":
+            walk.blocked.append(f"{home} is not readable by the collector")
+            break
+    return walk, worlds
+
+
+def _settled(worlds: set[World]) -> set[World]:
+    """A start-up file abandoned (dash after an error, ``exit``) leaves the shell going on
+    with the next start-up file."""
+    return {replace(w, leaving=0) for w in worlds}
+
+
+def _unknowable(walk: Walk) -> ProbeResult | None:
+    if walk.blocked:
+        return ProbeResult.failed(f"{walk.shell} start-up: {walk.blocked[0]}")
+    return None
 
 
 def parse_shell_timeout(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
+    """TMOUT of an interactive bash login shell (dash has no TMOUT). bash 5.2 eval.c
+    ``read_command`` arms ``alarm(atoi(TMOUT))`` when that is above 0."""
     frames, problem = frames_or_error(raw)
     if problem:
         return problem
-    blocked = unreadable_paths(frames)
-    if blocked:
-        return ProbeResult.failed(f"{blocked[0]} is not readable by the collector")
-    state = _TimeoutState()
-    read = []
-    profile = next((f.content for f in frames if f.path == "/etc/profile" and f.state == "ok"),
-                   "")
-    # Debian's /etc/profile sources /etc/bash.bashrc and nothing reads /etc/bashrc; on the
-    # RHEL family ~/.bashrc sources /etc/bashrc and nothing reads /etc/bash.bashrc.
-    debian_style = any("bash.bashrc" in _strip_shell_comment(line)
-                       for line in split_lines(profile))
-    ignored = "/etc/bashrc" if debian_style else "/etc/bash.bashrc"
-    for frame in frames:
-        if frame.state != "ok":
-            continue
-        if frame.path == ignored:
-            state.notes.append(f"{frame.path} is not read by login shells on this system; "
-                               "its settings are ignored")
-            continue
-        read.append(frame.path)
-        depth = 0
-        for number, line in enumerate(split_lines(frame.content), start=1):
-            code = _strip_shell_comment(line).strip()
-            if not code:
-                continue
-            for statement in _STATEMENT_SPLIT.split(code):
-                statement = statement.strip()
-                if _BLOCK_OPEN.match(statement):
-                    depth += 1
-                    statement = _BLOCK_OPEN.sub("", statement, count=1).strip()
-                if _BLOCK_CLOSE.match(statement):
-                    depth = max(depth - 1, 0)
-                    continue
-                if "TMOUT" in statement:
-                    _apply_statement(statement, state,
-                                     {"file": frame.path, "line": number,
-                                      "conditional": depth > 0})
-    tmout = 0
-    if state.value is not None:
-        if re.fullmatch(r"\d{1,9}", state.value):
-            tmout = int(state.value)
-        else:
-            state.notes.append(f"TMOUT={state.value!r} is not a number of seconds; "
-                               "bash does not time out")
-    effective = state.set_in[-1] if state.set_in else None
+    walk, worlds = _walk(frames, "bash", World(umask=DEFAULT_UMASK, umask_where="default"))
+    unknowable = _unknowable(walk)
+    if unknowable:
+        return unknowable
+    unknown = sorted({w.tmout_where for w in worlds if not w.tmout_known})
+    if unknown:
+        return ProbeResult.failed(f"TMOUT is computed at {unknown[0]}; its value is not known")
+    seconds = sorted({c_atoi(w.tmout) if w.tmout is not None else 0 for w in worlds})
+    worst = 0 if seconds[0] <= 0 else seconds[-1]
     return ProbeResult.ok({
-        "tmout": tmout,
-        "set": state.value is not None,
-        "readonly": state.readonly,
-        "exported": state.exported,
-        "conditional": bool(effective and effective["conditional"]),
-        "set_in": state.set_in,
-        "files_read": read,
-        "notes": state.notes,
+        "tmout": worst,
+        "possible": seconds,
+        "set": all(w.tmout is not None for w in worlds),
+        "readonly": all(w.tmout_readonly for w in worlds),
+        "exported": all(w.tmout_exported for w in worlds),
+        "conditional": len(seconds) > 1,
+        "set_in": sorted({w.tmout_where for w in worlds if w.tmout_where}),
+        "files_read": list(dict.fromkeys(walk.read)),
+        "notes": list(dict.fromkeys(walk.notes)),
     })
 
 
-
-
-_UMASK_STATEMENT = re.compile(r"^umask\s+(?:-S\s+)?([0-7]{1,4})\s*$")
-DEFAULT_UMASK = "0022"  # what init and sshd hand a session when nothing sets one
+def _session_umasks(frames: list[FileFrame]) -> tuple[set[int], str]:
+    """The umask(s) a session starts with, per login and sshd PAM stack: login.defs UMASK
+    where the stack has pam_umask (linux-pam modules/pam_umask), else 022."""
+    files = pam_files(frames)
+    defs = next((f for f in frames if f.path == LOGIN_DEFS and f.state == "ok"), None)
+    defs_umask = read_login_defs(defs.content).get("UMASK") if defs else None
+    values: set[int] = set()
+    sources = []
+    for name in ("login", "sshd"):
+        stack = resolve_service(name, files) if files else None
+        with_umask = bool(stack) and any(
+            line["type"] == "session" and line["module"] == "pam_umask.so"
+            for line in stack["lines"])  # type: ignore[index]
+        if with_umask and defs_umask and re.fullmatch(r"[0-7]{1,4}", defs_umask):
+            values.add(int(defs_umask, 8) & 0o777)
+            sources.append(f"{name}: {LOGIN_DEFS} UMASK (pam_umask)")
+        else:
+            values.add(DEFAULT_UMASK)
+            sources.append(f"{name}: default 022")
+    return values, "; ".join(sources)
 
 
 def parse_shell_umask(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    """The umask a login shell ends up with: the last ``umask`` in the startup files, else
-    login.defs UMASK when pam_umask is in login's and sshd's session stacks, else 022."""
+    """The umask interactive bash and sh login shells end up with, every path of the walk
+    counted: ``grants`` is what the most open of them lets others have."""
     frames, problem = frames_or_error(raw)
     if problem:
         return problem
-    blocked = unreadable_paths(frames)
-    if blocked:
-        return ProbeResult.failed(f"{blocked[0]} is not readable by the collector")
-    profile = next((f.content for f in frames if f.path == "/etc/profile" and f.state == "ok"),
-                   "")
-    debian_style = any("bash.bashrc" in _strip_shell_comment(line)
-                       for line in split_lines(profile))
-    ignored = "/etc/bashrc" if debian_style else "/etc/bash.bashrc"
-    set_in: list[dict[str, Any]] = []
+    starts, session_source = _session_umasks(frames)
+    masks: dict[int, set[str]] = {}
     notes: list[str] = []
-    for frame in frames:
-        if frame.state != "ok" or frame.path == ignored or not (
-                frame.path.startswith("/etc/profile") or frame.path.endswith("bashrc")):
-            continue
-        depth = 0
-        for number, line in enumerate(split_lines(frame.content), start=1):
-            for statement in _STATEMENT_SPLIT.split(_strip_shell_comment(line)):
-                statement = statement.strip()
-                if _BLOCK_OPEN.match(statement):
-                    depth += 1
-                    statement = _BLOCK_OPEN.sub("", statement, count=1).strip()
-                if _BLOCK_CLOSE.match(statement):
-                    depth = max(depth - 1, 0)
-                    continue
-                match = _UMASK_STATEMENT.match(statement)
-                if match:
-                    set_in.append({"file": frame.path, "line": number,
-                                   "value": f"{int(match.group(1), 8):04o}",
-                                   "conditional": depth > 0})
-                elif statement.startswith("umask "):
-                    notes.append(f"{frame.path}:{number}: symbolic or computed umask "
-                                 f"{statement[:60]!r} is not evaluated")
-    if set_in:
-        value, source, conditional = set_in[-1]["value"], set_in[-1]["file"], \
-            bool(set_in[-1]["conditional"])
-    else:
-        conditional = False
-        files = pam_files(frames)
-        stacks = [resolve_service(name, files) for name in ("login", "sshd")] if files else []
-        with_umask = bool(stacks) and all(
-            any(line["type"] == "session" and line["module"] == "pam_umask.so"
-                for line in stack["lines"]) for stack in stacks)
-        defs = next((f for f in frames if f.path == LOGIN_DEFS and f.state == "ok"), None)
-        defs_umask = read_login_defs(defs.content).get("UMASK") if defs else None
-        if with_umask and defs_umask and re.fullmatch(r"[0-7]{1,4}", defs_umask):
-            value, source = f"{int(defs_umask, 8):04o}", LOGIN_DEFS + " (pam_umask)"
-        else:
-            value, source = DEFAULT_UMASK, "default"
-    if any(entry["value"] != value for entry in set_in):
-        notes.append("the startup files set different umasks; the last one counts")
+    read: list[str] = []
+    for shell in ("bash", "sh"):
+        for start in sorted(starts):
+            walk, worlds = _walk(frames, shell, World(umask=start, umask_where="session"))
+            unknowable = _unknowable(walk)
+            if unknowable:
+                return unknowable
+            notes += walk.notes
+            read += walk.read
+            for world in worlds:
+                if world.umask is None:
+                    return ProbeResult.failed(f"{shell}: the umask set at {world.umask_where} "
+                                              "is computed; its value is not known")
+                masks.setdefault(world.umask, set()).add(f"{shell}: {world.umask_where}")
+    combined = 0o777
+    for mask in masks:
+        combined &= mask
     return ProbeResult.ok({
-        "umask": value,
-        "grants": f"{0o777 & ~int(value, 8):04o}",
-        "source": source,
-        "conditional": conditional,
-        "set_in": set_in,
-        "notes": notes,
+        "umask": f"{combined:04o}",
+        "grants": f"{0o777 & ~combined:04o}",
+        "possible": sorted(f"{mask:04o}" for mask in masks),
+        "source": "; ".join(sorted({w for m in masks if m == min(masks, key=lambda x: (
+            bin(0o777 & ~x).count("1"))) for w in masks[m]})),
+        "session": session_source,
+        "conditional": len(masks) > 1,
+        "set_in": sorted({w for where in masks.values() for w in where}),
+        "files_read": list(dict.fromkeys(read)),
+        "notes": list(dict.fromkeys(notes)),
     })
 
 
 PROBES = (
     Probe(
         name="shell_umask",
-        summary="the umask login shells end up with (startup files, else login.defs UMASK "
-        "through pam_umask, else 022) and the file mode it grants",
+        summary="the umask interactive bash and sh login shells end up with (the session's "
+        "umask from pam_umask or 022, then the start-up files in the order the shells read "
+        "them, every branch counted) and the file mode the most open one grants",
         snippet=files_only,
-        files=lambda args: (*SHELL_STARTUP_FILES, LOGIN_DEFS, *PAM_FILES),
+        shared=(STARTUP_SNIPPET,),
+        files=lambda args: (*STARTUP_FILES, LOGIN_DEFS, *PAM_FILES),
         parse=parse_shell_umask,
         cap_bytes=4 * 1024 * 1024,
     ),
     Probe(
         name="shell_timeout",
-        summary="TMOUT as login shells get it from /etc/profile, /etc/bash.bashrc, "
-        "/etc/profile.d/*.sh and /etc/bashrc (0 when unset)",
+        summary="TMOUT as an interactive bash login shell gets it from /etc/profile and the "
+        "files it sources in their order, then /etc/skel's files (0 when unset; the worst "
+        "branch when it differs per user)",
         snippet=files_only,
-        files=lambda args: SHELL_STARTUP_FILES,
+        shared=(STARTUP_SNIPPET,),
+        files=lambda args: STARTUP_FILES,
         parse=parse_shell_timeout,
         cap_bytes=1024 * 1024,
     ),

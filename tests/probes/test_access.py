@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scanner.probes import ProbeResult
-from tests.conftest import frame_files, interpret
+from tests.conftest import TEST_TOKEN, frame_files, interpret
 
 DEBIAN_SUDOERS = (
     "#\n# This file MUST be edited with the 'visudo' command as root.\n#\n"
@@ -52,8 +52,34 @@ def test_sudoers_comments_continuations_uids_and_scoped_defaults() -> None:
     data = _sudoers({"/etc/sudoers.d/ops": text}).data
     assert [entry["where"] for entry in data["nopasswd"]] == ["/etc/sudoers.d/ops:3"]
     assert data["no_authenticate"] == ["/etc/sudoers.d/ops:5"]
-    assert data["use_pty"] is True  # scoped defaults do not change the global value
-    assert {d["scope"] for d in data["scoped_defaults"]} == {":ops", ">root"}
+    # a runas-scoped !use_pty turns it off for commands run as root (sudo applies scoped
+    # Defaults too; tests/oracle/test_sudo.py runas-negated)
+    assert (data["use_pty"], data["use_pty_off_at"]) == (False, ["/etc/sudoers.d/ops:6"])
+    assert {(d["scope"], d["target"]) for d in data["scoped_defaults"]} == {
+        ("user", "ops"), ("runas", "root")}
+
+
+def test_sudoers_read_depth_first_last_match_and_file_order() -> None:
+    main = DEBIAN_SUDOERS + "x ALL=(ALL:ALL) ALL\n"
+    assert _sudoers({"/etc/sudoers.d/a": "x ALL=(ALL) NOPASSWD: ALL\n"}, main).data[
+        "nopasswd"] == []
+    data = _sudoers({"/etc/sudoers.d/a": "Defaults:x !use_pty\nDefaults!/bin/sh !use_pty\n",
+                     "/etc/sudoers.d/b": "Defaults use_pty\n"}).data
+    assert data["use_pty_off_at"] == ["/etc/sudoers.d/a:2"]
+    tags = _sudoers({"/etc/sudoers.d/a": "x ALL=(root) PASSWD: /bin/a, /bin/b\n"
+                     "y ALL=(root) NOPASSWD: /bin/a, PASSWD: /bin/b\n"}).data
+    assert [entry["command"] for entry in tags["nopasswd"]] == ["/bin/a"]
+
+
+def test_sudoers_drops_what_visudo_calls_a_syntax_error() -> None:
+    section = ("CIIM" + "0" * 32 + " F cii:sudo\nSudo version 1.9.13p3\ncii:visudo\n"
+               "/etc/sudoers.d/a:1:14: syntax error\ncii:visudo-rc 1\n\ncii:rc 0\n")
+    files = frame_files({"/etc/sudoers": DEBIAN_SUDOERS,
+                         "/etc/sudoers.d/a": "x ALL=(ALL NOPASSWD: ALL\nDefaults !use_pty\n"})
+    data = interpret("sudoers", section.replace("CIIM" + "0" * 32, TEST_TOKEN).encode()
+                     + files).data
+    assert data["nopasswd"] == [] and data["use_pty"] is False
+    assert data["notes"] == ["/etc/sudoers.d/a:1: sudo drops this line (syntax error)"]
 
 
 def test_sudoers_gbk_comment() -> None:
@@ -65,6 +91,9 @@ def test_sudoers_gbk_comment() -> None:
 
 def test_sudoers_absent_unreadable_and_foreign_includes() -> None:
     assert _sudoers(main=None).status == "absent"
+    installed = f"{TEST_TOKEN} F cii:sudo\nSudo version 1.9.13p3\n\ncii:rc 0\n".encode()
+    assert interpret("sudoers", installed + frame_files({"/etc/sudoers": None})).status == \
+        "error"
     assert _sudoers(unreadable=("/etc/sudoers",)).status == "error"
     assert _sudoers({"/etc/sudoers.d/x": ""}, unreadable=("/etc/sudoers.d/x",)).status == "error"
     foreign = DEBIAN_SUDOERS + "@include /opt/site/sudoers\n"

@@ -432,13 +432,20 @@ def test_tmout_unset_is_zero() -> None:
     assert (data["tmout"], data["set"], data["readonly"]) == (0, False, False)
 
 
-def test_tmout_last_assignment_wins_until_readonly() -> None:
-    files = {"/etc/profile": "TMOUT=900\n", "/etc/profile.d/a.sh": "TMOUT=300; readonly TMOUT\n",
-             "/etc/profile.d/z.sh": "TMOUT=0\nunset TMOUT\n"}
+_LOOP = "for i in /etc/profile.d/*.sh; do\n  if [ -r $i ]; then . $i; fi\ndone\n"
+
+
+def test_tmout_follows_the_order_bash_reads_in() -> None:
+    """/etc/profile's own lines after its profile.d loop run last (the issue's false pass)."""
+    files = {"/etc/profile": _LOOP + "TMOUT=0\n", "/etc/profile.d/a.sh": "TMOUT=300\n"}
+    assert _tmout(files).data["tmout"] == 0
+    files["/etc/profile.d/a.sh"] = "TMOUT=300; readonly TMOUT\n"
     data = _tmout(files).data
     assert (data["tmout"], data["readonly"]) == (300, True)
-    assert [entry["file"] for entry in data["set_in"]] == ["/etc/profile", "/etc/profile.d/a.sh"]
-    assert len(data["notes"]) == 2
+    assert data["set_in"] == ["/etc/profile.d/a.sh:1"] and "refuses" in data["notes"][0]
+    files = {"/etc/profile": "TMOUT=900\n" + _LOOP, "/etc/profile.d/a.sh": "TMOUT=300\n",
+             "/etc/profile.d/b.conf": "TMOUT=0\n", "/etc/profile.d/.c.sh": "TMOUT=0\n"}
+    assert _tmout(files).data["tmout"] == 300
 
 
 def test_tmout_builtins_declare_typeset_export() -> None:
@@ -446,45 +453,52 @@ def test_tmout_builtins_declare_typeset_export() -> None:
                                      ("typeset -rx TMOUT=600\n", True, True),
                                      ("export TMOUT=600 HISTSIZE=100\n", False, True),
                                      ("readonly TMOUT=600 && export TMOUT\n", True, True)]:
-        data = _tmout({"/etc/bashrc": text}).data
+        data = _tmout({"/etc/profile": text}).data
         assert (data["tmout"], data["readonly"], data["exported"]) == (600, readonly, exported)
 
 
-def test_tmout_only_in_the_bashrc_this_system_does_not_read_is_ignored() -> None:
+def test_tmout_only_where_something_sources_the_bashrc() -> None:
     debian_profile = "if [ -f /etc/bash.bashrc ]; then\n  . /etc/bash.bashrc\nfi\n"
     data = _tmout({"/etc/profile": debian_profile, "/etc/bashrc": "TMOUT=300\n"}).data
-    assert data["tmout"] == 0 and "not read" in data["notes"][0]
+    assert data["tmout"] == 0 and data["files_read"] == ["/etc/profile"]
     data = _tmout({"/etc/profile": debian_profile, "/etc/bash.bashrc": "TMOUT=300\n"}).data
     assert data["tmout"] == 300
-    rhel = _tmout({"/etc/profile": "for i in /etc/profile.d/*.sh; do . $i; done\n",
-                   "/etc/bash.bashrc": "TMOUT=300\n", "/etc/bashrc": "TMOUT=600\n"}).data
+    rhel = _tmout({"/etc/profile": _LOOP, "/etc/bash.bashrc": "TMOUT=300\n",
+                   "/etc/skel/.bash_profile": "[ -f ~/.bashrc ] && . ~/.bashrc\n",
+                   "/etc/skel/.bashrc": "if [ -f /etc/bashrc ]; then . /etc/bashrc; fi\n",
+                   "/etc/bashrc": "TMOUT=600\n"}).data
     assert rhel["tmout"] == 600
 
 
 def test_tmout_unset_without_readonly_clears_it() -> None:
-    data = _tmout({"/etc/profile": "TMOUT=600\n", "/etc/bashrc": "unset TMOUT\n"}).data
+    data = _tmout({"/etc/profile": "TMOUT=600\nunset TMOUT\n"}).data
     assert (data["tmout"], data["set"]) == (0, False)
 
 
-def test_tmout_comments_quotes_and_non_numbers() -> None:
+def test_tmout_comments_quotes_crlf_and_atoi() -> None:
     assert _tmout({"/etc/profile": "# TMOUT=600\necho '# TMOUT=1'\n"}).data["tmout"] == 0
     assert _tmout({"/etc/profile": 'TMOUT="450"  # 等保\n'}).data["tmout"] == 450
-    data = _tmout({"/etc/profile": "TMOUT=${TMOUT:-600}\n"}).data
-    assert data["tmout"] == 0 and "not a number" in data["notes"][0]
+    assert _tmout({"/etc/profile": "TMOUT=300s\n"}).data["tmout"] == 300  # atoi
+    assert _tmout({"/etc/profile": "TMOUT=600\r\n"}).data["tmout"] == 600
+    crlf = _tmout({"/etc/profile": "TMOUT=600\r\nreadonly TMOUT\r\nTMOUT=0\n"}).data
+    assert (crlf["tmout"], crlf["readonly"]) == (0, False)
+    assert _tmout({"/etc/profile": "TMOUT=${X:-600}\n"}).status == "error"
 
 
-def test_tmout_inside_a_conditional_is_marked() -> None:
+def test_tmout_branches_count_worst_first() -> None:
     text = 'if [ "$(id -u)" -ne 0 ]; then\n\tTMOUT=600\nfi\n'
     data = _tmout({"/etc/profile": text}).data
-    assert (data["tmout"], data["conditional"]) == (600, True)
+    assert (data["tmout"], data["conditional"], data["possible"]) == (0, True, [0, 600])
     assert _tmout({"/etc/profile": text + "TMOUT=300\n"}).data["conditional"] is False
+    both = 'if [ "$(id -u)" -eq 0 ]; then TMOUT=300; else TMOUT=600; fi\n'
+    assert _tmout({"/etc/profile": both}).data["tmout"] == 600
 
 
 def test_tmout_gbk_bytes_and_unreadable_files() -> None:
     content = "# 超时\n".encode("gbk") + b"TMOUT=120\n"
     assert interpret("shell_timeout", frame_files({"/etc/profile": content})  # type: ignore[dict-item]
                      ).data["tmout"] == 120
-    assert _tmout({"/etc/profile": "", "/etc/profile.d/x.sh": ""},
+    assert _tmout({"/etc/profile": _LOOP, "/etc/profile.d/x.sh": ""},
                   unreadable=("/etc/profile.d/x.sh",)).status == "error"
 
 
@@ -532,28 +546,33 @@ def _umask(files: dict[str, str | None], unreadable: tuple[str, ...] = ()) -> Pr
     return interpret("shell_umask", frame_files(files, unreadable))
 
 
-def test_umask_default_last_assignment_and_grants() -> None:
+def test_umask_default_order_and_grants() -> None:
     assert _umask({"/etc/profile": "PATH=/bin\n"}).data["umask"] == "0022"
-    data = _umask({"/etc/profile": "umask 077\n", "/etc/profile.d/a.sh": "umask 0027 # 等保\n"})
-    assert (data.data["umask"], data.data["grants"], data.data["source"]) == (
-        "0027", "0750", "/etc/profile.d/a.sh")
-    assert "different umasks" in data.data["notes"][0]
+    data = _umask({"/etc/profile": "umask 077\n" + _LOOP,
+                   "/etc/profile.d/a.sh": "umask 0027 # 等保\n"}).data
+    assert (data["umask"], data["grants"]) == ("0027", "0750")
+    assert _umask({"/etc/profile": _LOOP + "umask 022\n",
+                   "/etc/profile.d/a.sh": "umask 027\n"}).data["umask"] == "0022"
 
 
-def test_umask_from_login_defs_only_through_pam_umask_in_both_stacks() -> None:
+def test_umask_from_login_defs_through_pam_umask_per_stack() -> None:
     files: dict[str, str | None] = {
         "/etc/profile": "", "/etc/login.defs": "UMASK\t\t027\n",
         "/etc/pam.d/login": "session optional pam_umask.so\n",
         "/etc/pam.d/sshd": "session required pam_unix.so\n"}
-    assert _umask(files).data["source"] == "default"
+    assert _umask(files).data["possible"] == ["0022", "0027"]
+    assert _umask(files).data["umask"] == "0022"
     files["/etc/pam.d/sshd"] = "session optional pam_umask.so\n"
     assert _umask(files).data["umask"] == "0027"
 
 
-def test_umask_conditional_symbolic_and_unreadable() -> None:
-    data = _umask({"/etc/bashrc": "if [ $UID -gt 199 ]; then\n  umask 002\nelse\n  umask 022\n"
+def test_umask_branches_shells_symbolic_and_unreadable() -> None:
+    data = _umask({"/etc/profile": "if [ $UID -gt 199 ]; then\n  umask 002\nelse\n  umask 022\n"
                    "fi\n"}).data
-    assert (data["umask"], data["conditional"]) == ("0022", True)
-    symbolic = _umask({"/etc/profile": "umask u=rwx,g=rx,o=\n"}).data
-    assert symbolic["umask"] == "0022" and "not evaluated" in symbolic["notes"][0]
+    assert (data["umask"], data["grants"], data["conditional"]) == ("0002", "0775", True)
+    bash_only = _umask({"/etc/profile": 'if [ -n "$BASH_VERSION" ]; then umask 027; fi\n'}).data
+    assert bash_only["possible"] == ["0022", "0027"]
+    assert _umask({"/etc/profile": "umask u=rwx,g=rx,o=\n"}).data["umask"] == "0027"
+    assert _umask({"/etc/profile": "umask 027\r\n"}).data["umask"] == "0022"
+    assert _umask({"/etc/profile": "umask $M\n"}).status == "error"
     assert _umask({"/etc/profile": ""}, ("/etc/profile",)).status == "error"
