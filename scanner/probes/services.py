@@ -7,10 +7,11 @@ same code (masks, /etc over /lib, aliases, ``enabled-runtime`` links in /run tha
 reboot drops). ``enabled`` is enabled now; ``enabled_at_boot`` what the next boot
 starts. systemctl --root does not run generators, so SysV scripts with ``S`` links in
 rc2.d to rc5.d are added as systemd-sysv-generator adds them (wanted by
-multi-user.target or graphical.target). Only without any systemctl are the files read by hand: unit files,
-``*.wants`` links, SysV links. Whether a unit runs comes from systemctl when systemd is
-PID 1, else from process names in ``/proc/*/stat``; a state that cannot be seen is
-reported as unobservable (the rule gives ``error``), never guessed.
+multi-user.target or graphical.target). Only without any systemctl are the files read
+by hand: unit files, ``*.wants`` links, SysV links. Whether a unit runs comes from
+systemctl when systemd is PID 1, else from process names in ``/proc/*/stat``; a state
+that cannot be seen is reported as unobservable (the rule gives ``error``), never
+guessed.
 """
 
 from __future__ import annotations

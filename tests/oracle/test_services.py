@@ -26,12 +26,13 @@ ETC = "/etc/systemd/system"
 LIB = "/usr/lib/systemd/system"
 WANTS = f"{ETC}/multi-user.target.wants"
 GEN = "/usr/cii-gen"
-_GENERATOR = ("rm -rf {g}; mkdir -p {g}/n {g}/e {g}/l; "
-              "/lib/systemd/system-generators/systemd-sysv-generator {g}/n {g}/e {g}/l; "
-              "find {g} -path '*.wants/*' -printf '%f\\n'").format(g=GEN)
+_GENERATOR = (f"rm -rf {GEN}; mkdir -p {GEN}/n {GEN}/e {GEN}/l; "
+              f"/lib/systemd/system-generators/systemd-sysv-generator {GEN}/n {GEN}/e {GEN}/l; "
+              f"find {GEN} -path '*.wants/*' -printf '%f\\n'")
 UNIT = ("[Unit]\nDescription=oracle stand-in\n[Service]\nExecStart=/bin/true\n"
         "[Install]\nWantedBy=multi-user.target\n")
-SOCKET = "[Unit]\nDescription=oracle\n[Socket]\nListenStream=2323\n[Install]\nWantedBy=sockets.target\n"
+SOCKET = ("[Unit]\nDescription=oracle\n[Socket]\nListenStream=2323\n"
+          "[Install]\nWantedBy=sockets.target\n")
 SYSV = ("#!/bin/sh\n### BEGIN INIT INFO\n# Provides: {name}\n# Default-Start: 2 3 4 5\n"
         "# Default-Stop: 0 1 6\n### END INIT INFO\n")
 
