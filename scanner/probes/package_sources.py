@@ -9,11 +9,11 @@ The consumers are apt and dnf, and both are asked first:
   ``allow-insecure``/``allow-weak``/``allow-downgrade-to-insecure`` already resolved
   against ``Acquire::Allow*Repositories`` (``GetDebReleaseIndexBy``); the acquire code
   (``acquire-item.cc``, ``AllowInsecureRepositories``) also honours those globals on their
-  own, whatever an entry says, so they count by themselves. It is run with
-  ``ReleaseInfo=false`` and no cache file, so nothing is written. ``apt-config shell
-  …/b`` gives those globals and ``APT::Get::AllowUnauthenticated`` through apt's own
-  ``StringToBool``.
-  Only ``trusted=`` is not shown by apt for an entry it has not fetched; it is read
+  own, whatever an entry says, so they count by themselves; ``allow-downgrade-to-insecure``
+  alone lets nothing unsigned in (the unsigned check follows it) and is only shown.
+  indextargets runs with ``ReleaseInfo=false`` and no cache file, so nothing is written.
+  ``apt-config shell …/b`` gives those globals and ``APT::Get::AllowUnauthenticated``
+  through apt's own ``StringToBool``. Only ``trusted=`` is not shown by apt for an entry it has not fetched; it is read
   from the one line or stanza apt names (``Sourcesentry``) as ``ParseLine`` /
   ``ParseStanza`` read it, with :func:`apt_string_to_bool`.
 * dnf (dnf 4.14, libdnf 0.69): its Python API reads dnf.conf and every repo file as dnf
@@ -231,9 +231,13 @@ def _apt_repos(collected: Collected) -> tuple[list[dict[str, Any]], list[str], l
         found = entries.setdefault("\t".join((entry, site, row["RELEASE"])), {
             "file": entry, "type": row["TARGET_OF"], "name": f"{site} {row['RELEASE']}",
             "why": set()})
-        for option in ("ALLOW_INSECURE", "ALLOW_WEAK", "ALLOW_DOWNGRADE_TO_INSECURE"):
+        for option in ("ALLOW_INSECURE", "ALLOW_WEAK"):
             if row[option] == "true":
                 found["why"].add(option.lower().replace("_", "-"))
+        # allow-downgrade-to-insecure only lets a formerly signed repository through the
+        # "no longer signed" check; the unsigned check after it still needs trusted= or
+        # allow-insecure (acquire-item.cc AllowInsecureRepositories): shown, not counted
+        found["downgrade_allowed"] = row["ALLOW_DOWNGRADE_TO_INSECURE"] == "true"
     repos: list[dict[str, Any]] = []
     for found in entries.values():
         trusted, problem = _trusted_option(found["file"], collected.files)
@@ -250,7 +254,7 @@ def _apt_repos(collected: Collected) -> tuple[list[dict[str, Any]], list[str], l
         # acquire-item.cc reads the Acquire::Allow* globals itself, beside the entry's
         # option: an entry's allow-insecure=no does not switch a global "true" off
         global_insecure.extend(f"{key} is true (apt-config)" for var, key in _APT_BOOLS.items()
-                               if shown.get(var) == "true")
+                               if shown.get(var) == "true" and var != "DOWNGRADE")
     elif config is not None and config.text.strip() != "cii:missing":
         problems.append("apt-config could not be asked")
     return repos, global_insecure, problems

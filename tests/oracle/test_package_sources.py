@@ -151,6 +151,97 @@ APT_CASES = [
              {"/etc/apt/sources.list": f"deb [trusted=yes {LINE}\n"}, noncompliant="error"),
 ]
 
+# ---------------------------------------------------------------- signed repositories
+
+KEY = "/var/cii-key.gpg"
+_SIGN = [
+    "export GNUPGHOME=/var/cii-gpg", "mkdir -p -m 0700 $GNUPGHOME",
+    "gpg --batch --quiet --pinentry-mode loopback --passphrase '' "
+    "--quick-gen-key 'cii oracle <o@example.org>' rsa2048 sign never 2>/dev/null",
+    f"gpg --batch --export > {KEY}",
+]
+
+
+def _release(hash_name: str, tool: str) -> str:
+    return (f"(cd {REPO} && printf 'Origin: cii\nLabel: cii\nSuite: cii\nCodename: cii\n"
+            f"Date: %s\n{hash_name}:\n %s %s Packages\n' \"$(date -Ru)\" "
+            f"\"$({tool} Packages | cut -d' ' -f1)\" \"$(stat -c %s Packages)\" > Release)")
+
+
+def _signed_repo(hash_name: str = "SHA256", tool: str = "sha256sum") -> list[str]:
+    build = [line for line in _BUILD_REPO if "> Release)" not in line]
+    return [*_SIGN, *build, _release(hash_name, tool),
+            f"(cd {REPO} && GNUPGHOME=/var/cii-gpg gpg --batch --yes --clearsign "
+            "-o InRelease Release)"]
+
+
+# A man in the middle, after a first signed update: a new package, and the signature
+# either gone or made with the attacker's own key.
+def _mitm(resign: bool) -> str:
+    steps = [
+        f"mkdir -p {REPO}/evil/DEBIAN",
+        f"printf 'Package: ciievil\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t "
+        f"<t@example.org>\\nDescription: injected\\n' > {REPO}/evil/DEBIAN/control",
+        f"dpkg-deb -Zgzip --build {REPO}/evil {REPO}/ciievil_1.0_all.deb >/dev/null",
+        f"rm -rf {REPO}/evil {REPO}/InRelease",
+        f"cd {REPO} && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null",
+        _release("SHA256", "sha256sum")]
+    if resign:
+        steps += ["export GNUPGHOME=/var/cii-evil-gpg", "mkdir -p -m 0700 $GNUPGHOME",
+                  "gpg --batch --quiet --pinentry-mode loopback --passphrase '' "
+                  "--quick-gen-key 'mitm <m@example.org>' rsa2048 sign never 2>/dev/null",
+                  f"gpg --batch --yes --clearsign -o {REPO}/InRelease {REPO}/Release"]
+    return " && ".join(steps)
+
+
+def _mitm_decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    first, attack, _, shown, install = answers
+    assert first.ok and attack.ok, first.stderr + attack.stderr
+    return not shown.ok and not install.ok
+
+
+def mitm(resign: bool) -> Consumer:
+    how = "re-signed with another key" if resign else "signature stripped"
+    return Consumer(
+        f"apt-get update, {how}, update again, injected package known or installable",
+        [Ask(["apt-get", "update", *APT_DIRS]), Ask(["sh", "-c", _mitm(resign)]),
+         Ask(["apt-get", "update", *APT_DIRS]), Ask(["apt-cache", "show", *APT_DIRS, "ciievil"]),
+         Ask(["apt-get", "install", "-y", "--download-only", *APT_DIRS, "ciievil"])],
+        _mitm_decide)
+
+
+STRIPPED = mitm(resign=False)
+RESIGNED = mitm(resign=True)
+
+
+def signed_case(name: str, intent: str, options: str, consumer: Consumer = STRIPPED,
+                repo: Sequence[str] = (), conf: str | None = None) -> Case:
+    files: dict[str, str | None] = {
+        "/etc/apt/sources.list": f"deb [signed-by={KEY}{options}] {LINE}\n"}
+    if conf is not None:
+        files["/etc/apt/apt.conf.d/99cii"] = conf
+    return Case(RULE, name, State(files=files, setup=list(repo or _signed_repo()),
+                                  overlays=["/var"]),
+                consumer, intent)  # type: ignore[arg-type]
+
+
+SIGNED_CASES = [
+    signed_case("signed-stripped-refused", "pass", ""),
+    # acquire-item.cc: the downgrade check passes, the unsigned check after it still fails
+    signed_case("signed-downgrade-option-alone", "pass", " allow-downgrade-to-insecure=yes"),
+    signed_case("signed-downgrade-global-alone", "pass", "",
+                conf='Acquire::AllowDowngradeToInsecureRepositories "true";\n'),
+    signed_case("signed-downgrade-and-insecure", "fail",
+                " allow-downgrade-to-insecure=yes allow-insecure=yes"),
+    signed_case("signed-resigned-refused", "pass", "", RESIGNED),
+    # only MD5 in the Release file: "weak security information", refused unless allow-weak
+    signed_case("signed-md5-only-refused", "pass", "", APT, _signed_repo("MD5Sum", "md5sum")),
+    signed_case("signed-md5-only-allow-weak", "fail", " allow-weak=yes", APT,
+                _signed_repo("MD5Sum", "md5sum")),
+    signed_case("signed-md5-only-global-weak", "fail", "", APT, _signed_repo("MD5Sum", "md5sum"),
+                conf='Acquire::AllowWeakRepositories "yes";\n'),
+]
+
 # ---------------------------------------------------------------- dnf
 
 DNF_COPY = "/var/cii-dnf"
@@ -243,7 +334,7 @@ DNF_CASES = [
                 "/etc/yum.conf": "[main]\ngpgcheck=0\n" + REPO_A + "gpgcheck=0\n"}),
 ]
 
-CASES = [*APT_CASES, *DNF_CASES]
+CASES = [*APT_CASES, *SIGNED_CASES, *DNF_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

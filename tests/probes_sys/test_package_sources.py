@@ -73,10 +73,11 @@ def test_allow_insecure_as_apt_resolved_it() -> None:
     assert interpret("package_sources", payload).data["repos"][0]["why"] == ["allow-insecure"]
 
 
-@pytest.mark.parametrize("var", ["UNAUTH", "INSECURE", "WEAK", "DOWNGRADE"])
-def test_apt_globals_from_apt_config(var: str) -> None:
+@pytest.mark.parametrize(("var", "insecure"), [
+    ("UNAUTH", True), ("INSECURE", True), ("WEAK", True), ("DOWNGRADE", False)])
+def test_apt_globals_from_apt_config(var: str, insecure: bool) -> None:
     payload = _apt("", b"", f"{var}='true'\n")
-    assert interpret("package_sources", payload).data["global_insecure"]
+    assert bool(interpret("package_sources", payload).data["global_insecure"]) is insecure
 
 
 def test_unread_entry_file_is_an_error() -> None:
