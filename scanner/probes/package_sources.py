@@ -13,9 +13,10 @@ The consumers are apt and dnf, and both are asked first:
   alone lets nothing unsigned in (the unsigned check follows it) and is only shown.
   indextargets runs with ``ReleaseInfo=false`` and no cache file, so nothing is written.
   ``apt-config shell …/b`` gives those globals and ``APT::Get::AllowUnauthenticated``
-  through apt's own ``StringToBool``. Only ``trusted=`` is not shown by apt for an entry it has not fetched; it is read
-  from the one line or stanza apt names (``Sourcesentry``) as ``ParseLine`` /
-  ``ParseStanza`` read it, with :func:`apt_string_to_bool`.
+  through apt's own ``StringToBool``. Only ``trusted=`` is not shown by apt for an entry
+  it has not fetched; it is read from the one line or stanza apt names
+  (``Sourcesentry``) as ``ParseLine`` / ``ParseStanza`` read it, with
+  :func:`apt_string_to_bool`.
 * dnf (dnf 4.14, libdnf 0.69): its Python API reads dnf.conf and every repo file as dnf
   itself does (``Base.read_all_repos``, no network, nothing written) and tells each
   repository's resolved ``enabled``/``gpgcheck``. Without it (yum 3 hosts) the files are
