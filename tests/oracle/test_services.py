@@ -48,15 +48,17 @@ def at_boot(unit: str) -> Consumer:
                     _is_enabled([unit]), decide)
 
 
-def none_enabled(units: Sequence[str]) -> Consumer:
+def none_enabled(units: Sequence[str], process: str) -> Consumer:
+    """Also asks the kernel's process table whether the daemon ``process`` runs now."""
     def decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
-        *states, generated = answers
+        *states, generated, running = answers
         enabled = [a.stdout.strip() for a in states
                    if a.stdout.strip() in ("enabled", "enabled-runtime", "alias", "generated")]
         wanted = set(generated.stdout.split()) & set(units)
-        return not enabled and not wanted
-    return Consumer("systemctl --root=/ is-enabled + systemd-sysv-generator",
-                    [*_is_enabled(units), Ask(["sh", "-c", _GENERATOR])], decide)
+        return not enabled and not wanted and not running.ok
+    return Consumer("systemctl --root=/ is-enabled + systemd-sysv-generator + pgrep",
+                    [*_is_enabled(units), Ask(["sh", "-c", _GENERATOR]),
+                     Ask(["pgrep", "-x", process])], decide)
 
 
 def state(files: Mapping[str, str | None] | None = None, setup: Sequence[str] = ()) -> State:
@@ -98,8 +100,10 @@ def unneeded(name: str, intent: str, files: Mapping[str, str | None] | None = No
     clean = [f"rm -f {ETC}/*.wants/rsync.service {ETC}/*.wants/telnet.socket "
              "/etc/rc?.d/[SK][0-9][0-9]xinetd /etc/rc?.d/[SK][0-9][0-9]rsync",
              f"rm -f {LIB}/xinetd.service {ETC}/xinetd.service"]
-    return Case(UNNEEDED, name, state(files, [*clean, *setup]), none_enabled(WATCHED),
-                intent)  # type: ignore[arg-type]
+    built = state(files, [*clean, *setup])
+    return Case(UNNEEDED, name, State(built.files, setup=built.setup, overlays=built.overlays,
+                                      pid=True),
+                none_enabled(WATCHED, "rsync"), intent)  # type: ignore[arg-type]
 
 
 RSYNC = {f"{LIB}/rsync.service": UNIT}
@@ -125,6 +129,10 @@ UNNEEDED_CASES = [
              {"/etc/init.d/xinetd": SYSV.format(name="xinetd")},
              ["chmod 0755 /etc/init.d/xinetd", "mkdir -p /etc/rc2.d",
               "ln -s ../init.d/xinetd /etc/rc2.d/K01xinetd"]),
+    # running now without being enabled: the next boot would not start it, this one did
+    unneeded("rsync-running-not-enabled", "fail", RSYNC, [
+        "mkdir -p /usr/cii-bin", "cp /bin/sleep /usr/cii-bin/rsync",
+        "setsid /usr/cii-bin/rsync 600 >/dev/null 2>&1 < /dev/null &"]),
     # a native unit hides the SysV script of the same name from the generator
     unneeded("sysv-rsync-with-native-unit-disabled", "pass",
              {**RSYNC, "/etc/init.d/rsync": SYSV.format(name="rsync")},
