@@ -146,6 +146,10 @@ APT_CASES = [
               + "Trusted: yes\r\n"}),
     apt_case("deb822-allow-insecure-field", "pass",
              {"/etc/apt/sources.list.d/cii-l.sources": STANZA + "Allow-Insecure: yes\n"}),
+    # sources kept where the scan does not read: it must say so, never pass
+    apt_case("apt-sourceparts-elsewhere", "fail",
+             {"/etc/apt/apt.conf.d/99cii": 'Dir::Etc::sourceparts "/var/cii-parts";\n',
+              "/var/cii-parts/cii-x.list": f"deb [trusted=yes] {LINE}\n"}, noncompliant="error"),
     # apt refuses the whole source list: nothing can be judged, the scanner must not pass
     apt_case("apt-malformed-list", "fail",
              {"/etc/apt/sources.list": f"deb [trusted=yes {LINE}\n"}, noncompliant="error"),
