@@ -162,7 +162,7 @@ def _uncommented(line: str) -> str:
 def _deb822_stanzas(text: str) -> list[dict[str, str]]:
     """Stanzas of a deb822 file as pkgTagFile with SUPPORT_COMMENTS reads them: ``#``
     lines dropped, stanzas split at empty lines, field names case-insensitive, values
-    trimmed, continuation lines joined."""
+    trimmed, continuation lines joined, a repeated field's later value kept."""
     stanzas: list[dict[str, str]] = []
     current: dict[str, str] = {}
     last = ""
@@ -178,9 +178,9 @@ def _deb822_stanzas(text: str) -> list[dict[str, str]]:
             current[last] += "\n" + strip(line, " \t\r")
             continue
         name, sep, value = line.partition(":")
-        if sep:
+        if sep:  # a field given twice: the later one counts, as apt showed
             last = name.lower()
-            current.setdefault(last, strip(value, " \t\r"))
+            current[last] = strip(value, " \t\r")
     if current:
         stanzas.append(current)
     return stanzas

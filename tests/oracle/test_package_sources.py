@@ -144,6 +144,17 @@ APT_CASES = [
     apt_case("deb822-crlf", "fail",
              {"/etc/apt/sources.list.d/cii-l.sources": STANZA.replace("\n", "\r\n")
               + "Trusted: yes\r\n"}),
+    # a field given twice: the later one counts (pkgTagSection)
+    apt_case("deb822-duplicate-trusted-field-later-yes", "fail",
+             {"/etc/apt/sources.list.d/cii-l.sources": STANZA + "Trusted: no\nTrusted: yes\n"}),
+    apt_case("deb822-duplicate-trusted-field-later-no", "pass",
+             {"/etc/apt/sources.list.d/cii-l.sources": STANZA + "Trusted: yes\nTrusted: no\n"}),
+    # an indented line continues the field before it: here it breaks Suites, apt stops
+    apt_case("deb822-indented-comment-is-continuation", "fail",
+             {"/etc/apt/sources.list.d/cii-l.sources": STANZA + " # x\nTrusted: yes\n"},
+             noncompliant="error"),
+    apt_case("deb822-trusted-continuation-line", "pass",
+             {"/etc/apt/sources.list.d/cii-l.sources": STANZA + "Trusted: no\n yes\n"}),
     apt_case("deb822-allow-insecure-field", "pass",
              {"/etc/apt/sources.list.d/cii-l.sources": STANZA + "Allow-Insecure: yes\n"}),
     # sources kept where the scan does not read: it must say so, never pass

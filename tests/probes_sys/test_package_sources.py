@@ -141,3 +141,12 @@ def test_yum_conf_repository_sections_count() -> None:
 @pytest.mark.parametrize("payload", [b"", b"\xff\xfe\xfd"])
 def test_package_sources_without_output_is_an_error(payload: bytes) -> None:
     assert interpret("package_sources", payload).status == "error"
+
+
+@pytest.mark.parametrize(("fields", "unsigned"), [
+    ("Trusted: no\nTrusted: yes\n", True), ("Trusted: yes\nTrusted: no\n", False)])
+def test_deb822_repeated_field_later_wins(fields: str, unsigned: bool) -> None:
+    text = "Types: deb\nURIs: http://x/\nSuites: b\nComponents: main\n" + fields
+    payload = _apt(_row("/etc/apt/sources.list.d/x.sources:1"),
+                   file_frame("/etc/apt/sources.list.d/x.sources", text))
+    assert interpret("package_sources", payload).data["repos"][0]["unsigned"] is unsigned
