@@ -42,6 +42,7 @@ _PROBE_MODULES = (
     "scanner.probes.logging",
     "scanner.probes.access",
     "scanner.probes.hardening",
+    "scanner.probes.package_sources",
 )
 
 

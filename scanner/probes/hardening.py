@@ -1,4 +1,4 @@
-"""Host hardening state: kernel modules, mount options and package signature checking.
+"""Host hardening state: kernel modules and mount options.
 
 Each probe reads configuration files and kernel tables (/proc/modules,
 /proc/self/mounts) directly; nothing is loaded, mounted or refreshed.
@@ -12,7 +12,7 @@ from typing import Any
 
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import active_lines, files_only, quote
+from scanner.probes._common import active_lines, quote
 from scanner.probes._sections import section, split_sections
 
 # ---------------------------------------------------------------- kernel modules
@@ -111,97 +111,6 @@ def parse_mount(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
                            "fstype": found[2], "options": found[3].split(",")})
 
 
-# ---------------------------------------------------------------- package sources
-
-SOURCE_FILES = ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list",
-                "/etc/apt/sources.list.d/*.sources", "/etc/apt/apt.conf", "/etc/apt/apt.conf.d/*",
-                "/etc/yum.conf", "/etc/dnf/dnf.conf", "/etc/yum.repos.d/*.repo")
-_APT_OPTIONS = re.compile(r"^deb(?:-src)?\s+\[([^\]]*)\]")
-_APT_INSECURE = re.compile(
-    r"(?i)(APT::Get::AllowUnauthenticated|Acquire::AllowInsecureRepositories|"
-    r"Acquire::AllowDowngradeToInsecureRepositories)\s+\"?(true|yes|1)\"?")
-_TRUE_WORDS = {"1", "yes", "true", "on"}
-
-
-def _apt_sources(path: str, text: str) -> list[dict[str, Any]]:
-    repos: list[dict[str, Any]] = []
-    if path.endswith(".sources"):  # deb822 stanzas separated by blank lines
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = {}
-            for line in split_lines(stanza):
-                if line.strip().startswith("#") or ":" not in line or line[:1].isspace():
-                    continue
-                key, value = line.split(":", 1)
-                fields[key.strip().lower()] = value.strip()
-            if "uris" not in fields or fields.get("enabled", "yes").lower() == "no":
-                continue
-            trusted = fields.get("trusted", "no").lower() in _TRUE_WORDS
-            repos.append({"file": path, "name": fields["uris"], "unsigned": trusted})
-        return repos
-    for line in active_lines(text):
-        if not line.startswith("deb"):
-            continue
-        words = line.split()
-        options = _APT_OPTIONS.match(line)
-        trusted = bool(options and re.search(r"(?i)\btrusted\s*=\s*(yes|true)\b",
-                                             options.group(1)))
-        uri = next((w for w in words[1:] if "://" in w or w.startswith("file:")), "")
-        repos.append({"file": path, "name": uri, "unsigned": trusted})
-    return repos
-
-
-def _ini_sections(text: str) -> dict[str, dict[str, str]]:
-    sections: dict[str, dict[str, str]] = {}
-    current = ""
-    for line in active_lines(text):
-        if line.startswith(";"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = line[1:-1].strip()
-            sections.setdefault(current, {})
-        elif "=" in line:
-            key, value = line.split("=", 1)
-            sections.setdefault(current, {})[key.strip().lower()] = value.strip()
-    return sections
-
-
-def parse_package_sources(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    collected = split_sections(raw)
-    files = collected.files
-    repos: list[dict[str, Any]] = []
-    global_insecure: list[str] = []
-    main_gpgcheck = True
-    for main in ("/etc/yum.conf", "/etc/dnf/dnf.conf"):
-        if main in files:
-            value = _ini_sections(files[main]).get("main", {}).get("gpgcheck")
-            if value is not None:
-                main_gpgcheck = value.lower() in _TRUE_WORDS
-    for path, text in files.items():
-        if path.startswith("/etc/apt/sources.list"):
-            repos.extend(_apt_sources(path, text))
-        elif path.startswith("/etc/apt/apt.conf"):
-            global_insecure.extend(f"{path}: {m.group(1)}" for line in active_lines(text, "//")
-                                   for m in [_APT_INSECURE.search(line)] if m)
-        elif path.startswith("/etc/yum.repos.d/"):
-            for name, options in _ini_sections(text).items():
-                if not name or options.get("enabled", "1").lower() not in _TRUE_WORDS:
-                    continue
-                gpgcheck = options.get("gpgcheck")
-                checked = (gpgcheck.lower() in _TRUE_WORDS if gpgcheck is not None
-                           else main_gpgcheck)
-                repos.append({"file": path, "name": name, "unsigned": not checked})
-    if not files:
-        if collected.unreadable:
-            return ProbeResult.failed("package source files not readable: "
-                                      + ", ".join(collected.unreadable))
-        return ProbeResult.failed("no apt or yum/dnf source configuration found")
-    data: dict[str, Any] = {"repos": repos, "global_insecure": global_insecure,
-                            "dnf_main_gpgcheck": main_gpgcheck}
-    if collected.unreadable:
-        data["unreadable"] = list(collected.unreadable)
-    return ProbeResult.ok(data)
-
-
 MODULE_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 MOUNT_PATH = {"type": "string", "pattern": "^/[^\\s\\x00]{0,255}$"}
 
@@ -225,16 +134,6 @@ PROBES = (
         parse=parse_mount,
         args_schema={"type": "object", "properties": {"path": MOUNT_PATH},
                      "required": ["path"], "additionalProperties": False},
-        cap_bytes=1024 * 1024,
-    ),
-    Probe(
-        name="package_sources",
-        summary="apt sources and yum/dnf repositories, each flagged when its packages are "
-        "installed without signature checks (trusted=yes, gpgcheck=0)",
-        snippet=files_only,
-        files=lambda args: SOURCE_FILES,
-        parse=parse_package_sources,
-        subject="repos",
         cap_bytes=1024 * 1024,
     ),
 )

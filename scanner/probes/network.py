@@ -41,6 +41,14 @@ _PACKAGES_SNIPPET = "; ".join([
 
 MAX_PACKAGES = 20_000
 _PACKAGE_NAME = re.compile(r"[A-Za-z0-9+._:@-]{1,200}")
+# dpkg's package states, the second letter of ${db:Status-Abbrev} (dpkg-query(1)). Listed
+# are those whose files may be on disk: everything but not-installed and config-files
+# (only conffiles left). "configured" is dpkg's own line for a package that satisfies a
+# dependency (dpkg 1.21, src/main/packages.c deppossi_ok_found: FOUND_OK for installed
+# and triggers-pending only; unpacked, half-configured and triggers-awaited do not).
+_DPKG_STATES = {"H": "half-installed", "U": "unpacked", "F": "half-configured",
+                "W": "triggers-awaited", "t": "triggers-pending", "i": "installed"}
+_CONFIGURED_STATES = ("installed", "triggers-pending")
 
 
 def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
@@ -57,20 +65,20 @@ def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         if found.exit_status != 0:
             why = first[0][:200] if first else f"exit status {found.exit_status}"
             return ProbeResult.failed(f"{manager} could not list packages: {why}")
-        packages: dict[str, str] = {}
+        packages: dict[str, tuple[str, str]] = {}
         for line in split_lines(found.text):
             fields = line.split("\t")
             if manager == "dpkg":
-                # db:Status-Abbrev is want/status/error flags: status "i" = installed
-                if len(fields) != 3 or len(fields[0]) < 2 or fields[0][1] != "i":
+                # db:Status-Abbrev is want/status/error flags
+                if len(fields) != 3 or len(fields[0]) < 2 or fields[0][1] not in _DPKG_STATES:
                     continue
-                name, version = fields[1], fields[2]
+                name, version, state = fields[1], fields[2], _DPKG_STATES[fields[0][1]]
             else:
                 if len(fields) != 2:
                     continue
-                name, version = fields
+                (name, version), state = fields, "installed"
             if name and _PACKAGE_NAME.fullmatch(name):
-                packages.setdefault(name, version.strip()[:200])
+                packages.setdefault(name, (version.strip(" \t")[:200], state))
         if not packages:
             return ProbeResult.failed(f"{manager} listed no installed packages")
         if len(packages) > MAX_PACKAGES:
@@ -78,7 +86,9 @@ def parse_packages(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.ok({
             "manager": manager,
             "count": len(packages),
-            "packages": [{"name": n, "version": v} for n, v in sorted(packages.items())],
+            "packages": [{"name": n, "version": v, "state": state,
+                          "configured": state in _CONFIGURED_STATES}
+                         for n, (v, state) in sorted(packages.items())],
         })
     return ProbeResult.failed("neither dpkg-query nor rpm is available on the host")
 
@@ -462,7 +472,8 @@ def parse_firewall(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 PROBES = (
     Probe(
         name="packages",
-        summary="installed packages with versions (dpkg-query, or rpm when dpkg is absent)",
+        summary="packages whose files are on disk, with versions, dpkg state and whether "
+        "configured (dpkg-query, or rpm when dpkg is absent)",
         snippet=lambda args: _PACKAGES_SNIPPET,
         parse=parse_packages,
         subject="packages",

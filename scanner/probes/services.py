@@ -1,11 +1,16 @@
 """Services and time: which daemons are installed, enabled and running.
 
-Many hosts (containers, chroots, some appliances) do not run systemd as PID 1,
-so ``systemctl`` cannot answer. The snippets then fall back to what the file
-system shows: unit files under /etc/systemd/system, /lib and /usr/lib, enablement
-links in ``*.wants`` directories, SysV ``rc?.d`` links, and process names from
-``/proc/*/stat``. Every result names the method used, and a state that neither
-method can show is reported as unobservable (the rule gives ``error``), never
+Enablement is systemd's own answer (systemd 252, ``shared/install.c``): from the running
+manager, or, on hosts where systemd is not PID 1 (containers, chroots), from
+``systemctl --root=/ list-unit-files``, which reads the unit directories offline with the
+same code (masks, /etc over /lib, aliases, ``enabled-runtime`` links in /run that a
+reboot drops). ``enabled`` is enabled now; ``enabled_at_boot`` what the next boot
+starts. systemctl --root does not run generators, so SysV scripts with ``S`` links in
+rc2.d to rc5.d are added as systemd-sysv-generator adds them (wanted by
+multi-user.target or graphical.target). Only without any systemctl are the files read
+by hand: unit files, ``*.wants`` links, SysV links. Whether a unit runs comes from
+systemctl when systemd is PID 1, else from process names in ``/proc/*/stat``; a state
+that cannot be seen is reported as unobservable (the rule gives ``error``), never
 guessed.
 """
 
@@ -62,9 +67,13 @@ def _full_unit(unit: str) -> str:
 def _services_snippet(args: Mapping[str, Any]) -> str:
     dirs = " ".join(UNIT_DIRS)
     return "; ".join([
+        # systemd's own enablement logic (shared/install.c): from the running manager, or,
+        # when systemd is not PID 1, offline from the unit directories with --root=/
         section("systemctl-files", "if [ -d /run/systemd/system ]; then "
-                "systemctl list-unit-files --no-legend --no-pager --type=service,socket; "
-                "else echo cii:skipped; fi"),
+                "systemctl list-unit-files --no-legend --no-pager --type=service,socket,timer; "
+                "elif command -v systemctl >/dev/null 2>&1; then echo cii:offline; "
+                "systemctl --root=/ list-unit-files --no-legend --no-pager "
+                "--type=service,socket,timer; else echo cii:skipped; fi"),
         section("systemctl-units", "if [ -d /run/systemd/system ]; then "
                 "systemctl list-units --all --no-legend --no-pager --plain "
                 "--type=service,socket; else echo cii:skipped; fi"),
@@ -73,7 +82,9 @@ def _services_snippet(args: Mapping[str, Any]) -> str:
         section("unit-files", _list_entries(dirs)),
         section("wants", _list_entries("/etc/systemd/system/*.wants "
                                        "/etc/systemd/system/*.requires")),
-        section("sysv", _list_entries("/etc/init.d /etc/rc2.d /etc/rc3.d")),
+        # the runlevels systemd-sysv-generator maps to multi-user/graphical.target
+        section("sysv", _list_entries("/etc/init.d /etc/rc2.d /etc/rc3.d /etc/rc4.d "
+                                      "/etc/rc5.d")),
     ])
 
 
@@ -89,24 +100,38 @@ def _list_entries(dirs: str) -> str:
 class _UnitTables:
     method: str
     installed: dict[str, str]  # unit -> where it was seen
-    enabled: dict[str, bool]
+    enabled: dict[str, bool]  # enabled now (until the next reboot included)
     active: dict[str, str]  # unit -> active state (systemctl only)
+    at_boot: dict[str, bool]  # enabled in what the host boots into
+
+
+# list-unit-files states (systemctl(1), is-enabled): "enabled-runtime" lives in /run and
+# is gone after a reboot; "alias" names share the enablement of the unit they name;
+# "generated" units (SysV scripts, fstab) are made again at every boot.
+_ENABLED_NOW = ("enabled", "enabled-runtime", "alias", "generated")
+_ENABLED_AT_BOOT = ("enabled", "alias", "generated")
 
 
 def _unit_tables(collected: Collected) -> _UnitTables:
     installed: dict[str, str] = {}
     enabled: dict[str, bool] = {}
+    at_boot: dict[str, bool] = {}
     active: dict[str, str] = {}
     files_section = collected.sections.get("systemctl-files")
-    use_systemctl = (systemd_is_init(collected) and files_section is not None
-                     and files_section.exit_status == 0
-                     and "cii:skipped" not in files_section.text)
-    if use_systemctl:
+    answered = (files_section is not None and files_section.exit_status == 0
+                and "cii:skipped" not in files_section.text)
+    offline = answered and files_section is not None and (
+        "cii:offline" in files_section.text[:40])
+    if answered and (offline or systemd_is_init(collected)):
         for line in section_lines(collected, "systemctl-files"):
             parts = line.split()
             if len(parts) >= 2 and parts[0].endswith(_UNIT_SUFFIXES):
                 installed[parts[0]] = "systemctl"
-                enabled[parts[0]] = parts[1] in ("enabled", "enabled-runtime", "alias")
+                enabled[parts[0]] = parts[1] in _ENABLED_NOW
+                at_boot[parts[0]] = parts[1] in _ENABLED_AT_BOOT
+        if offline:
+            _add_sysv(collected, installed, enabled, at_boot)
+            return _UnitTables("systemctl --root=/", installed, enabled, active, at_boot)
         units_section = collected.sections.get("systemctl-units")
         if units_section is not None and units_section.exit_status == 0:
             for line in section_lines(collected, "systemctl-units"):
@@ -115,21 +140,28 @@ def _unit_tables(collected: Collected) -> _UnitTables:
                     active[parts[0]] = parts[2]
                     if parts[1] != "not-found":
                         installed.setdefault(parts[0], "systemctl")
-        return _UnitTables("systemctl", installed, enabled, active)
+        return _UnitTables("systemctl", installed, enabled, active, at_boot)
     for line in section_lines(collected, "unit-files"):
         name = line.rsplit("/", 1)[-1]
         if name.endswith(_UNIT_SUFFIXES) and not name.endswith("@.service"):
             installed.setdefault(name, line)
     wants = {line.rsplit("/", 1)[-1] for line in section_lines(collected, "wants")}
     for name in installed:
-        enabled[name] = name in wants
+        enabled[name] = at_boot[name] = name in wants
+    _add_sysv(collected, installed, enabled, at_boot)
+    return _UnitTables("unit-files", installed, enabled, active, at_boot)
+
+
+def _add_sysv(collected: Collected, installed: dict[str, str], enabled: dict[str, bool],
+              at_boot: dict[str, bool]) -> None:
+    """SysV scripts started from rc links: systemd-sysv-generator makes them units at
+    boot (systemctl --root cannot show generated units), unless a native unit exists."""
     for line in section_lines(collected, "sysv"):
         match = re.fullmatch(r"S\d\d(.+)", line.rsplit("/", 1)[-1])
         unit = match.group(1) + ".service" if match else ""
         if match and unit not in installed:  # systemd ignores SysV links of native units
             installed[unit] = "/etc/init.d/" + match.group(1)
-            enabled[unit] = True
-    return _UnitTables("unit-files", installed, enabled, active)
+            enabled[unit] = at_boot[unit] = True
 
 
 def _running_by_process(unit: str, processes: list[str] | None,
@@ -145,7 +177,8 @@ def _unit_state(tables: _UnitTables, unit: str, processes: list[str] | None,
     full = _full_unit(unit)
     unobservable: dict[str, str] = {}
     state: dict[str, Any] = {"unit": full, "installed": full in tables.installed,
-                             "enabled": tables.enabled.get(full, False)}
+                             "enabled": tables.enabled.get(full, False),
+                             "enabled_at_boot": tables.at_boot.get(full, False)}
     if tables.method == "systemctl":
         state["active"] = tables.active.get(full) == "active"
         state["active_state"] = tables.active.get(full, "inactive")

@@ -1,4 +1,4 @@
-"""Parsers of the kernel_module, mount, package_sources and auditd_conf probes."""
+"""Parsers of the kernel_module, mount and auditd_conf probes (package_sources: its own file)."""
 
 from __future__ import annotations
 
@@ -87,54 +87,6 @@ def test_path_without_its_own_mount() -> None:
 @pytest.mark.parametrize("payload", [b"", b"\x00\xff", sec("mounts", ""), sec("mounts", "x", 1)])
 def test_mount_errors(payload: bytes) -> None:
     assert interpret("mount", payload, {"path": "/tmp"}).status == "error"
-
-
-# ---------------------------------------------------------------- package_sources
-
-
-def test_trusted_yes_capture_with_gbk_comment() -> None:
-    raw_bytes = captured("ps-trusted")
-    assert "内部镜像".encode("gbk") in raw_bytes
-    result = interpret("package_sources", raw_bytes)
-    unsigned = [r["name"] for r in result.data["repos"] if r["unsigned"]]
-    assert unsigned == ["http://mirror.internal.example.cn/debian"]
-
-
-@pytest.mark.parametrize(
-    ("path", "text", "unsigned"),
-    [
-        ("/etc/apt/sources.list", "deb http://deb.debian.org/debian bookworm main\n", False),
-        ("/etc/apt/sources.list", "#deb [trusted=yes] http://x/ bookworm main\n", None),
-        ("/etc/apt/sources.list", "deb [ arch=amd64 trusted=yes ] http://x/ stable main\n", True),
-        ("/etc/apt/sources.list.d/x.sources",
-         "Types: deb\nURIs: http://x/\nSuites: stable\nTrusted: yes\n", True),
-        ("/etc/apt/sources.list.d/x.sources",
-         "Types: deb\nURIs: http://x/\nEnabled: no\nTrusted: yes\n", None),
-        ("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\nenabled=1\ngpgcheck=0\n", True),
-        ("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\n", False),  # dnf.conf default on
-        ("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\nenabled=0\ngpgcheck=0\n", None),
-    ],
-)
-def test_source_forms(path: str, text: str, unsigned: bool | None) -> None:
-    repos = interpret("package_sources", file_frame(path, text)).data["repos"]
-    assert [r["unsigned"] for r in repos] == ([] if unsigned is None else [unsigned])
-
-
-def test_dnf_main_gpgcheck_off_applies_to_repos_without_their_own() -> None:
-    payload = (file_frame("/etc/dnf/dnf.conf", "[main]\ngpgcheck=0\n")
-               + file_frame("/etc/yum.repos.d/a.repo", "[a]\nbaseurl=http://x/\n"))
-    assert interpret("package_sources", payload).data["repos"][0]["unsigned"] is True
-
-
-def test_apt_allow_unauthenticated_option() -> None:
-    payload = file_frame("/etc/apt/apt.conf.d/99insecure",
-                         '// test box\nAPT::Get::AllowUnauthenticated "true";\n')
-    assert interpret("package_sources", payload).data["global_insecure"]
-
-
-@pytest.mark.parametrize("payload", [b"", b"\xff\xfe\xfd"])
-def test_package_sources_without_files_is_an_error(payload: bytes) -> None:
-    assert interpret("package_sources", payload).status == "error"
 
 
 # ---------------------------------------------------------------- auditd_conf

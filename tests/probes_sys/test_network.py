@@ -27,7 +27,23 @@ def test_rpm_lines_with_and_without_epoch() -> None:
     result = interpret("packages", payload)
     assert result.status == "ok"
     assert result.data["manager"] == "rpm"
-    assert {"name": "telnet-server", "version": "1:0.17-85.el9"} in result.data["packages"]
+    assert {"name": "telnet-server", "version": "1:0.17-85.el9", "state": "installed",
+            "configured": True} in result.data["packages"]
+
+
+@pytest.mark.parametrize(("abbrev", "listed", "configured"), [
+    ("ii ", True, True), ("it ", True, True), ("iW ", True, False), ("iU ", True, False),
+    ("iF ", True, False), ("iH ", True, False), ("iHR", True, False), ("rc ", False, False),
+    ("un ", False, False), ("pn ", False, False),
+])
+def test_dpkg_states(abbrev: str, listed: bool, configured: bool) -> None:
+    """dpkg-query(1): every state but not-installed and config-files has files on disk;
+    dpkg accepts only installed and triggers-pending for a dependency (packages.c)."""
+    payload = sec("dpkg", f"ii \tbase-files\t12\n{abbrev}\ttelnetd\t0.17\n")
+    found = [p for p in interpret("packages", payload).data["packages"] if p["name"] == "telnetd"]
+    assert bool(found) is listed
+    if found:
+        assert found[0]["configured"] is configured
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,8 @@ def test_systemctl_view_when_systemd_is_pid_1() -> None:
     units = {u["unit"]: u for u in result.data["units"]}
     assert result.data["method"] == "systemctl"
     assert units["auditd.service"] == {"unit": "auditd.service", "installed": True,
-                                       "enabled": True, "active": True, "active_state": "active"}
+                                       "enabled": True, "enabled_at_boot": True, "active": True,
+                                       "active_state": "active"}
     assert units["chrony.service"]["active"] is False
     assert units["rsyslog.service"]["enabled"] is False
     assert "nfs-server.service" not in units  # not-found units are not installed
@@ -143,3 +144,35 @@ def test_openntpd_servers_count_for_its_ntpd_process() -> None:
     payload = (sec("processes", "ntpd\n")
                + file_frame("/etc/openntpd/ntpd.conf", "# 内网\nservers 10.0.0.1\nsensor *\n"))
     assert interpret("time_sync", payload).data["servers"] == ["10.0.0.1"]
+
+
+OFFLINE_FILES = ("cii:offline\n"
+                 "auditd.service                enabled         enabled\n"
+                 "rsync.service                 masked          enabled\n"
+                 "smbd.service                  enabled-runtime enabled\n"
+                 "sshd.service                  alias           -\n")
+NO_SYSTEMD = sec("init", "other\nsh\n")
+
+
+@pytest.mark.parametrize(("unit", "enabled", "at_boot"), [
+    ("auditd.service", True, True), ("rsync.service", False, False),
+    ("smbd.service", True, False), ("sshd.service", True, True),
+])
+def test_offline_systemctl_states(unit: str, enabled: bool, at_boot: bool) -> None:
+    """systemctl --root=/ answers when systemd is not PID 1; a runtime link (/run) is
+    enabled now and gone after a reboot; a masked unit is enabled in neither."""
+    payload = NO_SYSTEMD + sec("processes", "cii:read 2\nauditd\n") + sec(
+        "systemctl-files", OFFLINE_FILES) + sec("systemctl-units", "cii:skipped")
+    result = interpret("services", payload)
+    assert result.data["method"] == "systemctl --root=/"
+    units = {u["unit"]: u for u in result.data["units"]}
+    assert (units[unit]["enabled"], units[unit]["enabled_at_boot"]) == (enabled, at_boot)
+    assert units["auditd.service"]["active"] is True
+
+
+def test_offline_systemctl_adds_sysv_scripts() -> None:
+    payload = NO_SYSTEMD + sec("processes", "cii:read 1\n") + sec(
+        "systemctl-files", OFFLINE_FILES) + sec(
+        "sysv", "/etc/init.d/xinetd\n/etc/rc2.d/S01xinetd\n")
+    units = {u["unit"]: u for u in interpret("services", payload).data["units"]}
+    assert units["xinetd.service"]["enabled_at_boot"] is True
