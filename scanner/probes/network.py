@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.lines import split_lines
+from scanner.lines import fields, split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._firewall import FIREWALL_SNIPPET, parse_firewall
 from scanner.probes._sections import (
@@ -107,24 +107,27 @@ def is_loopback(address: str) -> bool:
     return parsed.is_loopback
 
 
-def _split_endpoint(endpoint: str) -> tuple[str, int] | None:
-    """``0.0.0.0:22``, ``[::]:22``, ``*:22``, ``127.0.0.53%lo:53`` → address, port."""
+def _split_endpoint(endpoint: str) -> tuple[str, int, str] | None:
+    """``0.0.0.0:22``, ``[::]:22``, ``*:22``, ``127.0.0.53%lo:53`` → address, port, device.
+
+    ss (iproute2 6.1, ``inet_addr_print``) appends ``%DEV`` when the socket is bound to a
+    device (SO_BINDTODEVICE) or, for a link-local IPv6 address, its scope."""
     address, sep, port_text = endpoint.rpartition(":")
     if not sep or not port_text.isdigit():
         return None
-    address = address.strip("[]")
-    address = address.split("%", 1)[0]
+    address, _, device = address.partition("%")
+    address = address.removeprefix("[").removesuffix("]")
     if address == "*":
         address = "0.0.0.0"  # noqa: S104 (a reported wildcard, not a bind)
     port = int(port_text)
     if not 0 <= port <= 65535:
         return None
-    return address, port
+    return address, port, device
 
 
-def _parse_ss(lines: list[str], sockets: set[tuple[str, str, int, str]]) -> None:
+def _parse_ss(lines: list[str], sockets: set[tuple[str, str, int, str, bool]]) -> None:
     for line in lines:
-        words = line.split()
+        words = fields(line)
         if len(words) < 5 or words[0] not in ("tcp", "udp"):
             continue
         state = words[1]
@@ -136,7 +139,8 @@ def _parse_ss(lines: list[str], sockets: set[tuple[str, str, int, str]]) -> None
         if endpoint is None:
             continue
         match = _SS_PROCESS.search(line)
-        sockets.add((words[0], endpoint[0], endpoint[1], match.group(1) if match else ""))
+        sockets.add((words[0], endpoint[0], endpoint[1], match.group(1) if match else "",
+                     endpoint[2] == "lo"))
 
 
 def _proc_address(hex_address: str) -> str | None:
@@ -152,10 +156,10 @@ def _proc_address(hex_address: str) -> str | None:
     return None
 
 
-def _parse_proc_net(path: str, text: str, sockets: set[tuple[str, str, int, str]]) -> None:
+def _parse_proc_net(path: str, text: str, sockets: set[tuple[str, str, int, str, bool]]) -> None:
     proto = "tcp" if "tcp" in path else "udp"
     for line in split_lines(text)[1:]:
-        words = line.split()
+        words = fields(line)
         if len(words) < 4 or ":" not in words[1]:
             continue
         state = words[3].upper()
@@ -168,12 +172,12 @@ def _parse_proc_net(path: str, text: str, sockets: set[tuple[str, str, int, str]
         except ValueError:
             continue
         if address is not None and 0 <= port <= 65535:
-            sockets.add((proto, address, port, ""))
+            sockets.add((proto, address, port, "", False))  # (no device shown here)
 
 
 def parse_listening(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     collected = split_sections(raw)
-    sockets: set[tuple[str, str, int, str]] = set()
+    sockets: set[tuple[str, str, int, str, bool]] = set()
     ss_section = collected.sections.get("ss")
     proc_sections = {name: s for name, s in collected.sections.items() if name.startswith("proc ")}
     if ss_section is not None and ss_section.text.strip() != "cii:missing":
@@ -200,9 +204,10 @@ def parse_listening(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     data: dict[str, Any] = {
         "method": method,
         "sockets": [
-            {"proto": proto, "address": address, "port": port, "loopback": is_loopback(address),
+            {"proto": proto, "address": address, "port": port,
+             "loopback": on_lo or is_loopback(address),
              **({"process": process} if process else {})}
-            for proto, address, port, process in sorted(sockets)
+            for proto, address, port, process, on_lo in sorted(sockets)
         ],
     }
     if method != "ss" or uid != 0:

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from scanner.lines import split_lines
+from tests.hostile._namespace import REPO_ROOT
 from tests.oracle._netns import (
     HOST4,
     HOST6,
@@ -154,7 +157,106 @@ FIREWALL_CASES = [
               {"/etc/cii-oracle.v4": DROP_ALL, "/etc/cii-oracle.nft": _inet(*STOCK, family="ip6")}),
 ]
 
-CASES = FIREWALL_CASES
+
+# ---------------------------------------------------------------- listening sockets
+
+HIGH_RISK = [int(port) for port in yaml.safe_load(
+    (REPO_ROOT / "baselines" / "cii-art9-linux.yaml").read_text())["parameters"]
+    ["high_risk_ports"]]
+REMOTE_ACCESS = ["tcp:23", "tcp:512", "tcp:513", "tcp:514", "udp:69"]
+MAIL = ["tcp:25", "tcp:465", "tcp:587"]
+CLEARTEXT_PACKAGES = ["telnetd", "inetutils-telnetd", "telnetd-ssl", "telnet-server",
+                      "krb5-telnetd", "rsh-server", "rsh-redone-server", "krb5-rsh-server",
+                      "tftpd", "tftpd-hpa", "atftpd", "tftp-server"]
+
+
+def _reachable(answers: Sequence[Answer]) -> set[str]:
+    return {line for a in answers[:2] for line in split_lines(a.stdout) if line}
+
+
+def _reach_consumer(endpoints: Sequence[str], decide_reached: Any,
+                    extra: Sequence[Ask] = ()) -> Consumer:
+    def decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+        assert answers[0].ok and answers[1].ok, "the reach probe itself failed"
+        return bool(decide_reached(_reachable(answers), answers[2:], parameters))
+
+    return Consumer("connect() from a peer namespace over IPv4 and IPv6 (kernel sockets)",
+                    [Ask(reach_argv(HOST4, endpoints), timeout=120),
+                     Ask(reach_argv(HOST6, endpoints), timeout=120), *extra], decide)
+
+
+def _high_risk_closed(reached: set[str], _: Sequence[Answer],
+                      parameters: Mapping[str, Any]) -> bool:
+    closed = set(parameters["high_risk_ports"]) - set(parameters["allowed_listening_ports"])
+    return not any(int(endpoint.split(":")[1]) in closed for endpoint in reached)
+
+
+def _remote_access_absent(reached: set[str], extra: Sequence[Answer],
+                          parameters: Mapping[str, Any]) -> bool:
+    installed = [line for line in split_lines(extra[0].stdout) if line.startswith("ii ")]
+    return not reached and not installed
+
+
+DPKG_ASK = Ask(["dpkg-query", "-W", "-f=${db:Status-Abbrev} ${Package}\\n",
+                *CLEARTEXT_PACKAGES])
+CONSUMERS = {
+    "net.high-risk-ports": _reach_consumer(
+        [f"{proto}:{port}" for port in HIGH_RISK for proto in ("tcp", "udp")], _high_risk_closed),
+    "services.mta-local-only": _reach_consumer(MAIL, lambda reached, _, __: not reached),
+    "services.insecure-remote-access-absent": _reach_consumer(
+        REMOTE_ACCESS, _remote_access_absent, [DPKG_ASK]),
+}
+
+
+def _listening(rule: str, name: str, intent: str,
+               *listeners: tuple[str, str, int, bool, str]) -> Case:
+    setup = [*plumbing(), *ipv6_addresses()]
+    for proto, address, port, v6only, device in listeners:
+        setup += listen(proto, address, port, v6only, device)
+    state = State(files={PEER_NS: ""}, setup=setup, net=True, pid=True)
+    return Case(rule, name, state, CONSUMERS[rule], intent)  # type: ignore[arg-type]
+
+
+def _tcp(address: str, port: int, v6only: bool = False, device: str = "-"
+         ) -> tuple[str, str, int, bool, str]:
+    return ("tcp", address, port, v6only, device)
+
+
+def _udp(address: str, port: int, v6only: bool = False) -> tuple[str, str, int, bool, str]:
+    return ("udp", address, port, v6only, "-")
+
+
+MTA, REMOTE, RISK = ("services.mta-local-only", "services.insecure-remote-access-absent",
+                     "net.high-risk-ports")
+LISTENING_CASES = [
+    _listening(MTA, "loopback-v4", "pass", _tcp("127.0.0.1", 25)),
+    _listening(MTA, "loopback-v6-and-other-loopback-address", "pass", _tcp("::1", 587),
+               _tcp("127.0.0.2", 465)),
+    _listening(MTA, "v4-mapped-loopback-on-v6-socket", "pass", _tcp("::ffff:127.0.0.1", 25)),
+    _listening(MTA, "wildcard-bound-to-lo-device", "pass", _tcp("0.0.0.0", 25, device="lo"),
+               _tcp("::", 587, device="lo")),
+    _listening(MTA, "wildcard-v4", "fail", _tcp("0.0.0.0", 25)),
+    _listening(MTA, "wildcard-v6-dual-stack", "fail", _tcp("::", 465)),
+    _listening(MTA, "wildcard-v6-only", "fail", _tcp("::", 587, v6only=True)),
+    _listening(MTA, "host-link-address", "fail", _tcp(HOST4, 25)),
+    _listening(MTA, "other-port-only", "pass", _tcp("0.0.0.0", 2525)),
+    _listening(REMOTE, "nothing-remote", "pass", _tcp("0.0.0.0", 2024)),
+    _listening(REMOTE, "telnet-on-loopback", "pass", _tcp("127.0.0.1", 23)),
+    _listening(REMOTE, "syslog-udp-514", "pass", _udp("0.0.0.0", 514)),
+    _listening(REMOTE, "telnet-wildcard", "fail", _tcp("0.0.0.0", 23)),
+    _listening(REMOTE, "rlogin-dual-stack", "fail", _tcp("::", 513)),
+    _listening(REMOTE, "rsh-ipv6-only", "fail", _tcp("::", 514, v6only=True)),
+    _listening(REMOTE, "tftp-udp", "fail", _udp("::", 69)),
+    _listening(RISK, "unlisted-port", "pass", _tcp("0.0.0.0", 2024)),
+    _listening(RISK, "redis-loopback-smb-lo-device", "pass", _tcp("127.0.0.1", 6379),
+               _tcp("0.0.0.0", 445, device="lo")),
+    _listening(RISK, "mysql-wildcard", "fail", _tcp("0.0.0.0", 3306)),
+    _listening(RISK, "rpcbind-udp-ipv6-only", "fail", _udp("::", 111, v6only=True)),
+    _listening(RISK, "vnc-on-host-address", "fail", _tcp(HOST4, 5900)),
+    _listening(RISK, "syslog-udp-514-is-rsh-port", "fail", _udp("0.0.0.0", 514)),
+]
+
+CASES = FIREWALL_CASES + LISTENING_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
