@@ -23,6 +23,7 @@ from typing import Any
 
 from scanner.lines import BLANKS, split_lines, strip
 from scanner.probes import ProbeResult, RawOutput
+from scanner.probes._firewall_boot import BOOT_SNIPPET, boot_state
 from scanner.probes._ipt_eval import input_verdict, parse_rules
 from scanner.probes._nft_eval import Ruleset, family_verdict
 from scanner.probes._packet import Packet
@@ -61,6 +62,7 @@ FIREWALL_SNIPPET = "; ".join([
             "for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do "
             "v=; read -r v < \"$f\" 2>/dev/null; printf '%s %s\\n' \"$f\" \"$v\"; done; "
             "else echo cii:absent; fi"),
+    BOOT_SNIPPET,
 ])
 
 _FAMILIES = (Packet("ipv4"), Packet("ipv6"))
@@ -167,6 +169,8 @@ def parse_firewall(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         key = f"{family}.default_deny"
         if family == "ipv6" and not ipv6_on:
             data[family] = {"default_deny": True, "why": ipv6_why}
+            if "not in the kernel" in ipv6_why:
+                data[family]["ipv6_absent"] = True
         elif denying:
             data[family] = {"default_deny": True, "why": denying[0]}
         elif errors or not (nft_present or iptables_present):
@@ -179,6 +183,10 @@ def parse_firewall(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             data[family] = {"default_deny": False, "why": why[key]}
     if errors and all(f"{p.family}.default_deny" in unobservable for p in _FAMILIES):
         return ProbeResult.failed("; ".join(errors))
+    boot, boot_why, boot_unobservable = boot_state(collected, data)
+    data["boot"] = boot
+    why.update(boot_why)
+    unobservable.update(boot_unobservable)
     data["inbound_default_deny"] = all(data[p.family].get("default_deny") is True
                                        for p in _FAMILIES)
     if why:

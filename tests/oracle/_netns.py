@@ -108,3 +108,51 @@ def must_reach(address: str, endpoint: str) -> str:
     return (f"[ \"$({' '.join(shlex.quote(word) for word in argv)})\" = {shlex.quote(endpoint)} ]"
             f" || {{ echo 'plumbing: {endpoint} on {address} unreachable before the rules' >&2;"
             " exit 1; }")
+
+
+PEER_NS_BOOT = "/etc/cii-oracle-peer-net-boot"
+PERSISTENT_UNIT = "/etc/systemd/system/netfilter-persistent.service"
+NFT_WANTS = "/etc/systemd/system/sysinit.target.wants/nftables.service"
+PERSISTENT_WANTS = "/etc/systemd/system/sysinit.target.wants/netfilter-persistent.service"
+
+
+def enable(unit_path: str, wants: str) -> str:
+    """A setup line enabling a unit the way ``systemctl enable`` links it."""
+    return f"mkdir -p {shlex.quote(wants.rsplit('/', 1)[0])} && ln -sf {unit_path} {wants}"
+
+
+def boot_replay_argv(port: int) -> list[str]:
+    """An ask: a fresh network namespace booted the way systemd would start the enabled
+    loaders (nftables.service: ``nft -f /etc/nftables.conf``; netfilter-persistent's
+    ip4tables/ip6tables plugins: ``iptables-restore`` of /etc/iptables/rules.v4 and
+    rules.v6), then which of the listener's endpoints the peer reaches over IPv4, IPv6."""
+    peer = f"nsenter --net={PEER_NS_BOOT}"
+    lines = [
+        "set -e", "ip link set lo up",
+        # (background processes let go of the ask's stdout, or it never reaches EOF)
+        "unshare --net sleep 300 >/dev/null 2>&1 & peer=$!",
+        'while [ "$(readlink /proc/$peer/ns/net)" = "$(readlink /proc/self/ns/net)" ]; '
+        "do sleep 0.05; done",
+        f"mount --bind /proc/$peer/ns/net {PEER_NS_BOOT}",
+        "ip link add cii0 type veth peer name cii1 netns $peer", "kill $peer",
+        f"ip addr add {HOST4}/24 dev cii0", f"ip -6 addr add {HOST6}/64 dev cii0 nodad",
+        "ip link set cii0 up", f"{peer} ip link set lo up",
+        f"{peer} ip addr add {PEER4}/24 dev cii1",
+        f"{peer} ip -6 addr add {PEER6}/64 dev cii1 nodad", f"{peer} ip link set cii1 up",
+        listen("tcp", "::", port)[0].removesuffix(" &") + " >/dev/null 2>&1 & listener=$!",
+        listen("tcp", "::", port)[1],
+        must_reach(HOST4, f"tcp:{port}").replace(PEER_NS, PEER_NS_BOOT),
+        must_reach(HOST6, f"tcp:{port}").replace(PEER_NS, PEER_NS_BOOT),
+        f"if [ -e {NFT_WANTS} ] && [ \"$(readlink /etc/systemd/system/nftables.service)\" "
+        "!= /dev/null ]; then nft -f /etc/nftables.conf || true; fi",
+        f"if [ -e {PERSISTENT_WANTS} ]; then "
+        "[ ! -f /etc/iptables/rules.v4 ] || iptables-restore < /etc/iptables/rules.v4 || true; "
+        "[ ! -f /etc/iptables/rules.v6 ] || ip6tables-restore < /etc/iptables/rules.v6 || true; "
+        "fi",
+        " ".join(shlex.quote(w) for w in reach_argv(HOST4, [f"tcp:{port}"]))
+        .replace(PEER_NS, PEER_NS_BOOT),
+        " ".join(shlex.quote(w) for w in reach_argv(HOST6, [f"tcp:{port}"]))
+        .replace(PEER_NS, PEER_NS_BOOT),
+        "kill $listener",
+    ]
+    return ["unshare", "--net", "sh", "-c", "\n".join(lines)]

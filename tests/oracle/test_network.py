@@ -22,7 +22,13 @@ from tests.hostile._namespace import REPO_ROOT
 from tests.oracle._netns import (
     HOST4,
     HOST6,
+    NFT_WANTS,
     PEER_NS,
+    PEER_NS_BOOT,
+    PERSISTENT_UNIT,
+    PERSISTENT_WANTS,
+    boot_replay_argv,
+    enable,
     ipv6_addresses,
     listen,
     must_reach,
@@ -38,11 +44,14 @@ def _no_new_connection() -> Consumer:
     endpoint = [f"tcp:{FREE_PORT}"]
 
     def decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
-        return all(a.ok and not a.stdout.strip() for a in answers)
+        assert all(a.ok for a in answers), "a connection probe itself failed"
+        return not any(a.stdout.strip() for a in answers)
 
-    return Consumer("a new TCP connection from a peer namespace (kernel netfilter)",
+    return Consumer("a new TCP connection from a peer namespace, now and after a replayed boot "
+                    "(kernel netfilter; systemd's enabled loaders)",
                     [Ask(reach_argv(HOST4, endpoint), timeout=20),
-                     Ask(reach_argv(HOST6, endpoint), timeout=20)], decide)
+                     Ask(reach_argv(HOST6, endpoint), timeout=20),
+                     Ask(boot_replay_argv(FREE_PORT), timeout=60)], decide)
 
 
 def _firewall(name: str, intent: str, load: Sequence[str], files: Mapping[str, str],
@@ -52,21 +61,30 @@ def _firewall(name: str, intent: str, load: Sequence[str], files: Mapping[str, s
     if not ipv6:
         setup += ["sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 "
                   "net.ipv6.conf.default.disable_ipv6=1"]
-    state = State(files={PEER_NS: "", **files}, setup=[*setup, *load], net=True, pid=True)
+    state = State(files={PEER_NS: "", PEER_NS_BOOT: "", **files}, setup=[*setup, *load],
+                  net=True, pid=True)
     return Case("net.firewall-default-deny", name, state, _no_new_connection(), intent)  # type: ignore[arg-type]
 
 
 def _nft(name: str, intent: str, ruleset: str, ipv6: bool = True) -> Case:
-    return _firewall(name, intent, ["nft -f /etc/cii-oracle.nft"],
-                     {"/etc/cii-oracle.nft": ruleset}, ipv6)
+    """The ruleset loaded now and by nftables.service at boot (/etc/nftables.conf)."""
+    return _firewall(name, intent, [enable("/lib/systemd/system/nftables.service", NFT_WANTS),
+                                    "nft -f /etc/nftables.conf"],
+                     {"/etc/nftables.conf": ruleset}, ipv6)
+
+
+PERSISTENT = ("[Unit]\nDescription=netfilter persistent configuration\n[Service]\n"
+              "Type=oneshot\nExecStart=/usr/sbin/netfilter-persistent start\n")
 
 
 def _ipt(name: str, intent: str, backend: str, v4: str, v6: str | None = None) -> Case:
-    files = {"/etc/cii-oracle.v4": v4}
-    load = [f"iptables-{backend}-restore /etc/cii-oracle.v4"]
+    """The rules loaded now and by netfilter-persistent at boot (/etc/iptables/rules.v*)."""
+    files = {"/etc/iptables/rules.v4": v4, PERSISTENT_UNIT: PERSISTENT}
+    load = [enable(PERSISTENT_UNIT, PERSISTENT_WANTS),
+            f"iptables-{backend}-restore /etc/iptables/rules.v4"]
     if v6 is not None:
-        files["/etc/cii-oracle.v6"] = v6
-        load.append(f"ip6tables-{backend}-restore /etc/cii-oracle.v6")
+        files["/etc/iptables/rules.v6"] = v6
+        load.append(f"ip6tables-{backend}-restore /etc/iptables/rules.v6")
     return _firewall(name, intent, load, files)
 
 
@@ -87,7 +105,9 @@ FIREWALL_CASES = [
     _nft("nft-policy-drop-first-rule-accepts-all", "fail", _inet("accept", *STOCK)),
     _nft("nft-counter-then-accept-all", "fail", _inet(*STOCK, "counter accept")),
     _nft("nft-ip-only-ipv6-open", "fail", _inet(*STOCK, family="ip")),
-    _nft("nft-ip-only-ipv6-disabled", "pass", _inet(*STOCK, family="ip"), ipv6=False),
+    # disable_ipv6 set by hand is gone after a restart, and IPv6 with it is open again
+    _nft("nft-ip-only-ipv6-disabled-until-restart", "fail", _inet(*STOCK, family="ip"),
+         ipv6=False),
     _nft("nft-ip-and-ip6-drop", "pass", _inet(*STOCK, family="ip") + _inet(*STOCK, family="ip6")),
     _nft("nft-accepting-chain-then-dropping-chain", "pass",
          _inet("accept", policy="accept") + _inet(*STOCK).replace("cii", "cii2")
@@ -153,8 +173,36 @@ FIREWALL_CASES = [
     _ipt("iptables-nft-not-lo-accept", "fail", "nft",
          DROP_ALL.replace("COMMIT", "-A INPUT ! -i lo -j ACCEPT\nCOMMIT"), DROP_ALL),
     _firewall("mixed-legacy-v4-nft-ip6", "pass",
-              ["iptables-legacy-restore /etc/cii-oracle.v4", "nft -f /etc/cii-oracle.nft"],
-              {"/etc/cii-oracle.v4": DROP_ALL, "/etc/cii-oracle.nft": _inet(*STOCK, family="ip6")}),
+              [enable("/lib/systemd/system/nftables.service", NFT_WANTS),
+               enable(PERSISTENT_UNIT, PERSISTENT_WANTS),
+               "iptables-legacy-restore /etc/iptables/rules.v4", "nft -f /etc/nftables.conf"],
+              {"/etc/iptables/rules.v4": DROP_ALL, PERSISTENT_UNIT: PERSISTENT,
+               "/etc/nftables.conf": _inet(*STOCK, family="ip6")}),
+    # now and after the next restart
+    _firewall("running-deny-nothing-loads-at-boot", "fail", ["nft -f /etc/cii-oracle.nft"],
+              {"/etc/cii-oracle.nft": _inet(*STOCK)}),
+    _firewall("running-deny-boot-file-accepts", "fail",
+              [enable("/lib/systemd/system/nftables.service", NFT_WANTS),
+               "nft -f /etc/cii-oracle.nft"],
+              {"/etc/cii-oracle.nft": _inet(*STOCK),
+               "/etc/nftables.conf": "flush ruleset\n" + _inet(*STOCK, policy="accept")}),
+    _firewall("running-deny-boot-file-refused", "fail",
+              [enable("/lib/systemd/system/nftables.service", NFT_WANTS),
+               "nft -f /etc/cii-oracle.nft"],
+              {"/etc/cii-oracle.nft": _inet(*STOCK),
+               "/etc/nftables.conf": _inet(*STOCK).replace("policy drop", "policy dorp")}),
+    _firewall("running-deny-boot-unit-masked", "fail",
+              [enable("/lib/systemd/system/nftables.service", NFT_WANTS),
+               "ln -s /dev/null /etc/systemd/system/nftables.service",
+               "nft -f /etc/nftables.conf"], {"/etc/nftables.conf": _inet(*STOCK)}),
+    _firewall("running-open-boot-file-denies", "fail",
+              [enable("/lib/systemd/system/nftables.service", NFT_WANTS)],
+              {"/etc/nftables.conf": "flush ruleset\n" + _inet(*STOCK)}),
+    _firewall("boot-file-with-include-and-flush", "pass",
+              [enable("/lib/systemd/system/nftables.service", NFT_WANTS),
+               "nft -f /etc/nftables.conf"],
+              {"/etc/nftables.conf": "flush ruleset\ninclude \"/etc/nftables.d/*.nft\"\n",
+               "/etc/nftables.d/input.nft": _inet(*STOCK)}),
 ]
 
 
