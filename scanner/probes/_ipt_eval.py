@@ -21,10 +21,10 @@ from scanner.probes._packet import (
     DROP,
     MAX_CHAIN_DEPTH,
     RETURN,
+    Census,
     Match,
     Packet,
     Verdicts,
-    arbitrary_in,
     hook_verdict,
     negate,
     ports_cover_all,
@@ -34,6 +34,9 @@ from scanner.probes._packet import (
 _PASSIVE_TARGETS = frozenset({"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "AUDIT",
                               "CT", "NOTRACK", "TCPMSS", "TOS", "DSCP", "CLASSIFY", "SECMARK",
                               "CONNSECMARK", "TEE", "CHECKSUM", "IDLETIMER", "LED"})
+_SOURCE_PORT_OPTIONS = frozenset({"--sport", "--source-port", "--sports", "--source-ports"})
+_PORT_OPTIONS = _SOURCE_PORT_OPTIONS | {"--dport", "--destination-port", "--dports",
+                                        "--destination-ports", "--ports"}
 _BUILTIN = frozenset({"INPUT", "FORWARD", "OUTPUT"})
 
 
@@ -85,11 +88,14 @@ def _option_match(option: str, value: str, packet: Packet) -> Match:
         everything = [prefix_is_everything(part) for part in value.split(",")]
         if None in everything:
             return Match.MAYBE
-        return arbitrary_in(any(everything))
-    if option in ("--dport", "--destination-port", "--sport", "--source-port", "--dports",
-                  "--destination-ports", "--sports", "--source-ports", "--ports"):
+        return packet.arbitrary_in("saddr", any(everything))
+    if option in _PORT_OPTIONS:
         ranges = _port_ranges(value)
-        return Match.MAYBE if ranges is None else arbitrary_in(ports_cover_all(ranges))
+        name = "sport" if option in _SOURCE_PORT_OPTIONS else "dport"
+        if option == "--ports":
+            return Match.MAYBE  # either port of the connection
+        return Match.MAYBE if ranges is None else packet.arbitrary_in(name,
+                                                                      ports_cover_all(ranges))
     if option in ("--ctstate", "--state"):
         return Match.YES if "NEW" in value.upper().split(",") else Match.NO
     return Match.MAYBE
@@ -179,11 +185,30 @@ class Evaluator:
         return (outcomes if certain else outcomes | {CONTINUE}), reason
 
 
+def census(table: Table) -> Census:
+    """Every port and source address any rule names (the packet takes one none names)."""
+    found = Census()
+    version = 0
+    for rules in table.rules.values():
+        for words in rules:
+            for option, value in zip(words, [*words[1:], ""], strict=True):
+                if option in ("-s", "--source", "--src"):
+                    for part in value.split(","):
+                        version = 6 if ":" in part else 4
+                        found.add_network(version, part if prefix_is_everything(part)
+                                          is not None else None)
+                elif option in _PORT_OPTIONS:
+                    name = "sport" if option in _SOURCE_PORT_OPTIONS else "dport"
+                    found.add_ports(name, _port_ranges(value))
+    return found
+
+
 def input_verdict(table: Table, packet: Packet, name: str) -> tuple[bool, str]:
     """Whether the INPUT chain certainly drops the packet, and which rule may accept it."""
     policy = table.policies.get("INPUT")
     if policy is None:
         return False, f"{name} printed no INPUT policy"
+    packet = census(table).packet(packet.family)
     walked = Evaluator(table, packet, name).chain("INPUT")
     outcomes = hook_verdict(walked.possible, policy)
     if outcomes == {DROP}:

@@ -17,6 +17,7 @@ ruleset``, libnftables JSON schema 1, nft(8) "CHAINS", "VERDICT STATEMENT"):
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,10 +27,10 @@ from scanner.probes._packet import (
     DROP,
     MAX_CHAIN_DEPTH,
     RETURN,
+    Census,
     Match,
     Packet,
     Verdicts,
-    arbitrary_in,
     hook_verdict,
     negate,
     ports_cover_all,
@@ -115,7 +116,7 @@ def _element(value: Any) -> Any:
     return value
 
 
-def _covers_all_ports(values: list[Any]) -> bool | None:
+def _port_ranges(values: list[Any]) -> list[tuple[int, int]] | None:
     ranges: list[tuple[int, int]] = []
     for raw in values:
         value = _element(raw)
@@ -125,10 +126,56 @@ def _covers_all_ports(values: list[Any]) -> bool | None:
                 and len(value["range"]) == 2 and all(isinstance(v, int) for v in value["range"]):
             ranges.append((value["range"][0], value["range"][1]))
         elif isinstance(value, str):
-            continue  # a service name: one port
+            ranges.append((0, 0))  # a service name: one port (which one does not matter)
         else:
             return None
-    return ports_cover_all(ranges)
+    return ranges
+
+
+def _covers_all_ports(values: list[Any]) -> bool | None:
+    ranges = _port_ranges(values)
+    return None if ranges is None else ports_cover_all(ranges)
+
+
+def _network_texts(values: list[Any]) -> list[str | None]:
+    texts: list[str | None] = []
+    for raw in values:
+        value = _element(raw)
+        if isinstance(value, dict) and isinstance(value.get("prefix"), dict):
+            texts.append(f"{value['prefix'].get('addr')}/{value['prefix'].get('len')}")
+        elif isinstance(value, dict) and isinstance(value.get("range"), list):
+            try:
+                low, high = (ipaddress.ip_address(str(v)) for v in value["range"][:2])
+                texts += [str(n) for n in ipaddress.summarize_address_range(low, high)]
+            except (ValueError, TypeError):
+                texts.append(None)
+        elif isinstance(value, str):
+            texts.append(value)
+        else:
+            texts.append(None)
+    return texts
+
+
+def census(ruleset: Ruleset) -> Census:
+    """Every port and source address any rule names (the packet takes one none names)."""
+    found = Census()
+    for where, rules in ruleset.rules.items():
+        for expressions in rules:
+            for expression in expressions:
+                body = expression.get("match") if isinstance(expression, dict) else None
+                left = body.get("left") if isinstance(body, dict) else None
+                payload = left.get("payload") if isinstance(left, dict) else None
+                if not isinstance(payload, dict) or not isinstance(body, dict):
+                    continue
+                values = _values(body.get("right"), ruleset, where)
+                protocol, name = payload.get("protocol"), payload.get("field")
+                if protocol in ("tcp", "th") and name in ("dport", "sport"):
+                    found.add_ports(str(name), None if values is None else _port_ranges(values))
+                elif protocol in ("ip", "ip6") and name == "saddr":
+                    version = 4 if protocol == "ip" else 6
+                    for text in (_network_texts(values) if values is not None else [None]):
+                        found.add_network(version, text)
+    return found
 
 
 def _covers_all_addresses(values: list[Any]) -> bool | None:
@@ -198,9 +245,9 @@ def _payload_match(op: str, protocol: str, field: str, values: list[Any],
                                                          and packet.ip_version != 6):
         return Match.NO
     if protocol in ("tcp", "th") and field in ("dport", "sport"):
-        return _compare(op, arbitrary_in(_covers_all_ports(values)))
+        return _compare(op, packet.arbitrary_in(field, _covers_all_ports(values)))
     if protocol in ("ip", "ip6") and field == "saddr":
-        return _compare(op, arbitrary_in(_covers_all_addresses(values)))
+        return _compare(op, packet.arbitrary_in(field, _covers_all_addresses(values)))
     if (protocol, field) in (("ip", "protocol"), ("ip6", "nexthdr")):
         return _compare(op, Match.YES if _known_value(values, _TCP_NAMES) else Match.NO)
     return Match.MAYBE
@@ -323,6 +370,7 @@ def _name(key: ChainKey) -> str:
 
 def family_verdict(ruleset: Ruleset, packet: Packet) -> tuple[bool, str]:
     """Whether nftables certainly drops the packet, and which chain does or why not."""
+    packet = census(ruleset).packet(packet.family)
     evaluator = Evaluator(ruleset, packet)
     reasons = []
     for key, chain in ruleset.input_base_chains(packet):

@@ -15,7 +15,7 @@ only possible verdict. An evaluator that cannot model something therefore errs t
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 # Possible outcomes of a chain for the packet.
@@ -42,21 +42,69 @@ def negate(result: Match) -> Match:
 
 @dataclass(frozen=True)
 class Packet:
-    """The probe packet for one address family (``ipv4`` or ``ipv6``)."""
+    """The probe packet for one address family (``ipv4`` or ``ipv6``). ``crowded`` names
+    the fields (``dport``, ``sport``, ``saddr``) whose values named anywhere in the
+    ruleset together leave no value free, so the packet cannot avoid them all."""
 
     family: str
+    crowded: frozenset[str] = frozenset()
 
     @property
     def ip_version(self) -> int:
         return 4 if self.family == "ipv4" else 6
 
+    def arbitrary_in(self, field: str, covers_everything: bool | None) -> Match:
+        """``field == set`` for a field whose value the packet may choose: it takes a
+        value no rule names, so it is in no set, unless the set covers every value, or
+        every value is named somewhere (then which rule it meets is not known)."""
+        if covers_everything is None:
+            return Match.MAYBE
+        if covers_everything:
+            return Match.YES
+        return Match.MAYBE if field in self.crowded else Match.NO
 
-def arbitrary_in(covers_everything: bool | None) -> Match:
-    """``field == set`` for a field whose value the packet may choose (source address,
-    ports): it avoids any finite set, unless the set covers every value."""
-    if covers_everything is None:
-        return Match.MAYBE
-    return Match.YES if covers_everything else Match.NO
+
+@dataclass
+class Census:
+    """Every value a ruleset names for the fields the packet chooses freely."""
+
+    ports: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    networks: dict[int, list[str]] = field(default_factory=dict)  # by IP version
+    unknown: set[str] = field(default_factory=set)
+
+    def add_ports(self, name: str, ranges: list[tuple[int, int]] | None) -> None:
+        if ranges is None:
+            self.unknown.add(name)
+        else:
+            self.ports.setdefault(name, []).extend(ranges)
+
+    def add_network(self, version: int, text: str | None) -> None:
+        if text is None:
+            self.unknown.add(f"saddr{version}")
+        else:
+            self.networks.setdefault(version, []).append(text)
+
+    def packet(self, family: str) -> Packet:
+        version = 4 if family == "ipv4" else 6
+        crowded = {name for name, ranges in self.ports.items() if ports_cover_all(ranges)}
+        crowded |= {name for name in self.unknown if name in ("dport", "sport")}
+        if f"saddr{version}" in self.unknown or _networks_cover_all(
+                self.networks.get(version, []), version):
+            crowded.add("saddr")
+        return Packet(family, frozenset(crowded))
+
+
+def _networks_cover_all(texts: list[str], version: int) -> bool:
+    networks = []
+    for text in texts:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return True  # not understood: assume it may take the last free address
+        if network.version == version:
+            networks.append(network)
+    collapsed = list(ipaddress.collapse_addresses(networks))  # type: ignore[type-var]
+    return any(network.prefixlen == 0 for network in collapsed)
 
 
 def ports_cover_all(ranges: list[tuple[int, int]]) -> bool:

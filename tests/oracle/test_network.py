@@ -134,6 +134,10 @@ FIREWALL_CASES = [
     _nft("nft-every-port-range", "fail", _inet(*STOCK, "tcp dport 1-65535 accept")),
     _nft("nft-two-ranges-cover-every-port", "fail",
          _inet(*STOCK, "tcp dport { 1-30000, 29000-65535 } accept")),
+    _nft("nft-two-rules-cover-every-port", "fail",
+         _inet(*STOCK, "tcp dport 1-40000 accept", "tcp dport 40001-65535 accept")),
+    _nft("nft-two-halves-of-ipv4", "fail",
+         _inet(*STOCK, "ip saddr 0.0.0.0/1 accept", "ip saddr 128.0.0.0/1 accept")),
     _nft("nft-named-port-set", "pass",
          _inet(*STOCK, "tcp dport @allowed accept",
                extra="  set allowed {\n    type inet_service; flags interval;\n"
@@ -170,6 +174,9 @@ FIREWALL_CASES = [
     _ipt("iptables-nft-multiport-and-source", "pass", "nft",
          DROP_ALL.replace("COMMIT", "-A INPUT -p tcp -m multiport --dports 80,443,1000:2000 "
                           "-j ACCEPT\n-A INPUT -s 10.0.0.0/8 -j ACCEPT\nCOMMIT"), DROP_ALL),
+    _ipt("iptables-nft-two-halves-of-ipv4", "fail", "nft",
+         DROP_ALL.replace("COMMIT", "-A INPUT -s 0.0.0.0/1 -j ACCEPT\n"
+                          "-A INPUT -s 128.0.0.0/1 -j ACCEPT\nCOMMIT"), DROP_ALL),
     _ipt("iptables-nft-not-lo-accept", "fail", "nft",
          DROP_ALL.replace("COMMIT", "-A INPUT ! -i lo -j ACCEPT\nCOMMIT"), DROP_ALL),
     _firewall("mixed-legacy-v4-nft-ip6", "pass",
