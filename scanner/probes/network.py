@@ -1,10 +1,12 @@
 """What a host exposes: installed packages, listening sockets and its packet filter.
 
-Listening sockets come from ``ss`` (with process names when the collector is
-root) or, when ``ss`` is missing, from /proc/net/{tcp,tcp6,udp,udp6}. The
-firewall probe reads nftables and both iptables back ends without changing
-anything: legacy iptables is only asked when its tables are already loaded
-(/proc/net/ip_tables_names), because asking would load the kernel module.
+Listening sockets come from the kernel itself: ``ss`` (iproute2 6.1, sock_diag
+netlink; process names when the collector is root) or, when ``ss`` is missing,
+/proc/net/{tcp,tcp6,udp,udp6}. A socket on a loopback address, or bound to the ``lo``
+device (``ss`` prints ``ADDR%lo``), takes connections from this host only; a socket on
+``::`` takes IPv4 too unless it is IPv6-only, and either way it is not loopback. The
+firewall probe lives in ``_firewall`` (running ruleset) and ``_firewall_boot`` (the
+ruleset loaded at the next boot).
 """
 
 from __future__ import annotations

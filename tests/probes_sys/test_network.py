@@ -210,6 +210,26 @@ def test_nft_rules_walked_with_a_new_tcp_connection(rules: list[list[object]],
     assert _deny(payload) == expected
 
 
+def _dport(right: object) -> list[object]:
+    return [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                       "right": right}}, ACCEPT]
+
+
+def test_accepts_that_only_together_cover_every_port_or_source_leave_it_open() -> None:
+    halves = [_dport({"range": [1, 40000]}), _dport({"range": [40001, 65535]})]
+    payload = sec("uid", "0") + sec("nft-json", _nft_json(*halves)) + sec("ipv6", "")
+    assert _deny(payload) == (False, False)
+    gap = [_dport({"range": [1, 40000]}), _dport({"range": [40002, 65535]})]
+    payload = sec("uid", "0") + sec("nft-json", _nft_json(*gap)) + sec("ipv6", "")
+    assert _deny(payload) == (True, True)  # port 40001 is dropped
+    rules = ("-P INPUT DROP\n-A INPUT -s 0.0.0.0/1 -j ACCEPT\n"
+             "-A INPUT -s 128.0.0.0/2 -j ACCEPT\n-A INPUT -s 192.0.0.0/2 -j ACCEPT\n")
+    payload = sec("uid", "0") + sec("iptables-nft", rules) + sec("ipv6", "cii:absent")
+    assert _deny(payload) == (False, True)
+    payload = payload.replace(b"192.0.0.0/2", b"192.0.0.0/3")
+    assert _deny(payload) == (True, True)
+
+
 def test_policy_accept_with_an_unknown_statement_before_drop_is_not_proven() -> None:
     payload = sec("uid", "0") + sec("nft-json", _nft_json(
         [{"frobnicate": {}}, ACCEPT], [{"drop": None}], policy="accept")) + sec("ipv6", "")
