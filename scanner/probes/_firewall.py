@@ -116,9 +116,10 @@ def _nft_views(collected: Collected, uid: int | None) -> tuple[dict[str, Any], l
 
 
 def _iptables_views(collected: Collected, uid: int | None
-                    ) -> tuple[dict[str, list[tuple[bool, str]]], list[str], bool]:
+                    ) -> tuple[dict[str, list[tuple[bool, str]]], dict[str, list[str]], bool]:
+    """iptables' verdicts per family, and per family the tools that could not be read."""
     views: dict[str, list[tuple[bool, str]]] = {"ipv4": [], "ipv6": []}
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {"ipv4": [], "ipv6": []}
     present = False
     for tool in _IPTABLES_TOOLS:
         found = collected.sections.get(tool)
@@ -130,14 +131,14 @@ def _iptables_views(collected: Collected, uid: int | None
         present = True
         if marker == "cii:not-loaded":
             continue  # legacy tables not in the kernel: nothing filters there
+        family = "ipv6" if tool.startswith("ip6") else "ipv4"
         if found.exit_status != 0:
-            errors.append(_tool_error(found.text, found.exit_status, uid, tool))
+            errors[family].append(_tool_error(found.text, found.exit_status, uid, tool))
             continue
         lines = [strip(line) for line in split_lines(found.text)]
         table = parse_rules([line for line in lines if line and not line.startswith("#")])
-        family = "ipv6" if tool.startswith("ip6") else "ipv4"
         if not table.policies:
-            errors.append(f"{tool}: printed no chain policies")
+            errors[family].append(f"{tool}: printed no chain policies")
             continue
         views[family].append(input_verdict(table, Packet(family), tool))
     return views, errors, present
@@ -152,7 +153,7 @@ def parse_firewall(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     iptables, ipt_errors, iptables_present = _iptables_views(collected, uid)
     nft_present = "nft-json" in collected.sections and \
         strip(collected.sections["nft-json"].text) != "cii:missing"
-    errors = nft_errors + ipt_errors
+    errors = nft_errors + ipt_errors["ipv4"] + ipt_errors["ipv6"]
     ipv6_on, ipv6_why = _ipv6_receives(collected)
     data: dict[str, Any] = {"nftables": {"present": nft_present},
                             "iptables": {"present": iptables_present},
@@ -173,8 +174,8 @@ def parse_firewall(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
                 data[family]["ipv6_absent"] = True
         elif denying:
             data[family] = {"default_deny": True, "why": denying[0]}
-        elif errors or not (nft_present or iptables_present):
-            unobservable[key] = "; ".join(errors) or (
+        elif nft_errors or ipt_errors[family] or not (nft_present or iptables_present):
+            unobservable[key] = "; ".join(nft_errors + ipt_errors[family]) or (
                 "neither nft nor iptables is installed: the kernel's packet filter cannot be read")
             data[family] = {"why": unobservable[key]}
         else:

@@ -179,10 +179,15 @@ def boot_state(collected: Collected, running: dict[str, dict[str, Any]]
     if "firewalld" in loaders:
         same, reason = _firewalld_same(collected)
         for family in ("ipv4", "ipv6"):
-            if same and running.get(family, {}).get("default_deny") is True:
-                views[family].append((True, f"{reason}; {running[family]['why']}"))
+            running_why = str(running.get(family, {}).get("why", ""))
+            # only firewalld's own table comes back at boot: a drop in a table someone
+            # added by hand does not
+            own = running_why.startswith(("inet firewalld ", "ip firewalld ", "ip6 firewalld "))
+            if same and running.get(family, {}).get("default_deny") is True and own:
+                views[family].append((True, f"{reason}; {running_why}"))
             elif same:
-                views[family].append((False, f"{reason}; {running.get(family, {}).get('why')}"))
+                views[family].append((False, f"{reason}, but firewalld's table is not what "
+                                      f"drops it now ({running_why})"))
             else:
                 errors.append(reason)
     if "ufw" in loaders:

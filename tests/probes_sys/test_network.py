@@ -160,11 +160,12 @@ def test_iptables_nft_final_reject_leaves_ipv6_open() -> None:
     assert "ip6tables-nft INPUT policy ACCEPT" in result.data["why"]["ipv6.default_deny"]
 
 
-def _nft_json(*rules: list[object], policy: str = "drop", family: str = "inet") -> str:
-    items: list[object] = [{"chain": {"family": family, "table": "t", "name": "input",
+def _nft_json(*rules: list[object], policy: str = "drop", family: str = "inet",
+              table: str = "t") -> str:
+    items: list[object] = [{"chain": {"family": family, "table": table, "name": "input",
                                       "type": "filter", "hook": "input", "prio": 0,
                                       "policy": policy}}]
-    items += [{"rule": {"family": family, "table": "t", "chain": "input", "expr": expr}}
+    items += [{"rule": {"family": family, "table": table, "chain": "input", "expr": expr}}
               for expr in rules]
     return json.dumps({"nftables": items})
 
@@ -358,7 +359,22 @@ def test_firewalld_boot_is_the_running_ruleset_when_permanent_agrees() -> None:
     same = "cii:runtime\n" + zones.format(" (default, active)", "eth0") + "cii:permanent\n" + \
         zones.format("", "")
     boot = sec("boot-loaders", "firewalld\n") + sec("boot-firewalld", same)
-    assert _boot(RUNNING_DENY + boot)[:2] == (True, True)
+    running = sec("uid", "0") + sec("nft-json", _nft_json(table="firewalld")) + sec("ipv6", "")
+    assert _boot(running + boot)[:2] == (True, True)
     differs = boot.replace(b"services: ssh\n\ncii", b"services: ssh telnet\n\ncii")
     assert b"ssh telnet" in differs
-    assert _boot(RUNNING_DENY + differs)[0] is None
+    assert _boot(running + differs)[0] is None
+    # a drop in a table added by hand is not what firewalld rebuilds at boot
+    v4, _, why = _boot(RUNNING_DENY + boot)
+    assert v4 is False
+    assert "firewalld's table is not what drops it" in why["boot.ipv4.default_deny"]
+
+
+def test_an_ip6tables_error_does_not_blur_the_ipv4_verdict() -> None:
+    payload = (sec("uid", "0") + sec("nft-json", _nft_json(policy="accept", family="ip"))
+               + sec("ip6tables-nft", "ip6tables v1.8.9 (nf_tables): table `filter' is "
+                     "incompatible, use 'nft' tool.", 1) + sec("ipv6", ""))
+    result = interpret("firewall", payload)
+    assert result.data["ipv4"]["default_deny"] is False
+    assert "ipv6.default_deny" in result.data["unobservable"]
+    assert "ipv4.default_deny" not in result.data["unobservable"]
