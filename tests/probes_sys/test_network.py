@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import interpret
@@ -154,42 +156,127 @@ def test_ss_with_only_a_header_means_nothing_listens() -> None:
 def test_nftables_policy_drop_capture() -> None:
     result = interpret("firewall", captured("fw-nft-drop"))
     assert result.status == "ok"
-    assert result.data["nftables"]["default_deny"] is True
-    assert result.data["nftables"]["input_chains"][0]["policy"] == "drop"
-    assert result.data["iptables"]["default_deny"] is False
-    assert result.data["deny_by"] == ["nftables"]
-
-
-def test_iptables_nft_final_reject_seen_by_both_views() -> None:
-    result = interpret("firewall", captured("fw-ipt-catchall"))
-    assert result.data["iptables"]["default_deny"] is True
-    # nft sees the same table; the REJECT arrives as an xt target expression
-    assert result.data["nftables"]["input_chains"][0]["final_catch_all_deny"] is True
-
-
-def test_nft_text_used_when_json_is_unavailable() -> None:
-    text = ("table inet filter {\n\tchain input {\n"
-            "\t\ttype filter hook input priority filter; policy accept;\n"
-            "\t\tiif \"lo\" accept\n"
-            "\t\tcounter packets 10 bytes 600 reject with icmpx admin-prohibited\n"
-            "\t}\n\tchain output {\n\t\ttype filter hook output priority filter; policy drop;\n"
-            "\t}\n}\n")
-    payload = (sec("uid", "0") + sec("nft-json", "Error: syntax error, unexpected -j", 1)
-               + sec("nft-text", text) + sec("iptables-plain", "cii:missing"))
-    result = interpret("firewall", payload)
-    assert result.status == "ok"
-    chains = result.data["nftables"]["input_chains"]
-    assert [c["chain"] for c in chains] == ["input"]  # the output hook is not inbound
-    assert chains[0]["final_catch_all_deny"] is True
+    # an inet chain filters both families
+    assert result.data["ipv4"]["default_deny"] is True
+    assert result.data["ipv6"]["default_deny"] is True
+    assert "inet filter input drops it" in result.data["ipv4"]["why"]
+    assert result.data["iptables"]["ipv4"]["default_deny"] is False
     assert result.data["inbound_default_deny"] is True
 
 
-def test_conditional_final_drop_is_not_default_deny() -> None:
-    text = ("table ip filter {\n\tchain INPUT {\n"
-            "\t\ttype filter hook input priority filter; policy accept;\n"
-            "\t\ttcp dport 23 drop\n\t}\n}\n")
-    payload = (sec("uid", "0") + sec("nft-json", "", 1) + sec("nft-text", text))
-    assert interpret("firewall", payload).data["inbound_default_deny"] is False
+def test_iptables_nft_final_reject_leaves_ipv6_open() -> None:
+    result = interpret("firewall", captured("fw-ipt-catchall"))
+    assert result.data["ipv4"]["default_deny"] is True
+    # nft sees the same table, but its conntrack match only as an opaque xt expression:
+    # that view cannot prove the drop, while iptables-nft -S shows the match and does
+    assert result.data["nftables"]["ipv4"]["default_deny"] is False
+    assert "may accept it" in result.data["nftables"]["ipv4"]["why"]
+    assert result.data["iptables"]["ipv4"]["default_deny"] is True
+    assert result.data["ipv6"]["default_deny"] is False
+    assert "ip6tables-nft INPUT policy ACCEPT" in result.data["why"]["ipv6.default_deny"]
+
+
+def _nft_json(*rules: list[object], policy: str = "drop", family: str = "inet",
+              table: str = "t") -> str:
+    items: list[object] = [{"chain": {"family": family, "table": table, "name": "input",
+                                      "type": "filter", "hook": "input", "prio": 0,
+                                      "policy": policy}}]
+    items += [{"rule": {"family": family, "table": table, "chain": "input", "expr": expr}}
+              for expr in rules]
+    return json.dumps({"nftables": items})
+
+
+ACCEPT = {"accept": None}
+
+
+def _deny(payload: bytes) -> tuple[object, object]:
+    data = interpret("firewall", payload).data
+    return data["ipv4"].get("default_deny"), data["ipv6"].get("default_deny")
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        ([], (True, True)),
+        ([[ACCEPT]], (False, False)),
+        ([[{"counter": None}, ACCEPT]], (False, False)),
+        ([[{"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                      "right": ["established", "related"]}}, ACCEPT]], (True, True)),
+        ([[{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}, ACCEPT]],
+         (False, False)),
+        ([[{"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}, ACCEPT]],
+         (True, True)),
+        ([[{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth0"}},
+           ACCEPT]], (False, False)),
+        ([[{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                      "right": {"prefix": {"addr": "0.0.0.0", "len": 0}}}}, ACCEPT]],
+         (False, True)),
+        ([[{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                      "right": {"set": [22, {"range": [1, 65535]}]}}}, ACCEPT]],
+         (False, False)),
+        ([[{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}},
+                      "right": {"range": [1, 65535]}}}, ACCEPT]], (True, True)),
+        ([[{"xt": {"type": "match", "name": "conntrack"}}, ACCEPT]], (False, False)),
+        ([[{"frobnicate": {}}, {"drop": None}]], (True, True)),
+        ([[{"queue": {"num": 1}}]], (False, False)),
+    ],
+)
+def test_nft_rules_walked_with_a_new_tcp_connection(rules: list[list[object]],
+                                                     expected: tuple[bool, bool]) -> None:
+    payload = sec("uid", "0") + sec("nft-json", _nft_json(*rules)) + sec("ipv6", "")
+    assert _deny(payload) == expected
+
+
+def _dport(right: object) -> list[object]:
+    return [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                       "right": right}}, ACCEPT]
+
+
+def test_accepts_that_only_together_cover_every_port_or_source_leave_it_open() -> None:
+    halves = [_dport({"range": [1, 40000]}), _dport({"range": [40001, 65535]})]
+    payload = sec("uid", "0") + sec("nft-json", _nft_json(*halves)) + sec("ipv6", "")
+    assert _deny(payload) == (False, False)
+    gap = [_dport({"range": [1, 40000]}), _dport({"range": [40002, 65535]})]
+    payload = sec("uid", "0") + sec("nft-json", _nft_json(*gap)) + sec("ipv6", "")
+    assert _deny(payload) == (True, True)  # port 40001 is dropped
+    rules = ("-P INPUT DROP\n-A INPUT -s 0.0.0.0/1 -j ACCEPT\n"
+             "-A INPUT -s 128.0.0.0/2 -j ACCEPT\n-A INPUT -s 192.0.0.0/2 -j ACCEPT\n")
+    payload = sec("uid", "0") + sec("iptables-nft", rules) + sec("ipv6", "cii:absent")
+    assert _deny(payload) == (False, True)
+    payload = payload.replace(b"192.0.0.0/2", b"192.0.0.0/3")
+    assert _deny(payload) == (True, True)
+
+
+def test_policy_accept_with_an_unknown_statement_before_drop_is_not_proven() -> None:
+    payload = sec("uid", "0") + sec("nft-json", _nft_json(
+        [{"frobnicate": {}}, ACCEPT], [{"drop": None}], policy="accept")) + sec("ipv6", "")
+    assert _deny(payload) == (False, False)
+
+
+def test_ipv6_disabled_everywhere_counts_as_closed() -> None:
+    ipv6 = ("/proc/sys/net/ipv6/conf/all/disable_ipv6 1\n"
+            "/proc/sys/net/ipv6/conf/default/disable_ipv6 1\n"
+            "/proc/sys/net/ipv6/conf/eth0/disable_ipv6 1\n"
+            "/proc/sys/net/ipv6/conf/lo/disable_ipv6 0\n")
+    payload = (sec("uid", "0") + sec("nft-json", _nft_json(family="ip"))
+               + sec("ipv6", ipv6))
+    assert _deny(payload) == (True, True)
+    payload = payload.replace(b"default/disable_ipv6 1", b"default/disable_ipv6 0")
+    assert _deny(payload) == (True, False)
+    absent = sec("uid", "0") + sec("nft-json", _nft_json(family="ip")) + sec("ipv6", "cii:absent")
+    assert _deny(absent) == (True, True)
+
+
+def test_iptables_rules_walked_with_a_new_tcp_connection() -> None:
+    rules = ('-P INPUT DROP\n-N allow\n-A INPUT -i lo -j ACCEPT\n'
+             '-A INPUT -m comment --comment "say \\"-j ACCEPT\\"" -j LOG\n'
+             "-A INPUT -p tcp -m multiport --dports 22,80:90 -j ACCEPT\n"
+             "-A INPUT -p udp -j ACCEPT\n-A INPUT -j allow\n-A allow -s 10.0.0.0/8 -j ACCEPT\n")
+    payload = (sec("uid", "0") + sec("iptables-nft", rules) + sec("ip6tables-nft", rules)
+               + sec("ipv6", ""))
+    assert _deny(payload) == (True, True)
+    opened = payload.replace(b"-s 10.0.0.0/8 ", b"! -i lo ")
+    assert _deny(opened) == (False, False)
 
 
 def test_non_root_firewall_is_an_error_naming_root() -> None:
@@ -198,24 +285,31 @@ def test_non_root_firewall_is_an_error_naming_root() -> None:
     assert "root" in (result.error or "")
 
 
-def test_one_tool_denying_is_enough_even_if_another_errored() -> None:
+def test_one_family_denying_does_not_hide_the_other_family_error() -> None:
     payload = (sec("uid", "0") + sec("nft-json", "netlink: Error: cache initialization failed", 1)
-               + sec("nft-text", "netlink: Error: cache initialization failed", 1)
-               + sec("iptables-legacy", "-P INPUT DROP\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n"))
+               + sec("iptables-legacy", "-P INPUT DROP\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n")
+               + sec("ipv6", ""))
     result = interpret("firewall", payload)
     assert result.status == "ok"
-    assert result.data["iptables"]["default_deny"] is True
-    assert "nftables.default_deny" in result.data["unobservable"]
+    assert result.data["ipv4"]["default_deny"] is True
+    assert "ipv6.default_deny" in result.data["unobservable"]
+    assert "default_deny" not in result.data["ipv6"]
+
+
+def test_no_tool_at_all_cannot_see_the_filter() -> None:
+    payload = (sec("uid", "0") + sec("nft-json", "cii:missing")
+               + sec("iptables-legacy", "cii:missing") + sec("ipv6", ""))
+    result = interpret("firewall", payload)
+    assert result.status == "ok"
+    assert {"ipv4.default_deny", "ipv6.default_deny"} <= set(result.data["unobservable"])
 
 
 def test_legacy_tables_not_loaded_are_not_asked() -> None:
-    payload = (sec("uid", "0") + sec("nft-json", "cii:missing") + sec("nft-text", "cii:missing")
-               + sec("iptables-legacy", "cii:not-loaded"))
+    payload = (sec("uid", "0") + sec("nft-json", _nft_json())
+               + sec("iptables-legacy", "cii:not-loaded") + sec("ipv6", ""))
     result = interpret("firewall", payload)
-    assert result.status == "ok"
-    assert result.data["iptables"] == {
-        "present": True, "active": False, "input_chains": [], "input_policy": "NONE",
-        "rule_count": 0, "default_deny": False}
+    assert result.data["iptables"] == {"present": True}
+    assert result.data["inbound_default_deny"] is True
 
 
 @pytest.mark.parametrize("payload", [b"", b"\x00\x01\x02", b"-P INPUT DROP\n"])
@@ -223,8 +317,80 @@ def test_firewall_garbage_is_an_error(payload: bytes) -> None:
     assert interpret("firewall", payload).status == "error"
 
 
-def test_broken_nft_json_falls_back_to_text() -> None:
+def test_broken_nft_json_is_an_error_not_a_guess() -> None:
     payload = (sec("uid", "0") + sec("nft-json", '{"nftables": [{"chain": {"hook": "input"')
-               + sec("nft-text", "table inet filter {\n\tchain input {\n"
-                     "\t\ttype filter hook input priority 0; policy drop;\n\t}\n}\n"))
-    assert interpret("firewall", payload).data["nftables"]["default_deny"] is True
+               + sec("ipv6", ""))
+    result = interpret("firewall", payload)
+    assert result.status == "error"
+
+
+# ---------------------------------------------------------------- firewall after a restart
+
+DROP_V4 = "-P INPUT DROP\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -i lo -j ACCEPT\n"
+RUNNING_DENY = sec("uid", "0") + sec("nft-json", _nft_json()) + sec("ipv6", "")
+
+
+def _boot(payload: bytes) -> tuple[object, object, dict[str, str]]:
+    data = interpret("firewall", payload).data
+    boot = data["boot"]
+    return (boot.get("ipv4", {}).get("default_deny"), boot.get("ipv6", {}).get("default_deny"),
+            {**data.get("why", {}), **data.get("unobservable", {})})
+
+
+def test_nothing_enabled_at_boot_loses_the_running_rules() -> None:
+    v4, v6, why = _boot(RUNNING_DENY + sec("boot-loaders", ""))
+    assert (v4, v6) == (False, False)
+    assert "gone after a restart" in why["boot.ipv4.default_deny"]
+
+
+def test_boot_nftables_file_walked_like_the_running_one() -> None:
+    boot = sec("boot-loaders", "nftables\n") + sec("boot-nftables", _nft_json(family="ip"))
+    assert _boot(RUNNING_DENY + boot)[:2] == (True, False)
+    refused = sec("boot-loaders", "nftables\n") + sec(
+        "boot-nftables", "cii:load-failed /etc/nftables.conf")
+    v4, _, why = _boot(RUNNING_DENY + refused)
+    assert v4 is False
+    assert "/etc/nftables.conf is refused" in why["boot.ipv4.default_deny"]
+
+
+def test_netfilter_persistent_without_rules_v6_leaves_ipv6_open_at_boot() -> None:
+    boot = (sec("boot-loaders", "netfilter-persistent\n") + sec("boot-persistent-v4", DROP_V4)
+            + sec("boot-persistent-v6", "cii:no-file /etc/iptables/rules.v6"))
+    v4, v6, why = _boot(RUNNING_DENY + boot)
+    assert (v4, v6) == (True, False)
+    assert "rules.v6 is missing" in why["boot.ipv6.default_deny"]
+
+
+def test_boot_loader_that_cannot_be_asked_is_unobservable() -> None:
+    for boot in (sec("boot-loaders", "nftables\n") + sec("boot-nftables", "cii:no-unshare"),
+                 sec("boot-loaders", "ufw\n"),
+                 sec("boot-loaders", "firewalld\n") + sec("boot-firewalld", "cii:not-running")):
+        v4, _, why = _boot(RUNNING_DENY + boot)
+        assert v4 is None
+        assert "boot.ipv4.default_deny" in why
+
+
+def test_firewalld_boot_is_the_running_ruleset_when_permanent_agrees() -> None:
+    zones = "public{}\n  target: default\n  interfaces: {}\n  services: ssh\n"
+    same = "cii:runtime\n" + zones.format(" (default, active)", "eth0") + "cii:permanent\n" + \
+        zones.format("", "")
+    boot = sec("boot-loaders", "firewalld\n") + sec("boot-firewalld", same)
+    running = sec("uid", "0") + sec("nft-json", _nft_json(table="firewalld")) + sec("ipv6", "")
+    assert _boot(running + boot)[:2] == (True, True)
+    differs = boot.replace(b"services: ssh\n\ncii", b"services: ssh telnet\n\ncii")
+    assert b"ssh telnet" in differs
+    assert _boot(running + differs)[0] is None
+    # a drop in a table added by hand is not what firewalld rebuilds at boot
+    v4, _, why = _boot(RUNNING_DENY + boot)
+    assert v4 is False
+    assert "firewalld's table is not what drops it" in why["boot.ipv4.default_deny"]
+
+
+def test_an_ip6tables_error_does_not_blur_the_ipv4_verdict() -> None:
+    payload = (sec("uid", "0") + sec("nft-json", _nft_json(policy="accept", family="ip"))
+               + sec("ip6tables-nft", "ip6tables v1.8.9 (nf_tables): table `filter' is "
+                     "incompatible, use 'nft' tool.", 1) + sec("ipv6", ""))
+    result = interpret("firewall", payload)
+    assert result.data["ipv4"]["default_deny"] is False
+    assert "ipv6.default_deny" in result.data["unobservable"]
+    assert "ipv4.default_deny" not in result.data["unobservable"]
