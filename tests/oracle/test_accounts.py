@@ -141,6 +141,8 @@ CASES = [
                                                      "eve::\n")),
     _empty("shadow-short-accepted", "fail", _accounts("eve:x:1003:1003::/:/bin/sh\n",
                                                       "eve:::::\n")),
+    _empty("shadow-7-fields-rejected", "pass", _accounts("eve:x:1003:1003::/:/bin/sh\n",
+                                                         "eve::::::\n")),
     _empty("shadow-cr-is-a-hash", "pass", _accounts("eve:x:1003:1003::/:/bin/sh\n",
                                                     "eve:\r:19700:0:99999:7:::\n")),
     _empty("hash-hash-name-means-shadow", "fail",
