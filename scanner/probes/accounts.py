@@ -39,10 +39,28 @@ NSS_PASSWD = section("nss-passwd", reduced("passwd", "getent"))
 FILE_PASSWD = section("file-passwd", reduced("passwd", "/etc/passwd"))
 NSS_GROUP = section("nss-group", reduced("group", "getent"))
 FILE_GROUP = section("file-group", reduced("group", "/etc/group"))
+# Programs that end a login at once whatever they are given (nologin, false, true, sync):
+# each is reported by the path it resolves to on the host.
+_REFUSING_SHELLS = ("/usr/sbin/nologin", "/sbin/nologin", "/usr/bin/nologin", "/bin/nologin",
+                    "/bin/false", "/usr/bin/false", "/bin/true", "/usr/bin/true", "/bin/sync",
+                    "/usr/bin/sync")
+# Each distinct shell field (the rest of a passwd line after its sixth colon, as glibc
+# takes it) and what sshd or login would execute for it: the file (empty: /bin/sh),
+# whether it is an executable regular file, and the path it resolves to.
+_SHELLS = section("shells", (
+    "for k in " + " ".join(_REFUSING_SHELLS) + "; do "
+    '[ -f "$k" ] && [ -x "$k" ] && printf \'refuse %s\\n\' "$(readlink -f -- "$k")"; done; '
+    "{ getent passwd 2>/dev/null; cat /etc/passwd 2>/dev/null; } | awk '{ s = $0; "
+    'for (i = 0; i < 6; i++) { j = index(s, ":"); if (j == 0) { s = ""; break } '
+    "s = substr(s, j + 1) } print s }' | sort -u | while IFS= read -r s; do "
+    'p=${s:-/bin/sh}; printf \'shellname %s\\n\' "$s"; '
+    'if [ -f "$p" ] && [ -x "$p" ]; then printf \'shell x %s\\n\' "$(readlink -f -- "$p")"; '
+    "else echo 'shell -'; fi; done"))
 _SHADOW_SNIPPET = "; ".join((
     section("nss-shadow", reduced("shadow", "getent")),
     section("file-shadow", "if [ -e /etc/shadow ]; then " + reduced("shadow", "/etc/shadow")
             + "; else echo shadow-missing; fi"),
+    _SHELLS,
 ))
 
 # Accounts with uid 0 or a shell are not "system accounts" for nologin checks
@@ -132,6 +150,35 @@ def _uid_min(collected: Collected) -> int:
     return 1000 if number is None else number
 
 
+def _login_shells(collected: Collected) -> dict[str, bool] | None:
+    """Shell field → whether sshd or login would start a session with it: an executable
+    file that is none of the refusing programs. None: the host did not say (older
+    collector output), and the shell's name decides as before."""
+    found = collected.sections.get("shells")
+    if found is None or found.exit_status != 0:
+        return None
+    refusing: set[str] = set()
+    shells: dict[str, bool] = {}
+    name: str | None = None
+    for line in found.text.split("\n"):
+        if line.startswith("refuse "):
+            refusing.add(line[len("refuse "):])
+        elif line.startswith("shellname "):
+            name = line[len("shellname "):]
+        elif line.startswith("shell ") and name is not None:
+            runnable = line.startswith("shell x ")
+            shells[name] = runnable and line[len("shell x "):] not in refusing
+            name = None
+    return shells
+
+
+def _login_shell(shell: str, shells: dict[str, bool] | None) -> bool:
+    if shells is not None and shell in shells:
+        return shells[shell]
+    # not reported: judged by name, as an empty shell field means /bin/sh
+    return not any(shell.endswith(suffix) for suffix in _NOLOGIN_SHELLS)
+
+
 def _password_state(entry: PasswdEntry, shadow: dict[str, ShadowEntry],
                     shadow_problem: str | None) -> dict[str, Any]:
     shadowed = entry.password == "x" or entry.password == "##" + entry.name  # noqa: S105 (a flag)
@@ -159,6 +206,7 @@ def parse_accounts(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.failed("/etc/passwd lists no accounts")
     shadow, shadow_problem = _shadow(collected)
     uid_min = _uid_min(collected)
+    shells = _login_shells(collected)
     users = []
     for entry, sources in accounts:
         user: dict[str, Any] = {
@@ -166,7 +214,7 @@ def parse_accounts(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             "shell": entry.shell, "sources": sources,
             "system": 0 < entry.uid < uid_min and entry.name not in _SYSTEM_SHELL_EXCEPTIONS,
             # glibc gives an empty shell field as is; login runs /bin/sh for it
-            "login_shell": not any(entry.shell.endswith(s) for s in _NOLOGIN_SHELLS),
+            "login_shell": _login_shell(entry.shell, shells),
         }
         user.update(_password_state(entry, shadow, shadow_problem))
         users.append(user)

@@ -43,11 +43,12 @@ _SHADOW = "".join(f"{name}:{'$y$j9T$placeholder$placeholder' if name == 'root' e
 _GROUP = Path("/usr/share/base-passwd/group.master").read_text() + "admin:x:1000:\n"
 
 
-def _accounts(passwd: str = "", shadow: str = "", group: str = "") -> State:
+def _accounts(passwd: str = "", shadow: str = "", group: str = "",
+              setup: Sequence[str] = ()) -> State:
     return State(files={"/etc/passwd": _PASSWD + passwd, "/etc/shadow": _SHADOW + shadow,
                         "/etc/group": _GROUP + group},
                  modes={"/etc/shadow": 0o640}, owners={"/etc/shadow": "root:shadow"},
-                 overlays=["/var", "/root", "/home"])
+                 setup=setup, overlays=["/var", "/root", "/home"])
 
 
 def _empty_login(*names: str) -> Consumer:
@@ -122,9 +123,9 @@ def _uid0(name: str, intent: Verdict, passwd: str, *names: str) -> Case:
                 intent)
 
 
-def _nologin(name: str, intent: Verdict, passwd: str) -> Case:
-    return Case("accounts.system-accounts-nologin", name, _accounts(passwd), _no_shell("svc"),
-                intent)
+def _nologin(name: str, intent: Verdict, passwd: str, *setup: str) -> Case:
+    return Case("accounts.system-accounts-nologin", name, _accounts(passwd, setup=setup),
+                _no_shell("svc"), intent)
 
 
 CASES = [
@@ -169,6 +170,13 @@ CASES = [
     _nologin("short-line", "fail", "svc:x:101:101\n"),
     _nologin("false", "pass", "svc:x:101:101::/:/bin/false\n"),
     _nologin("nologin", "pass", "svc:x:101:101::/:/usr/sbin/nologin\n"),
+    _nologin("true", "pass", "svc:x:101:101::/:/bin/true\n"),
+    _nologin("bash-named-nologin", "fail", "svc:x:101:101::/:/var/lib/cii/nologin\n",
+             "mkdir -p /var/lib/cii", "cp /bin/bash /var/lib/cii/nologin"),
+    _nologin("symlink-to-nologin", "pass", "svc:x:101:101::/:/var/lib/cii/shell\n",
+             "mkdir -p /var/lib/cii", "ln -s /usr/sbin/nologin /var/lib/cii/shell"),
+    _nologin("shell-with-cr-does-not-exist", "pass", "svc:x:101:101::/:/bin/bash\r\n"),
+    _nologin("missing-shell", "pass", "svc:x:101:101::/:/bin/no-such-shell\n"),
     Case("accounts.unique-uids", "base", _accounts(), UNIQUE_UIDS, "pass"),
     Case("accounts.unique-uids", "shared", _accounts("ops:x:1000:1000::/home/ops:/bin/bash\n"),
          UNIQUE_UIDS, "fail"),

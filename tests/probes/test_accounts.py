@@ -190,3 +190,18 @@ def test_useradd_d_answer_wins_over_the_file() -> None:
     fallback = _useradd("INACTIVE=20\n", _section("useradd-missing\n")).data
     assert fallback["settings"]["INACTIVE"] == 20
     assert fallback["source"] == "/etc/default/useradd"
+
+
+def test_login_shell_is_what_the_host_would_execute() -> None:
+    passwd = ROOT + ("svc:x:101:101::/:/opt/nologin\nlink:x:102:102::/:/opt/shell\n"
+                     "cr:x:103:103::/:/bin/bash\r\nold:x:104:104::/:/usr/sbin/nologin\n")
+    shells = ("refuse /usr/sbin/nologin\nshellname /bin/bash\nshell x /usr/bin/bash\n"
+              "shellname /opt/nologin\nshell x /opt/nologin\nshellname /opt/shell\n"
+              "shell x /usr/sbin/nologin\nshellname /bin/bash\r\nshell -\n")
+    payload = _payload(passwd=passwd) + frame_files({"cii:shells": _section(shells)})
+    users = {u["name"]: u for u in interpret("accounts", payload).data["users"]}
+    assert users["root"]["login_shell"] is True
+    assert users["svc"]["login_shell"] is True  # a copy of bash named nologin
+    assert users["link"]["login_shell"] is False  # resolves to the real nologin
+    assert users["cr"]["login_shell"] is False  # "/bin/bash\r" does not exist
+    assert users["old"]["login_shell"] is False  # not reported: judged by its name
