@@ -1,5 +1,5 @@
 """/etc/login.defs as shadow-utils 4.13 reads it (lib/getdef.c, built without libeconf
-as Debian and RHEL build it).
+as Debian and RHEL build it), and useradd's defaults as ``useradd -D`` reports them.
 
 ``def_load`` reads the file with ``fgets`` into a 1024-byte buffer (a line ends at
 ``\\n`` only, and a longer line is read as several), trims trailing C ``isspace``,
