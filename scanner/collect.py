@@ -343,8 +343,11 @@ class _PartOutput:
 def _part_outputs(output: bytes, parts: Sequence[Part], token: str) -> dict[int, _PartOutput]:
     """Each begun part's output, from its last attempt (a rerun follows a cut batch)."""
     mark = re.escape(token.encode())
-    frame = re.compile(rb"\n" + mark + rb" (B|E|X) (\d{1,6})(?: (\d{0,3}))?\n|\n" + mark
-                       + rb" END\n")
+    # A frame starts after a newline of its own, or after the one that ended the previous
+    # frame: a batch cut right after "E N S" (before its newline) is followed by the
+    # rerun's "\nTOKEN B", whose newline the E frame then consumed.
+    frame = re.compile(rb"(?:\n|(?<=\n))" + mark + rb" (B|E|X) (\d{1,6})(?: (\d{0,3}))?\n|\n"
+                       + mark + rb" END\n")
     found: dict[int, _PartOutput] = {}
     open_part: tuple[int, int] | None = None  # (part, where its payload starts)
 

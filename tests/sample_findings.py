@@ -48,16 +48,22 @@ def _shadow(stat_line: str, exit_status: int = 0) -> dict[str, Any]:
             "exit": exit_status}
 
 
-ACCOUNTS_OK = (
-    "P:root:0:0:/root:/bin/bash:shadow\n"
-    "P:daemon:1:1:/usr/sbin:/usr/sbin/nologin:shadow\n"
-    "P:alice:1000:1000:/home/alice:/bin/bash:shadow\n"
-    "D:UID_MIN:1000\n"
-    "S:root:set:19800:0:99999:7::\n"
-    "S:daemon:locked:19800:0:99999:7::\n"
-    "S:alice:set:19800:0:90:7::\n"
-)
-ACCOUNTS_EMPTY = ACCOUNTS_OK.replace("S:alice:set:", "S:alice:empty:")
+_PASSWD = ("L root:x:0:0::/root:/bin/bash\nL daemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n"
+           "L alice:x:1000:1000::/home/alice:/bin/bash\n")
+_SHADOW = ("L root:set:19800:0:99999:7:::\nL daemon:locked:19800:0:99999:7:::\n"
+           "L alice:set:19800:0:90:7:::\n")
+
+
+def _accounts(shadow: str) -> dict[str, str]:
+    """The accounts probe's sections (getent lists what the files hold)."""
+    return {"cii:nss-passwd": _PASSWD + "getent-rc 0\n\ncii:rc 0",
+            "cii:file-passwd": _PASSWD + "\ncii:rc 0",
+            "cii:nss-shadow": shadow + "getent-rc 0\n\ncii:rc 0",
+            "cii:file-shadow": shadow + "\ncii:rc 0"}
+
+
+ACCOUNTS_OK = _accounts(_SHADOW)
+ACCOUNTS_EMPTY = _accounts(_SHADOW.replace("L alice:set:", "L alice:empty:"))
 
 
 def _scanned(os_name: str, name: str, address: str, groups: tuple[str, ...],
@@ -72,7 +78,7 @@ def sample_reports(baseline: Baseline) -> list[HostReport]:
     stock, hardened = sshd_outputs()["debian12-stock"], sshd_outputs()["debian12-hardened"]
     web = _scanned("debian12", "web-01", "192.0.2.10", ("web", "dmz"), [
         {"probe": "sshd_effective", "stdout": stock},
-        {"probe": "accounts", "stdout": ACCOUNTS_OK},
+        {"probe": "accounts", "files": ACCOUNTS_OK},
         _shadow("stat 640 0 42 root shadow 1024 regular file"),
         _sysctl("net.ipv4.ip_forward", "0"),
         _sysctl("kernel.randomize_va_space", "2"),
@@ -81,7 +87,7 @@ def sample_reports(baseline: Baseline) -> list[HostReport]:
         # edited: the hardened capture with the banner removed
         {"probe": "sshd_effective",
          "stdout": hardened.replace("banner /etc/issue.net", "banner none")},
-        {"probe": "accounts", "stdout": ACCOUNTS_EMPTY},  # edited: alice's password emptied
+        {"probe": "accounts", "files": ACCOUNTS_EMPTY},  # edited: alice's password emptied
         _shadow("stat: cannot statx '/etc/shadow': Permission denied", exit_status=1),
         _sysctl("net.ipv4.ip_forward", "1"),
         _sysctl("kernel.randomize_va_space", "2"),
@@ -91,7 +97,7 @@ def sample_reports(baseline: Baseline) -> list[HostReport]:
         # edited: the hardened capture with a hostile banner path
         {"probe": "sshd_effective",
          "stdout": hardened.replace("banner /etc/issue.net", "banner " + HOSTILE)},
-        {"probe": "accounts", "stdout": ACCOUNTS_OK},
+        {"probe": "accounts", "files": ACCOUNTS_OK},
         # edited: owner, group and file type replaced by hostile strings
         _shadow("stat 644 0 0 <script>alert(1)</script> {{7*7}} 1024 " + HOSTILE),
         _sysctl("net.ipv4.ip_forward", "0"),
@@ -133,7 +139,7 @@ def sample_old_document() -> dict[str, Any]:
     current = {r.host.name: r for r in sample_reports(baseline)}
     web = _scanned("debian12", "web-01", "192.0.2.10", ("web", "dmz"), [
         {"probe": "sshd_effective", "stdout": hardened},
-        {"probe": "accounts", "stdout": ACCOUNTS_OK},
+        {"probe": "accounts", "files": ACCOUNTS_OK},
         _shadow("stat 640 0 42 root shadow 1024 regular file"),
         _sysctl("net.ipv4.ip_forward", "0"),
         _sysctl("kernel.randomize_va_space", "0"),  # edited: ASLR off before
@@ -141,7 +147,7 @@ def sample_old_document() -> dict[str, Any]:
     db = _scanned("rocky9", "db-01", "192.0.2.20", ("database",), [
         {"probe": "sshd_effective",
          "stdout": hardened.replace("banner /etc/issue.net", "banner none")},
-        {"probe": "accounts", "stdout": ACCOUNTS_OK},
+        {"probe": "accounts", "files": ACCOUNTS_OK},
         _shadow("stat 0 0 0 root root 1024 regular file"),
         _sysctl("net.ipv4.ip_forward", "0"),
         _sysctl("kernel.randomize_va_space", "2"),

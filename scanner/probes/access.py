@@ -1,8 +1,8 @@
-"""Access-control facts: sudo policy, account identity uniqueness, useradd defaults,
-metadata of files matched by fixed catalog globs, and the kernel's MAC state.
+"""Access-control facts: sudo policy, metadata of files matched by fixed catalog globs,
+and the kernel's MAC state (account identities are in ``accounts``, useradd defaults in
+``login_defs``).
 
-As everywhere, secrets stay on the host: passwd and group are reduced to name and id
-by awk before they leave it, and the glob probe prints stat metadata only.
+As everywhere, secrets stay on the host: the glob probe prints stat metadata only.
 """
 
 from __future__ import annotations
@@ -18,83 +18,6 @@ from scanner.probes.sudoers import SUDO_SNIPPET, SUDOERS, parse_sudoers
 
 # ------------------------------------------------------------------------------ sudoers
 # The parser lives in scanner.probes.sudoers (sudo's own reading of its policy).
-
-# ------------------------------------------------------------------------------ identities
-
-_IDENTITY_SNIPPET = r"""
-awk -F: '!/^[+-]/ && NF >= 3 { print "U:" $1 ":" $3 }' /etc/passwd || exit 3
-awk -F: '!/^[+-]/ && NF >= 3 { print "G:" $1 ":" $3 }' /etc/group || exit 4
-exit 0
-"""
-
-
-def _duplicates(pairs: list[tuple[str, str]], by_id: bool) -> list[dict[str, Any]]:
-    groups: dict[str, list[str]] = {}
-    for name, ident in pairs:
-        groups.setdefault(ident if by_id else name, []).append(name if by_id else ident)
-    return [{"id" if by_id else "name": key, "names" if by_id else "ids": values}
-            for key, values in sorted(groups.items()) if len(values) > 1]
-
-
-def parse_identities(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    if raw.exit_status == 3:
-        return ProbeResult.failed("/etc/passwd could not be read")
-    if raw.exit_status == 4:
-        return ProbeResult.failed("/etc/group could not be read")
-    if raw.exit_status != 0:
-        return ProbeResult.failed(f"exit status {raw.exit_status}")
-    users: list[tuple[str, str]] = []
-    groups: list[tuple[str, str]] = []
-    for line in split_lines(decode(raw.payload)):
-        fields = line.split(":")
-        if len(fields) == 3 and fields[0] in ("U", "G"):
-            (users if fields[0] == "U" else groups).append((fields[1], fields[2]))
-    if not users:
-        return ProbeResult.failed("/etc/passwd lists no accounts")
-    return ProbeResult.ok({
-        "user_count": len(users),
-        "group_count": len(groups),
-        "duplicate_uids": _duplicates(users, by_id=True),
-        "duplicate_user_names": _duplicates(users, by_id=False),
-        "duplicate_gids": _duplicates(groups, by_id=True),
-        "duplicate_group_names": _duplicates(groups, by_id=False),
-    })
-
-
-# ------------------------------------------------------------------------------ useradd -D
-
-USERADD_DEFAULTS_FILE = "/etc/default/useradd"
-# useradd's compiled-in defaults for the settings rules look at.
-USERADD_DEFAULTS: dict[str, Any] = {"INACTIVE": -1, "EXPIRE": "", "SHELL": "/bin/sh"}
-
-
-def parse_useradd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    if raw.exit_status != 0:
-        return ProbeResult.failed(f"file listing failed (exit status {raw.exit_status})")
-    frames = split_files(raw)
-    if not frames:
-        return ProbeResult.failed("the host printed no file frames for this probe")
-    frame = frames[0]
-    if frame.state in ("unreadable", "not_regular"):
-        return ProbeResult.failed(f"{frame.path} is not readable by the collector")
-    settings: dict[str, Any] = {}
-    for line in split_lines(frame.content) if frame.state == "ok" else []:
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        value = value.strip().strip('"')
-        number = to_int(value)
-        settings[key.strip()] = number if key.strip() == "INACTIVE" and number is not None \
-            else value
-    defaults_used = [key for key in USERADD_DEFAULTS if key not in settings]
-    for key in defaults_used:
-        settings[key] = USERADD_DEFAULTS[key]
-    if not isinstance(settings["INACTIVE"], int):
-        settings["INACTIVE"] = -1  # useradd ignores a non-number and keeps its default
-    return ProbeResult.ok({"settings": settings, "defaults_used": defaults_used,
-                           "file_present": frame.state == "ok"})
-
 
 # ------------------------------------------------------------------------------ glob_stat
 
@@ -211,23 +134,6 @@ PROBES = (
         files=lambda args: (SUDOERS, "/etc/sudoers.d/*"),
         parse=parse_sudoers,
         cap_bytes=1024 * 1024,
-    ),
-    Probe(
-        name="identities",
-        summary="duplicate user/group names and ids in /etc/passwd and /etc/group "
-        "(reduced to name and id on the host)",
-        snippet=lambda args: _IDENTITY_SNIPPET,
-        parse=parse_identities,
-        cap_bytes=4 * 1024 * 1024,
-    ),
-    Probe(
-        name="useradd_defaults",
-        summary="useradd -D defaults from /etc/default/useradd (INACTIVE -1 when unset)",
-        snippet=files_only,
-        files=lambda args: (USERADD_DEFAULTS_FILE,),
-        parse=parse_useradd,
-        keyed="settings",
-        cap_bytes=64 * 1024,
     ),
     Probe(
         name="glob_stat",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from scanner.probes import ProbeResult
 from tests.conftest import TEST_TOKEN, frame_files, interpret
 
@@ -99,38 +97,6 @@ def test_sudoers_absent_unreadable_and_foreign_includes() -> None:
     foreign = DEBIAN_SUDOERS + "@include /opt/site/sudoers\n"
     assert _sudoers(main=foreign).status == "error"
     assert interpret("sudoers", b"").status == "error"
-
-
-def _identities(payload: str, exit_status: int = 0) -> ProbeResult:
-    return interpret("identities", payload, exit_status=exit_status)
-
-
-def test_identities_duplicates() -> None:
-    data = _identities("U:root:0\nU:toor:0\nU:a:1000\nU:a:1001\nG:sudo:27\nG:sudo:999\n"
-                       "G:adm:4\nG:wheel:4\n").data
-    assert data["duplicate_uids"] == [{"id": "0", "names": ["root", "toor"]}]
-    assert data["duplicate_user_names"] == [{"name": "a", "ids": ["1000", "1001"]}]
-    assert data["duplicate_group_names"] == [{"name": "sudo", "ids": ["27", "999"]}]
-    assert data["duplicate_gids"] == [{"id": "4", "names": ["adm", "wheel"]}]
-
-
-def test_identities_clean_odd_and_failed() -> None:
-    assert _identities("U:root:0\nU:daemon:1\ngarbage\n").data["duplicate_uids"] == []
-    assert _identities("").status == "error"
-    assert _identities("", exit_status=3).status == "error"
-    assert _identities("U:root:0\n", exit_status=4).status == "error"
-
-
-def _useradd(content: str | None, **kwargs: Any) -> ProbeResult:
-    return interpret("useradd_defaults", frame_files({"/etc/default/useradd": content}, **kwargs))
-
-
-def test_useradd_defaults() -> None:
-    assert _useradd("SHELL=/bin/sh\n# INACTIVE=30\n").data["settings"]["INACTIVE"] == -1
-    assert _useradd("INACTIVE=30\nINACTIVE=35\n").data["settings"]["INACTIVE"] == 35
-    assert _useradd("INACTIVE=never\n").data["settings"]["INACTIVE"] == -1
-    assert _useradd(None).data["file_present"] is False
-    assert _useradd("", unreadable=("/etc/default/useradd",)).status == "error"
 
 
 def test_glob_stat() -> None:

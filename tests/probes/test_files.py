@@ -12,9 +12,23 @@ SHADOW = {"path": "/etc/shadow"}
 def test_captured_shadow_and_directory() -> None:
     shadow = interpret("file", (FIXTURES / "probes" / "file-etc-shadow.txt").read_bytes(), SHADOW)
     assert shadow.data == {"exists": True, "mode": "0640", "uid": 0, "gid": 42, "owner": "root",
-                           "group": "shadow", "size": 692, "type": "regular file"}
+                           "group": "shadow", "size": 672, "type": "regular file",
+                           "acl": False}
     etc = interpret("file", (FIXTURES / "probes" / "file-etc.txt").read_bytes(), {"path": "/etc"})
     assert (etc.data["mode"], etc.data["type"]) == ("0755", "directory")
+
+
+def test_acl_from_the_ls_mode_and_unknown_without_it() -> None:
+    acl = interpret("file", "stat 640 0 42 root shadow 692 regular file\nlsmode -rw-r-----+\n",
+                    SHADOW).data
+    assert acl["acl"] is True and acl["mode"] == "0640"
+    selinux = interpret("file", "stat 0 0 0 root root 731 regular file\nlsmode ----------.\n",
+                        SHADOW).data
+    assert selinux["acl"] is False
+    for old in ("stat 640 0 42 root shadow 692 regular file\n",
+                "stat 640 0 42 root shadow 692 regular file\nlsmode \n"):
+        data = interpret("file", old, SHADOW).data
+        assert data["acl"] is None and "acl" in data["unobservable"]
 
 
 def test_special_bits_and_spaces_in_the_type() -> None:
