@@ -13,7 +13,7 @@ from typing import Any
 
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import decode, files_only, first_line, split_files, to_int
+from scanner.probes._common import decode, files_only, first_line, to_int
 from scanner.probes.sudoers import SUDO_SNIPPET, SUDOERS, parse_sudoers
 
 # ------------------------------------------------------------------------------ sudoers
