@@ -40,6 +40,7 @@ _PROBE_MODULES = (
     "scanner.probes.network",
     "scanner.probes.services",
     "scanner.probes.logging",
+    "scanner.probes.auditd",
     "scanner.probes.access",
     "scanner.probes.hardening",
 )

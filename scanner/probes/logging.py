@@ -19,8 +19,6 @@ from scanner.probes._common import files_only, to_int
 from scanner.probes._sections import (
     PROCESS_LIST_UNREADABLE,
     PROCESSES_SNIPPET,
-    UID_SNIPPET,
-    Section,
     process_names,
     section,
     split_sections,
@@ -402,70 +400,7 @@ def parse_log_retention(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     return ProbeResult.ok(data)
 
 
-# ---------------------------------------------------------------- auditd
-
-def _auditd_snippet(args: Mapping[str, Any]) -> str:
-    return "; ".join([
-        section("installed", "for t in auditd auditctl; do command -v \"$t\" || true; done"),
-        section("status", "if [ \"$CII_UID\" != 0 ]; then echo cii:not-root; "
-                "elif command -v auditctl >/dev/null 2>&1; then auditctl -s; "
-                "else echo cii:missing; fi"),
-        section("rules", "if [ \"$CII_UID\" != 0 ]; then echo cii:not-root; "
-                "elif command -v auditctl >/dev/null 2>&1; then auditctl -l; "
-                "else echo cii:missing; fi"),
-    ])
-
-
-def _auditctl_problem(section: Section | None, flag: str, looks_right: bool) -> str | None:
-    """Why one `auditctl FLAG` section cannot be used, or None when it can."""
-    text = section.text.strip() if section else ""
-    if section is None or text == "cii:missing":
-        return "auditctl is not installed"
-    if text == "cii:not-root":
-        return f"auditctl {flag} needs root: scan as root or with --sudo"
-    if section.exit_status != 0 or not looks_right:
-        first = split_lines(text)[0][:200] if text else "no output"
-        return f"auditctl {flag} failed: {first}"
-    return None
-
-
-def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    collected = split_sections(raw)
-    processes = process_names(collected)
-    if processes is None or "installed" not in collected.sections:
-        return ProbeResult.failed("the auditd snippet printed nothing recognisable")
-    tools = collected.sections["installed"].text.split()
-    data: dict[str, Any] = {
-        "installed": any(t.endswith("/auditd") for t in tools),
-        "auditctl": any(t.endswith("/auditctl") for t in tools),
-        "running": "auditd" in processes,
-    }
-    unobservable: dict[str, str] = {}
-    status = collected.sections.get("status")
-    status_text = status.text.strip() if status else ""
-    problem = _auditctl_problem(status, "-s",
-                                bool(re.search(r"(?m)^enabled\s+\d", status_text)))
-    if problem:
-        unobservable["enabled"] = problem
-    else:
-        values = dict(line.split(None, 1) for line in split_lines(status_text)
-                      if len(line.split(None, 1)) == 2)
-        data["enabled"] = to_int(values.get("enabled"))
-        data["failure"] = to_int(values.get("failure"))
-        data["backlog_limit"] = to_int(values.get("backlog_limit"))
-        data["lost"] = to_int(values.get("lost"))
-    rules = collected.sections.get("rules")
-    rules_text = rules.text.strip() if rules else ""
-    problem = _auditctl_problem(rules, "-l", True)
-    if problem:
-        unobservable["rules"] = problem
-    else:
-        data["rules"] = [line.strip() for line in split_lines(rules_text)
-                         if line.strip() and line.strip() != "No rules"]
-    if unobservable:
-        data["unobservable"] = unobservable
-    return ProbeResult.ok(data)
-
+# ---------------------------------------------------------------- auditd.conf
 
 def parse_auditd_conf(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     frames = split_sections(raw)
@@ -507,15 +442,6 @@ PROBES = (
         files=lambda args: _RETENTION_FILES,
         shared=(PROCESSES_SNIPPET,),
         parse=parse_log_retention,
-        cap_bytes=2 * 1024 * 1024,
-    ),
-    Probe(
-        name="auditd",
-        summary="auditd installed and running; auditctl -s enabled flag and auditctl -l rules "
-        "(root only)",
-        snippet=_auditd_snippet,
-        shared=(UID_SNIPPET, PROCESSES_SNIPPET),
-        parse=parse_auditd,
         cap_bytes=2 * 1024 * 1024,
     ),
 )
