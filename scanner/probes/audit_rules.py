@@ -30,7 +30,7 @@ nothing for sure, and a ``never`` rule with one suppresses what it could match.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scanner.lines import split_lines
@@ -50,6 +50,22 @@ _NEUTRAL_FIELDS = {"key"}
 _ARCH_64 = {"b64", "x86_64", "aarch64", "ppc64", "ppc64le", "s390x", "riscv64"}
 _ARCH_32 = {"b32", "i386", "i486", "i586", "i686", "arm", "armeb", "ppc", "s390"}
 ARCHES = ("b64", "b32")
+#: System call names by architecture, as libaudit knows them (``ausyscall b64 --dump``);
+#: None: not known, any name is taken.
+SyscallTable = Mapping[str, frozenset[str]] | None
+
+
+def strtoul(text: str) -> int | None:
+    """C ``strtoul(text, NULL, 0)``: ``0x`` hex, leading-``0`` octal, else decimal, up to
+    the first character that does not fit; None when no digit starts it."""
+    hexa = re.match(r"0[xX]([0-9a-fA-F]+)", text)
+    if hexa:
+        return int(hexa.group(1), 16)
+    digits = re.match(r"0[0-7]*|[1-9][0-9]*", text)
+    if digits is None:
+        return None
+    found = digits.group(0)
+    return int(found, 8) if found.startswith("0") else int(found)
 
 
 @dataclass(frozen=True)
@@ -129,7 +145,7 @@ def _arch(value: str) -> str | None:
     return None
 
 
-def parse_rule(line: str) -> AuditRule | None:
+def parse_rule(line: str, table: SyscallTable = None) -> AuditRule | None:
     """One line as auditctl's ``fileopt`` and ``setopt`` take it; None for a blank line
     or a comment."""
     words = _words(line)
@@ -148,12 +164,13 @@ def parse_rule(line: str) -> AuditRule | None:
             return AuditRule(line, option, value, problem=f"backlog must be a number, was "
                              f"{value!r}")
         if option == "-b":
-            value = re.match(r"\d+", value).group(0)  # type: ignore[union-attr]  # strtoul
+            value = str(strtoul(value) or 0)
         return AuditRule(line, option, value)
-    return _parse_filter_rule(line, pairs)
+    return _parse_filter_rule(line, pairs, table)
 
 
-def _parse_filter_rule(line: str, pairs: Sequence[tuple[str, str]]) -> AuditRule:
+def _parse_filter_rule(line: str, pairs: Sequence[tuple[str, str]],
+                       table: SyscallTable) -> AuditRule:
     filter_list = action = ""
     path: str | None = None
     subtree = conditional = False
@@ -227,6 +244,12 @@ def _parse_filter_rule(line: str, pairs: Sequence[tuple[str, str]]) -> AuditRule
             return refused(f"option {option} is not a rule")
     if not filter_list:
         return refused("no rule list given (-a, -A or -w)")
+    known = table.get(next(iter(arches)) if arches and len(arches) == 1 else "b64") \
+        if table else None
+    unknown = sorted(n for n in syscalls or () if not n.isdigit() and known is not None
+                     and n not in known)
+    if unknown:
+        return refused(f"syscall name unknown: {unknown[0]}")
     if every_call:
         syscalls = None  # -S all; and no -S at all means all too (handle_request adds it)
     return AuditRule(line, "rule", filter_list=filter_list, action=action, path=path,
@@ -248,12 +271,12 @@ class Loaded:
     stopped: str | None = None  # why auditctl stopped before the end of the file
 
 
-def load(lines: Iterable[str]) -> Loaded:
+def load(lines: Iterable[str], table: SyscallTable = None) -> Loaded:
     """The kernel's state after ``auditctl -R`` of ``lines`` on a freshly booted kernel."""
     loaded = Loaded()
     seen: set[str] = set()
     for number, line in enumerate(lines, 1):
-        rule = parse_rule(line)
+        rule = parse_rule(line, table)
         if rule is None:
             continue
         if rule.problem:
@@ -284,10 +307,10 @@ def load(lines: Iterable[str]) -> Loaded:
     return loaded
 
 
-def listed_rules(lines: Iterable[str]) -> list[AuditRule]:
+def listed_rules(lines: Iterable[str], table: SyscallTable = None) -> list[AuditRule]:
     """The rules `auditctl -l` prints (the kernel's lists, in order); unparsable lines
     are kept as refused rules so that they are reported, never read as coverage."""
-    return [rule for rule in (parse_rule(line) for line in lines) if rule is not None
+    return [rule for rule in (parse_rule(line, table) for line in lines) if rule is not None
             and rule.option == "rule"]
 
 

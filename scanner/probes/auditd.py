@@ -54,6 +54,9 @@ def _auditd_snippet(args: Mapping[str, Any]) -> str:
         section("awk", "printf ' x\\n' | awk '{ if (match($0, \"^\\\\s*x\")) print \"space\"; "
                 "else print \"literal\" }'"),
         section("cmdline", print_lines("/proc/cmdline")),
+        # libaudit's own syscall tables, which auditctl resolves -S names with
+        section("syscalls", "for a in b64 b32; do echo \"cii:arch $a\"; "
+                "ausyscall \"$a\" --dump 2>/dev/null; done; true"),
     ])
 
 
@@ -117,6 +120,24 @@ def _gap_facts(data: dict[str, Any], unobservable: dict[str, str], suffix: str,
         data[name + suffix] = [*gaps, note] if gaps and note else gaps
 
 
+def _syscall_table(collected: Collected) -> ar.SyscallTable:
+    """Names per arch from ``ausyscall ARCH --dump``; None when a table is missing."""
+    found = collected.sections.get("syscalls")
+    if found is None:
+        return None
+    table: dict[str, set[str]] = {}
+    arch = ""
+    for line in split_lines(found.text):
+        if line.startswith("cii:arch "):
+            arch = line[len("cii:arch "):]
+            table[arch] = set()
+        elif arch and "\t" in line:
+            table[arch].add(line.split("\t", 1)[1])
+    if set(table) != {"b64", "b32"} or not all(table.values()):
+        return None
+    return {name: frozenset(names) for name, names in table.items()}
+
+
 def _cmdline_backlog(collected: Collected) -> int | None:
     found = collected.sections.get("cmdline")
     match = re.search(r"(?:^|\s)audit_backlog_limit=(\d+)", found.text if found else "")
@@ -149,6 +170,7 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             values[name] = value
         for name in ("enabled", "failure", "backlog_limit", "lost"):
             data[name] = to_int(values.get(name))
+    table = _syscall_table(collected)
     rules = collected.sections.get("rules")
     problem = _auditctl_problem(rules, "-l", True)
     now: list[ar.AuditRule] | None = None
@@ -158,7 +180,7 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         text = rules.text if rules else ""
         data["rules"] = [line for line in split_lines(text) if line.strip()
                          and line.strip() != "No rules"]
-        now = ar.listed_rules(data["rules"])
+        now = ar.listed_rules(data["rules"], table)
     _gap_facts(data, unobservable, "_now", now, problem or "")
     lines, source, why = _boot_lines(collected)
     if lines is None:
@@ -166,7 +188,7 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         for name in ("enabled_boot", "backlog_limit_boot"):
             unobservable[name] = why
     else:
-        loaded = ar.load(lines)
+        loaded = ar.load(lines, table)
         note = (f"after restart ({source}): auditctl -R stops at {loaded.stopped}"
                 if loaded.stopped else "")
         data["boot"] = {"source": source, "rules": [r.text for r in loaded.rules],
