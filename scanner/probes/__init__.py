@@ -41,6 +41,7 @@ _PROBE_MODULES = (
     "scanner.probes.services",
     "scanner.probes.logging",
     "scanner.probes.auditd",
+    "scanner.probes.auditd_conf",
     "scanner.probes.access",
     "scanner.probes.hardening",
 )

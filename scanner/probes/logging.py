@@ -15,7 +15,7 @@ from typing import Any
 
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import files_only, to_int
+from scanner.probes._common import to_int
 from scanner.probes._sections import (
     PROCESS_LIST_UNREADABLE,
     PROCESSES_SNIPPET,
@@ -400,29 +400,7 @@ def parse_log_retention(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     return ProbeResult.ok(data)
 
 
-# ---------------------------------------------------------------- auditd.conf
-
-def parse_auditd_conf(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    frames = split_sections(raw)
-    if "/etc/audit/auditd.conf" in frames.unreadable:
-        return ProbeResult.failed("/etc/audit/auditd.conf is not readable by the collector")
-    text = frames.files.get("/etc/audit/auditd.conf")
-    if text is None:
-        return ProbeResult.absent("/etc/audit/auditd.conf does not exist (auditd not installed)")
-    settings = {key.lower(): value.lower() for key, value in _key_values(text).items()}
-    return ProbeResult.ok({"settings": settings})
-
-
 PROBES = (
-    Probe(
-        name="auditd_conf",
-        summary="settings of /etc/audit/auditd.conf (keys and values lower-case)",
-        snippet=files_only,
-        files=lambda args: (AUDITD_CONF,),
-        parse=parse_auditd_conf,
-        keyed="settings",
-        cap_bytes=256 * 1024,
-    ),
     Probe(
         name="syslog_forwarding",
         summary="remote log destinations of rsyslog (legacy @/@@ and omfwd), syslog-ng "
