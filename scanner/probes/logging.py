@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.lines import split_lines
-from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes import Probe, ProbeResult, RawOutput, rsyslog
 from scanner.probes._common import to_int
 from scanner.probes._sections import (
     PROCESS_LIST_UNREADABLE,
@@ -39,6 +39,9 @@ def _forwarding_snippet(args: Mapping[str, Any]) -> str:
         section("journal-upload", "grep -l -a -e '^/lib/systemd/systemd-journal-uploa[d]' "
                 "-e '^/usr/lib/systemd/systemd-journal-uploa[d]' /proc/[0-9]*/cmdline "
                 "2>/dev/null | head -n 1; true"),
+        # rsyslogd's config check prints the whole configuration, includes resolved
+        section("rsyslog-full", "if command -v rsyslogd >/dev/null 2>&1; then "
+                "rsyslogd -N1 -o /dev/stdout 2>/dev/null; else echo cii:missing; fi"),
     ])
 
 
@@ -49,6 +52,8 @@ class Target:
     port: int | None
     protocol: str
     file: str
+    all_messages: bool = True  # every facility of the default ruleset reaches it
+    why: str = ""
 
 
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
@@ -87,10 +92,27 @@ def _host_port(value: str) -> tuple[str, int | None]:
 
 
 def rsyslog_targets(path: str, text: str) -> list[Target]:
-    text = strip_hash_comments(_BLOCK_COMMENT.sub(" ", text))
-    targets = []
+    return rsyslog_forwarding([(path, text)])
+
+
+def rsyslog_forwarding(pieces: Sequence[tuple[str, str]]) -> list[Target]:
+    """Forwarding actions of one rsyslog configuration read in order (file, text), each
+    with what reaches it (:mod:`scanner.probes.rsyslog`)."""
+    stripped = [strip_hash_comments(_BLOCK_COMMENT.sub(" ", text)) for _, text in pieces]
+    text = "".join(part if part.endswith("\n") else part + "\n" for part in stripped)
+    bounds: list[tuple[int, str]] = []
+    offset = 0
+    for (path, _), part in zip(pieces, stripped, strict=True):
+        bounds.append((offset, path))
+        offset += len(part) + (0 if part.endswith("\n") else 1)
+
+    def file_at(position: int) -> str:
+        return [path for start, path in bounds if start <= position][-1]
+    found: list[tuple[int, Target]] = []
+    offset = 0
     for line in split_lines(text):
         match = _LEGACY_ACTION.match(line.strip())
+        position, offset = offset + len(line) - len(line.lstrip()), offset + len(line) + 1
         if not match:
             continue
         action = match.group("act")
@@ -101,7 +123,11 @@ def rsyslog_targets(path: str, text: str) -> list[Target]:
             protocol = "tcp" if action.startswith("@@") else "udp"
             host, port = _host_port(action.lstrip("@"))
         if host:
-            targets.append(Target("rsyslog", host, port, protocol, path))
+            selector = match.group("sel")
+            scope = rsyslog.scope_at(text, position, selector) if selector != "&" else \
+                rsyslog.Scope(False, "'&' continues the previous selector")
+            found.append((position, Target("rsyslog", host, port, protocol, file_at(position),
+                                           scope.all_messages, scope.why)))
     for block in _ACTION_BLOCK.finditer(text):
         params = {k.lower(): v for k, v in _PARAMETER.findall(block.group("body"))}
         kind = params.get("type", "").lower()
@@ -109,8 +135,12 @@ def rsyslog_targets(path: str, text: str) -> list[Target]:
             continue
         protocol = "relp" if kind == "omrelp" else params.get("protocol", "udp").lower()
         port = to_int(params.get("port", ""))
-        targets.append(Target("rsyslog", params["target"], port, protocol, path))
-    return targets
+        scope = rsyslog.scope_at(text, block.start(),
+                                 rsyslog.statement_selector(text, block.start()))
+        found.append((block.start(), Target("rsyslog", params["target"], port, protocol,
+                                            file_at(block.start()), scope.all_messages,
+                                            scope.why)))
+    return [target for _, target in sorted(found, key=lambda item: item[0])]
 
 
 _SYSLOG_NG_DEST = re.compile(r"\bdestination\s+([A-Za-z0-9_]+)\s*\{(.*?)\}\s*;", re.DOTALL)
@@ -167,10 +197,19 @@ def parse_syslog_forwarding(raw: RawOutput, args: Mapping[str, Any]) -> ProbeRes
                for name in _SYSLOG_NG_USE.findall(strip_hash_comments(text))}
     targets: list[Target] = []
     present: set[str] = set()
+    dump = collected.sections.get("rsyslog-full")
+    pieces = rsyslog.split_dump(dump.text) if dump is not None else []
+    if pieces:  # rsyslogd's own reading, includes resolved in its order
+        present.add("rsyslog")
+        targets.extend(rsyslog_forwarding(pieces))
+    else:
+        files = [(p, t) for p, t in collected.files.items() if "rsyslog" in p]
+        if files:
+            present.add("rsyslog")
+            targets.extend(rsyslog_forwarding(files))
     for path, text in collected.files.items():
         if "rsyslog" in path:
             present.add("rsyslog")
-            targets.extend(rsyslog_targets(path, text))
         elif "syslog-ng" in path:
             present.add("syslog-ng")
             targets.extend(syslog_ng_targets(path, text, used_ng))
@@ -183,7 +222,9 @@ def parse_syslog_forwarding(raw: RawOutput, args: Mapping[str, Any]) -> ProbeRes
         listed.append({"daemon": target.daemon, "target": target.target, "port": target.port,
                        "protocol": target.protocol, "file": target.file,
                        "remote": not is_loopback(target.target),
-                       "daemon_running": running[target.daemon]})
+                       "daemon_running": running[target.daemon],
+                       "all_messages": target.all_messages,
+                       **({"why": target.why} if target.why else {})})
     data: dict[str, Any] = {
         "targets": listed,
         "daemons_present": sorted(present),
