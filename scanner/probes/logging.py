@@ -39,9 +39,12 @@ def _forwarding_snippet(args: Mapping[str, Any]) -> str:
         section("journal-upload", "grep -l -a -e '^/lib/systemd/systemd-journal-uploa[d]' "
                 "-e '^/usr/lib/systemd/systemd-journal-uploa[d]' /proc/[0-9]*/cmdline "
                 "2>/dev/null | head -n 1; true"),
-        # rsyslogd's config check prints the whole configuration, includes resolved
-        section("rsyslog-full", "if command -v rsyslogd >/dev/null 2>&1; then "
-                "rsyslogd -N1 -o /dev/stdout 2>/dev/null; else echo cii:missing; fi"),
+        # rsyslogd's config check prints the whole configuration, includes resolved. -o
+        # opens its file for writing: /proc/self/fd/1 is the part's pipe, and where /proc
+        # is missing nothing is created (a missing /dev/stdout would become a file)
+        section("rsyslog-full", "if command -v rsyslogd >/dev/null 2>&1 && "
+                "[ -p /proc/self/fd/1 ]; then rsyslogd -N1 -o /proc/self/fd/1 2>/dev/null; "
+                "else echo cii:missing; fi"),
     ])
 
 

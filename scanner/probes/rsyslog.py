@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_BEGIN = re.compile(r"^##### (BEGIN|END)   ?CONFIG: (.*?)(?: \(put on stack\))?$")
+_BEGIN = re.compile(r"^##### (BEGIN|END) +CONFIG: (.*?)(?: \(put on stack\))?$")
 _STOP = re.compile(r"^(?:\*\.\*\s+)?(?:stop|~)$")
 _AMP_STOP = re.compile(r"^&\s*(?:stop|~)$")
 _SELECTOR = re.compile(r"^[A-Za-z0-9_*,!=<>]+\.[A-Za-z0-9_*!=<>]+(?:;[A-Za-z0-9_*,!=<>]+\."

@@ -6,11 +6,16 @@
   the file is accepted, then stops at its first audit request, which the kernel
   refuses with EPERM outside the initial PID namespace, so the machine's audit state
   is untouched.
+* rsyslog forwarding: the real rsyslogd runs in the state's own network and PID
+  namespaces, with 192.0.2.10 (the "collector") on lo and a listener there on TCP and
+  UDP 514; ``logger`` sends one auth and one daemon message through /dev/log, and the
+  state forwards the system log only if both arrive at the collector.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,7 +88,103 @@ AUDITD_CASES = [
                                         "space_left_action = exec /bin/true"), "pass"),
 ]
 
-CASES = [*AUDITD_CASES]
+# ---------------------------------------------------------------- rsyslog forwarding
+# (/tmp is not overlaid: an overlay there would hold the upper layers of /var and /run)
+
+_LISTENER = r"""
+import socket, threading
+out = open("/run/cii-received", "ab", buffering=0)
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("192.0.2.10", 514))
+    while True:
+        out.write(s.recv(65536) + b"\n")
+def tcp():
+    s = socket.socket()
+    s.bind(("192.0.2.10", 514))
+    s.listen(5)
+    open("/run/cii-listening", "w").close()
+    while True:
+        c, _ = s.accept()
+        def drain(c=c):
+            for data in iter(lambda: c.recv(65536), b""):
+                out.write(data)
+        threading.Thread(target=drain, daemon=True).start()
+threading.Thread(target=udp, daemon=True).start()
+tcp()
+"""
+_RSYSLOG_SETUP = [
+    "ip addr add 192.0.2.10/32 dev lo",
+    "mkdir -p /run/cii-dev && mount --bind /dev /run/cii-dev && mount -t tmpfs cii /dev",
+    "for d in null zero urandom random; do touch /dev/$d; mount --bind /run/cii-dev/$d /dev/$d;"
+    " done",
+    "ln -s /proc/self/fd /dev/fd && ln -s /proc/self/fd/1 /dev/stdout",
+    "touch /run/cii-received",
+    f"python3 -c {shlex.quote(_LISTENER)} >/dev/null 2>&1 &",
+    "i=0; while [ ! -e /run/cii-listening ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done",
+    "rm -f /run/rsyslogd.pid; rsyslogd -i /run/rsyslogd.pid",
+    "i=0; while [ ! -S /dev/log ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done",
+]
+_SEND = [Ask(["logger", "-p", "auth.info", "CII-MARK-AUTH"]),
+         Ask(["logger", "-p", "daemon.info", "CII-MARK-DAEMON"]),
+         Ask(["sh", "-c", "i=0; while [ $i -lt 40 ] && ! { grep -q CII-MARK-AUTH "
+              "/run/cii-received && grep -q CII-MARK-DAEMON /run/cii-received; }; do "
+              "sleep 0.2; i=$((i+1)); done; cat /run/cii-received"])]
+
+
+def _collector_got_both(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    received = answers[2].stdout
+    return "CII-MARK-AUTH" in received and "CII-MARK-DAEMON" in received
+
+
+_RSYSLOG_CONSUMER = Consumer("rsyslogd forwarding a logger message to a listener",
+                             _SEND, _collector_got_both)
+MAIN = 'module(load="imuxsock")\n$IncludeConfig /etc/rsyslog.d/*.conf\n*.* /var/log/cii-all.log\n'
+
+
+def fwd(name: str, drop_ins: Mapping[str, str], intent: str, main: str = MAIN,
+        extra: Mapping[str, str] | None = None) -> Case:
+    files: dict[str, str | bytes | None] = {"/etc/rsyslog.conf": main}
+    files.update({f"/etc/rsyslog.d/{n}": t for n, t in drop_ins.items()})
+    for path in ("/etc/rsyslog.d/50-default.conf", "/etc/rsyslog.d/20-ufw.conf"):
+        files.setdefault(path, None)
+    files.update(extra or {})
+    state = State(files=files, setup=_RSYSLOG_SETUP, overlays=["/run", "/var"],
+                  net=True, pid=True)
+    return Case("audit.remote-logging", name, state, _RSYSLOG_CONSUMER,
+                intent)  # type: ignore[arg-type]
+
+
+OMFWD = 'action(type="omfwd" target="192.0.2.10" port="514" protocol="tcp")'
+FORWARD_CASES = [
+    fwd("legacy-tcp", {"60-remote.conf": "*.* @@192.0.2.10:514\n"}, "pass"),
+    fwd("omfwd-tcp", {"60-remote.conf": f"*.* {OMFWD}\n"}, "pass"),
+    fwd("omfwd-bare-action", {"60-remote.conf": f"{OMFWD}\n"}, "pass"),
+    fwd("legacy-udp-info", {"60-remote.conf": "*.info @192.0.2.10\n"}, "pass"),
+    fwd("auth-excluded", {"60-remote.conf": "*.*;auth,authpriv.none @@192.0.2.10:514\n"},
+        "fail"),
+    fwd("auth-only", {"60-remote.conf": "auth,authpriv.* @@192.0.2.10:514\n"}, "fail"),
+    fwd("stop-before", {"10-stop.conf": "*.* stop\n", "60-remote.conf":
+        "*.* @@192.0.2.10:514\n"}, "fail"),
+    fwd("stop-after", {"60-remote.conf": "*.* @@192.0.2.10:514\n", "90-stop.conf":
+        "*.* stop\n"}, "pass"),
+    fwd("legacy-discard-before", {"10-stop.conf": "*.* /var/log/x.log\n& ~\n",
+        "60-remote.conf": "*.* @@192.0.2.10:514\n"}, "fail"),
+    fwd("inside-if", {"60-remote.conf": f"if $programname == 'sshd' then {{\n  {OMFWD}\n}}\n"},
+        "fail"),
+    fwd("inside-unbound-ruleset", {"60-remote.conf":
+        f'ruleset(name="remote") {{\n  {OMFWD}\n}}\n'}, "fail"),
+    fwd("commented-out", {"60-remote.conf": "#*.* @@192.0.2.10:514\n"}, "fail"),
+    fwd("block-comment", {"60-remote.conf": f"/* *.* {OMFWD} */\n"}, "fail"),
+    fwd("loopback-only", {"60-remote.conf": "*.* @@127.0.0.1:514\n"}, "fail"),
+    fwd("not-a-conf-file", {"60-remote.conf.disabled": "*.* @@192.0.2.10:514\n"}, "fail"),
+    fwd("included-from-elsewhere", {}, "pass",
+        main=MAIN + 'include(file="/etc/rsyslog-extra/fwd.conf")\n',
+        extra={"/etc/rsyslog-extra/fwd.conf": "*.* @@192.0.2.10:514\n"}),
+    fwd("crlf-line", {"60-remote.conf": "*.* @@192.0.2.10:514\r\n"}, "pass"),
+]
+
+CASES = [*AUDITD_CASES, *FORWARD_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
