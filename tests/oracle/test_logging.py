@@ -10,6 +10,12 @@
   namespaces, with 192.0.2.10 (the "collector") on lo and a listener there on TCP and
   UDP 514; ``logger`` sends one auth and one daemon message through /dev/log, and the
   state forwards the system log only if both arrive at the collector.
+* log retention: ``logrotate -d`` (debug: rotates nothing, writes no state) prints,
+  for each log it will handle, the period and rotation count of the stanza it chose
+  ("rotating pattern: ... weekly (26 rotations)", "considering log /var/log/syslog");
+  the state keeps the system log rotations x period days. A log no stanza names is
+  never deleted. (``maxage`` is not in logrotate's debug output; no case relies on it.)
+  An idle rsyslogd runs so that the classic files are being written.
 """
 
 from __future__ import annotations
@@ -184,7 +190,94 @@ FORWARD_CASES = [
     fwd("crlf-line", {"60-remote.conf": "*.* @@192.0.2.10:514\r\n"}, "pass"),
 ]
 
-CASES = [*AUDITD_CASES, *FORWARD_CASES]
+# ---------------------------------------------------------------- logrotate retention
+
+_SYSTEM_LOGS = ("/var/log/syslog", "/var/log/auth.log")
+_PERIODS = {"hourly": 1 / 24, "weekly": 7, "monthly": 30, "yearly": 365}
+
+
+def _days_kept(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    said = answers[0].stdout + answers[0].stderr
+    kept: dict[str, float] = {}
+    for block in said.split("\nrotating pattern: ")[1:]:
+        header = block.split("empty log files", 1)[0]  # the pattern may span lines
+        count = re.search(r"\((\d+) rotations\)", header)
+        after = re.search(r"after (\d+) days", header)
+        period = next((d for word, d in _PERIODS.items() if f" {word} " in header + " "),
+                      int(after.group(1)) if after else None)
+        for log in re.findall(r"^considering log (\S+)", block, re.M):
+            if log not in _SYSTEM_LOGS or log in kept:
+                continue
+            if count is None and period is not None:
+                kept[log] = 36500  # rotate -1: no count printed, nothing deleted
+            elif count is None or period is None:
+                kept[log] = 0  # rotated by size: no age to count on
+            else:
+                kept[log] = int(count.group(1)) * period
+    days = [kept.get(log, 36500) for log in _SYSTEM_LOGS]  # no stanza: never deleted
+    return min(days) >= parameters["log_retention_days"]
+
+
+_LOGROTATE = Consumer("logrotate -d", [Ask(["logrotate", "-d", "-s", "/run/cii-lr.status",
+                                            "/etc/logrotate.conf"])], _days_kept)
+_RETENTION_SETUP = ["touch /var/log/syslog /var/log/auth.log",
+                    "printf '*.* /run/cii-all.log\\n' > /run/cii-empty.conf",
+                    "rsyslogd -f /run/cii-empty.conf -i /run/cii-rsyslogd.pid"]
+STOCK = ("weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n")
+RSYSLOG_STANZA = ("/var/log/syslog\n/var/log/auth.log\n{{\n\trotate {rotate}\n\t{period}\n"
+                  "\tmissingok\n\tpostrotate\n\t\t/usr/lib/rsyslog/rsyslog-rotate\n"
+                  "\tendscript\n}}\n")
+
+
+def keep(name: str, main: str, drop_ins: Mapping[str, str], intent: str,
+         noncompliant: str = "fail") -> Case:
+    files: dict[str, str | bytes | None] = {"/etc/logrotate.conf": main,
+                                            "/etc/logrotate.d/rsyslog": None,
+                                            "/var/log/messages": None, "/var/log/secure": None}
+    files.update({f"/etc/logrotate.d/{n}": t for n, t in drop_ins.items()})
+    state = State(files=files, setup=_RETENTION_SETUP, overlays=["/run", "/var"], pid=True)
+    return Case("audit.log-retention", name, state, _LOGROTATE, intent,  # type: ignore[arg-type]
+                noncompliant)  # type: ignore[arg-type]
+
+
+RETENTION_CASES = [
+    keep("weekly-26", STOCK, {"rsyslog": RSYSLOG_STANZA.format(rotate=26, period="weekly")},
+         "pass"),
+    keep("debian-stock-4-weeks", STOCK, {"rsyslog": RSYSLOG_STANZA.format(rotate=4,
+         period="weekly")}, "fail"),
+    keep("daily-180", STOCK, {"rsyslog": RSYSLOG_STANZA.format(rotate=180, period="daily")},
+         "pass"),
+    keep("daily-179", STOCK, {"rsyslog": RSYSLOG_STANZA.format(rotate=179, period="daily")},
+         "fail"),
+    keep("global-default-applies", "monthly\nrotate 6\ninclude /etc/logrotate.d\n",
+         {"rsyslog": "/var/log/syslog /var/log/auth.log {\n missingok\n}\n"}, "pass"),
+    keep("global-after-include-does-not-apply", "include /etc/logrotate.d\nmonthly\nrotate 6\n",
+         {"rsyslog": "/var/log/syslog /var/log/auth.log {\n missingok\n}\n"}, "fail"),
+    keep("first-stanza-wins-duplicate-file-skipped", STOCK,
+         {"a-rsyslog": RSYSLOG_STANZA.format(rotate=26, period="weekly"),
+          "b-rsyslog": "/var/log/syslog {\n daily\n rotate 2\n}\n"}, "pass"),
+    # logrotate says "found error in file b-both, skipping", yet the stanza before the
+    # duplicate still applies (auth.log: 2 days); the duplicate itself matches no log
+    keep("duplicate-after-a-stanza", STOCK,
+         {"a-syslog": "/var/log/syslog {\n weekly\n rotate 26\n}\n",
+          "b-both": "/var/log/auth.log {\n daily\n rotate 2\n}\n"
+                    "/var/log/syslog {\n daily\n rotate 2\n}\n"}, "fail"),
+    keep("glob-pattern", STOCK, {"rsyslog": "/var/log/*.log /var/log/syslog {\n weekly\n"
+                                            " rotate 30\n}\n"}, "pass"),
+    keep("comment-and-crlf", STOCK, {"rsyslog": "# keep half a year\r\n"
+         + RSYSLOG_STANZA.format(rotate=26, period="weekly").replace("\n", "\r\n")}, "pass"),
+    keep("rotate-in-comment", STOCK, {"rsyslog": "/var/log/syslog /var/log/auth.log {\n"
+                                                 " weekly\n # rotate 26\n}\n"}, "fail"),
+    keep("no-stanza-never-deleted", STOCK, {}, "pass"),
+    # by size only no age is guaranteed; the scanner says it cannot count days (error)
+    keep("size-only", STOCK, {"rsyslog": "/var/log/syslog /var/log/auth.log {\n size 100M\n"
+                                         " rotate 50\n}\n"}, "fail", noncompliant="error"),
+    keep("dpkg-old-ignored", STOCK, {"rsyslog": RSYSLOG_STANZA.format(rotate=4, period="weekly"),
+                                     "rsyslog.dpkg-old": RSYSLOG_STANZA.format(
+                                         rotate=99, period="weekly")}, "fail"),
+]
+
+CASES = [*AUDITD_CASES, *FORWARD_CASES, *RETENTION_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
