@@ -16,6 +16,9 @@
   the state keeps the system log rotations x period days. A log no stanza names is
   never deleted. (``maxage`` is not in logrotate's debug output; no case relies on it.)
   An idle rsyslogd runs so that the classic files are being written.
+* time sync: the real chronyd runs in the state's own PID and network namespaces
+  without clock control (``-x``); ``chronyc -n sources`` lists the sources it took from
+  its configuration (chrony.conf, confdir, sourcedir), reachable or not.
 """
 
 from __future__ import annotations
@@ -277,7 +280,54 @@ RETENTION_CASES = [
                                          rotate=99, period="weekly")}, "fail"),
 ]
 
-CASES = [*AUDITD_CASES, *FORWARD_CASES, *RETENTION_CASES]
+# ---------------------------------------------------------------- chrony
+
+_CHRONY_SETUP = ["mkdir -p /run/chrony /var/lib/chrony", "chronyd -x",
+                 "i=0; while [ ! -S /run/chrony/chronyd.sock ] && [ $i -lt 50 ]; do sleep 0.1;"
+                 " i=$((i+1)); done"]
+
+
+def _chrony_has_sources(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    return answers[0].ok and bool(re.search(r"(?m)^[\^=#][?*+x~-] ", answers[0].stdout))
+
+
+_CHRONYC = Consumer("chronyd + chronyc -n sources",
+                    [Ask(["sh", "-c", "sleep 1; chronyc -n sources"])], _chrony_has_sources)
+CHRONY_MAIN = ("confdir /etc/chrony/conf.d\nsourcedir /etc/chrony/sources.d\n"
+               "driftfile /var/lib/chrony/chrony.drift\nmakestep 1 3\n")
+
+
+def clock(name: str, files: Mapping[str, str | None], intent: str,
+          start: bool = True) -> Case:
+    laid: dict[str, str | bytes | None] = {"/etc/chrony/chrony.conf": CHRONY_MAIN,
+                                           "/etc/chrony.conf": None}
+    laid.update({p if p.startswith("/") else f"/etc/chrony/{p}": t for p, t in files.items()})
+    state = State(files=laid, setup=_CHRONY_SETUP if start else [],
+                  overlays=["/run", "/var"], net=True, pid=True)
+    return Case("time.sync-active", name, state, _CHRONYC, intent)  # type: ignore[arg-type]
+
+
+CHRONY_CASES = [
+    clock("server-in-main", {"chrony.conf": CHRONY_MAIN + "server 192.0.2.5 iburst\n"}, "pass"),
+    clock("server-in-sources-d", {"sources.d/ntp.sources": "server 192.0.2.5 iburst\n"}, "pass"),
+    clock("sources-d-wrong-suffix", {"sources.d/ntp.conf": "server 192.0.2.5 iburst\n"}, "fail"),
+    clock("conf-d-with-confdir", {"conf.d/ntp.conf": "pool 192.0.2.6 iburst\n"}, "pass"),
+    clock("conf-d-without-confdir", {"chrony.conf": CHRONY_MAIN.replace(
+        "confdir /etc/chrony/conf.d\n", ""), "conf.d/ntp.conf": "pool 192.0.2.6\n"}, "fail"),
+    clock("sources-d-without-sourcedir", {"chrony.conf": CHRONY_MAIN.replace(
+        "sourcedir /etc/chrony/sources.d\n", ""), "sources.d/ntp.sources": "server 192.0.2.5\n"},
+        "fail"),
+    clock("commented", {"chrony.conf": CHRONY_MAIN + "#server 192.0.2.5\n! pool 192.0.2.6\n"},
+          "fail"),
+    clock("rhel-path-on-debian", {"/etc/chrony.conf": "server 192.0.2.5\n"}, "fail"),
+    clock("crlf", {"chrony.conf": (CHRONY_MAIN + "server 192.0.2.5 iburst\n").replace(
+        "\n", "\r\n")}, "pass"),
+    clock("upper-case-directive", {"chrony.conf": CHRONY_MAIN + "SERVER 192.0.2.5\n"}, "pass"),
+    clock("not-running", {"chrony.conf": CHRONY_MAIN + "server 192.0.2.5\n"}, "fail",
+          start=False),
+]
+
+CASES = [*AUDITD_CASES, *FORWARD_CASES, *RETENTION_CASES, *CHRONY_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
