@@ -38,6 +38,7 @@ FAILED_LOGIN_RECORDS = (("/var/run/faillock", "/run/faillock"), ("/var/log/faill
                         ("/var/log/tallylog",))
 TIME_SYSCALLS = ("adjtimex", "settimeofday", "clock_settime")
 KERNEL_DEFAULT_BACKLOG = 64  # kernel/audit.c audit_backlog_limit
+AUDIT_LOG_PATHS = "/var/log/audit /var/log/audit/audit.log"
 
 
 def _auditd_snippet(args: Mapping[str, Any]) -> str:
@@ -55,6 +56,10 @@ def _auditd_snippet(args: Mapping[str, Any]) -> str:
                 "else print \"literal\" }'"),
         section("cmdline", print_lines("/proc/cmdline")),
         # libaudit's own syscall tables, which auditctl resolves -S names with
+        # extended ACLs on the audit log: ls marks them with "+", getfacl -s lists them
+        section("log-ls", f"ls -ld {AUDIT_LOG_PATHS} 2>/dev/null; true"),
+        section("log-acl", "if command -v getfacl >/dev/null 2>&1; then "
+                f"getfacl -p -s {AUDIT_LOG_PATHS} 2>/dev/null; true; else echo cii:missing; fi"),
         section("syscalls", "for a in b64 b32; do echo \"cii:arch $a\"; "
                 "ausyscall \"$a\" --dump 2>/dev/null; done; true"),
     ])
@@ -138,6 +143,31 @@ def _syscall_table(collected: Collected) -> ar.SyscallTable:
     return {name: frozenset(names) for name, names in table.items()}
 
 
+def _acl_grants(collected: Collected) -> tuple[list[str] | None, str]:
+    """Named user/group ACL entries on the audit log (the kernel grants them beyond the
+    mode bits, which then show only the mask), or None with the reason they are unknown."""
+    listing = collected.sections.get("log-ls")
+    if listing is None:
+        return None, "the collector did not list the audit log's ACLs (older collector?)"
+    marked = [line for line in split_lines(listing.text if listing else "")
+              if line[10:11] == "+"]
+    acl = collected.sections.get("log-acl")
+    text = acl.text if acl else ""
+    if text.strip() == "cii:missing" or acl is None:
+        if marked:
+            return None, "the audit log has an extended ACL (ls shows +) and getfacl is missing"
+        return [], ""
+    grants = []
+    path = ""
+    for line in split_lines(text):
+        if line.startswith("# file: "):
+            path = line[len("# file: "):]
+        match = re.match(r"(user|group):([^:]+):([rwx-]{3})", line)
+        if match and match.group(3) != "---":
+            grants.append(f"{path}: {line.split('#', 1)[0].strip()}")
+    return grants, ""
+
+
 def _cmdline_backlog(collected: Collected) -> int | None:
     found = collected.sections.get("cmdline")
     match = re.search(r"(?:^|\s)audit_backlog_limit=(\d+)", found.text if found else "")
@@ -202,6 +232,11 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         data["backlog_limit_boot"] = backlog
         if note:
             data["why"] = {"enabled_boot": note, "backlog_limit_boot": note}
+    grants, why_not = _acl_grants(collected)
+    if grants is None:
+        unobservable["log_acl_grants"] = why_not
+    else:
+        data["log_acl_grants"] = grants
     if unobservable:
         data["unobservable"] = unobservable
     return ProbeResult.ok(data)

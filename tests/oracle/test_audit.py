@@ -334,3 +334,54 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_consumer_decides(case: Case, tmp_path: Path) -> None:
     check_case(case, tmp_path)
+
+
+# ---------------------------------------------------------------- audit log permissions
+# Consumer: the kernel's permission check, asked by access attempts as a user outside
+# the log's group (nobody) and as a member of its group (ciiaudit, created in the
+# namespace); the owner must be root, because the owner may chmod the file.
+
+_AUDIT_DIR, _AUDIT_LOG = "/var/log/audit", "/var/log/audit/audit.log"
+_ACCESS_ASKS = [
+    Ask(["cat", "--", _AUDIT_LOG], user="nobody"),
+    Ask(["ls", "--", _AUDIT_DIR], user="nobody"),
+    Ask(["sh", "-c", f"printf x >> {_AUDIT_LOG}"], user="ciiaudit"),
+    Ask(["sh", "-c", f"touch {_AUDIT_DIR}/cii-new"], user="ciiaudit"),
+    Ask(["stat", "-c", "%u", _AUDIT_DIR, _AUDIT_LOG]),
+]
+
+
+def _only_admins(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    others_refused = not answers[0].ok and not answers[1].ok
+    group_refused = not answers[2].ok and not answers[3].ok
+    return others_refused and group_refused and answers[4].stdout.split() == ["0", "0"]
+
+
+def perms(name: str, setup: Sequence[str], intent: str) -> Case:
+    lines = ["mkdir -p /var/log/audit", "touch /var/log/audit/audit.log",
+             "chown root:adm /var/log/audit/audit.log", "chmod 0750 /var/log/audit",
+             "chmod 0640 /var/log/audit/audit.log", "useradd -M -N -g adm ciiaudit", *setup]
+    state = State(setup=lines, overlays=["/etc", "/var"])
+    return Case("audit.log-permissions", name, state,
+                Consumer("access attempts as other users (kernel DAC)", _ACCESS_ASKS,
+                         _only_admins), intent)  # type: ignore[arg-type]
+
+
+PERMISSION_CASES = [
+    perms("stock-0750-0640", [], "pass"),
+    perms("log-0600", ["chmod 0600 /var/log/audit/audit.log"], "pass"),
+    # (0644 inside a 0750 directory: no one outside can read it, but the scanner, like CIS
+    # 6.3.4.x, judges the file's own mode too, so that state is not an oracle case)
+    perms("log-world-readable-dir-traversable", ["chmod 0644 /var/log/audit/audit.log",
+                                                 "chmod 0751 /var/log/audit"], "fail"),
+    perms("log-group-writable", ["chmod 0660 /var/log/audit/audit.log"], "fail"),
+    perms("dir-world-listable", ["chmod 0755 /var/log/audit"], "fail"),
+    perms("dir-group-writable", ["chmod 0770 /var/log/audit", "chgrp adm /var/log/audit"],
+          "fail"),
+    perms("log-owned-by-nobody", ["chown nobody /var/log/audit/audit.log",
+                                  "chmod 0600 /var/log/audit/audit.log"], "fail"),
+    # the mode bits still read 0750/0640 (the ACL mask sits in the group bits)
+    perms("acl-grants-nobody-read", ["setfacl -m u:nobody:rx /var/log/audit",
+                                     "setfacl -m u:nobody:r /var/log/audit/audit.log"], "fail"),
+]
+CASES += PERMISSION_CASES
