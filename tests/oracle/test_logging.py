@@ -327,7 +327,32 @@ CHRONY_CASES = [
           start=False),
 ]
 
-CASES = [*AUDITD_CASES, *FORWARD_CASES, *RETENTION_CASES, *CHRONY_CASES]
+# ---------------------------------------------------------------- a syslog daemon runs
+# Consumer: a message sent to /dev/log must be written by the daemon (rsyslogd here).
+
+_DAEMON_SETUP = [line for line in _RSYSLOG_SETUP if "cii-listening" not in line
+                 and "_LISTENER" not in line and "python3" not in line]
+_RECORDED = Consumer("logger -> /dev/log -> the syslog daemon's file", [
+    Ask(["logger", "-p", "auth.notice", "CII-MARK-ACTIVE"]),
+    Ask(["sh", "-c", "i=0; while [ $i -lt 30 ] && ! grep -qs CII-MARK-ACTIVE "
+         "/var/log/cii-all.log; do sleep 0.2; i=$((i+1)); done; cat /var/log/cii-all.log"])],
+    lambda answers, parameters: "CII-MARK-ACTIVE" in answers[1].stdout)
+
+
+def daemon(name: str, setup: Sequence[str], intent: str) -> Case:
+    state = State(files={"/etc/rsyslog.conf": MAIN, "/etc/rsyslog.d/50-default.conf": None},
+                  setup=setup, overlays=["/run", "/var"], net=True, pid=True)
+    return Case("audit.syslog-active", name, state, _RECORDED, intent)  # type: ignore[arg-type]
+
+
+DAEMON_CASES = [
+    daemon("rsyslogd-running", _DAEMON_SETUP, "pass"),
+    daemon("nothing-running", [], "fail"),
+    daemon("rsyslogd-stopped", [*_DAEMON_SETUP, "kill $(cat /run/rsyslogd.pid)",
+                                "while [ -e /run/rsyslogd.pid ]; do sleep 0.1; done"], "fail"),
+]
+
+CASES = [*AUDITD_CASES, *FORWARD_CASES, *RETENTION_CASES, *CHRONY_CASES, *DAEMON_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
