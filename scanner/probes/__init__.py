@@ -40,6 +40,8 @@ _PROBE_MODULES = (
     "scanner.probes.network",
     "scanner.probes.services",
     "scanner.probes.logging",
+    "scanner.probes.auditd",
+    "scanner.probes.auditd_conf",
     "scanner.probes.access",
     "scanner.probes.hardening",
     "scanner.probes.package_sources",

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.lines import split_lines
-from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import files_only, to_int
+from scanner.probes import Probe, ProbeResult, RawOutput, rsyslog
+from scanner.probes._common import to_int
 from scanner.probes._sections import (
     PROCESS_LIST_UNREADABLE,
     PROCESSES_SNIPPET,
-    UID_SNIPPET,
-    Section,
     process_names,
     section,
     split_sections,
@@ -41,6 +39,12 @@ def _forwarding_snippet(args: Mapping[str, Any]) -> str:
         section("journal-upload", "grep -l -a -e '^/lib/systemd/systemd-journal-uploa[d]' "
                 "-e '^/usr/lib/systemd/systemd-journal-uploa[d]' /proc/[0-9]*/cmdline "
                 "2>/dev/null | head -n 1; true"),
+        # rsyslogd's config check prints the whole configuration, includes resolved. -o
+        # opens its file for writing: /proc/self/fd/1 is the part's pipe, and where /proc
+        # is missing nothing is created (a missing /dev/stdout would become a file)
+        section("rsyslog-full", "if command -v rsyslogd >/dev/null 2>&1 && "
+                "[ -p /proc/self/fd/1 ]; then rsyslogd -N1 -o /proc/self/fd/1 2>/dev/null; "
+                "else echo cii:missing; fi"),
     ])
 
 
@@ -51,6 +55,8 @@ class Target:
     port: int | None
     protocol: str
     file: str
+    all_messages: bool = True  # every facility of the default ruleset reaches it
+    why: str = ""
 
 
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
@@ -89,10 +95,27 @@ def _host_port(value: str) -> tuple[str, int | None]:
 
 
 def rsyslog_targets(path: str, text: str) -> list[Target]:
-    text = strip_hash_comments(_BLOCK_COMMENT.sub(" ", text))
-    targets = []
+    return rsyslog_forwarding([(path, text)])
+
+
+def rsyslog_forwarding(pieces: Sequence[tuple[str, str]]) -> list[Target]:
+    """Forwarding actions of one rsyslog configuration read in order (file, text), each
+    with what reaches it (:mod:`scanner.probes.rsyslog`)."""
+    stripped = [strip_hash_comments(_BLOCK_COMMENT.sub(" ", text)) for _, text in pieces]
+    text = "".join(part if part.endswith("\n") else part + "\n" for part in stripped)
+    bounds: list[tuple[int, str]] = []
+    offset = 0
+    for (path, _), part in zip(pieces, stripped, strict=True):
+        bounds.append((offset, path))
+        offset += len(part) + (0 if part.endswith("\n") else 1)
+
+    def file_at(position: int) -> str:
+        return [path for start, path in bounds if start <= position][-1]
+    found: list[tuple[int, Target]] = []
+    offset = 0
     for line in split_lines(text):
         match = _LEGACY_ACTION.match(line.strip())
+        position, offset = offset + len(line) - len(line.lstrip()), offset + len(line) + 1
         if not match:
             continue
         action = match.group("act")
@@ -103,7 +126,11 @@ def rsyslog_targets(path: str, text: str) -> list[Target]:
             protocol = "tcp" if action.startswith("@@") else "udp"
             host, port = _host_port(action.lstrip("@"))
         if host:
-            targets.append(Target("rsyslog", host, port, protocol, path))
+            selector = match.group("sel")
+            scope = rsyslog.scope_at(text, position, selector) if selector != "&" else \
+                rsyslog.Scope(False, "'&' continues the previous selector")
+            found.append((position, Target("rsyslog", host, port, protocol, file_at(position),
+                                           scope.all_messages, scope.why)))
     for block in _ACTION_BLOCK.finditer(text):
         params = {k.lower(): v for k, v in _PARAMETER.findall(block.group("body"))}
         kind = params.get("type", "").lower()
@@ -111,8 +138,12 @@ def rsyslog_targets(path: str, text: str) -> list[Target]:
             continue
         protocol = "relp" if kind == "omrelp" else params.get("protocol", "udp").lower()
         port = to_int(params.get("port", ""))
-        targets.append(Target("rsyslog", params["target"], port, protocol, path))
-    return targets
+        scope = rsyslog.scope_at(text, block.start(),
+                                 rsyslog.statement_selector(text, block.start()))
+        found.append((block.start(), Target("rsyslog", params["target"], port, protocol,
+                                            file_at(block.start()), scope.all_messages,
+                                            scope.why)))
+    return [target for _, target in sorted(found, key=lambda item: item[0])]
 
 
 _SYSLOG_NG_DEST = re.compile(r"\bdestination\s+([A-Za-z0-9_]+)\s*\{(.*?)\}\s*;", re.DOTALL)
@@ -169,10 +200,19 @@ def parse_syslog_forwarding(raw: RawOutput, args: Mapping[str, Any]) -> ProbeRes
                for name in _SYSLOG_NG_USE.findall(strip_hash_comments(text))}
     targets: list[Target] = []
     present: set[str] = set()
+    dump = collected.sections.get("rsyslog-full")
+    pieces = rsyslog.split_dump(dump.text) if dump is not None else []
+    if pieces:  # rsyslogd's own reading, includes resolved in its order
+        present.add("rsyslog")
+        targets.extend(rsyslog_forwarding(pieces))
+    else:
+        files = [(p, t) for p, t in collected.files.items() if "rsyslog" in p]
+        if files:
+            present.add("rsyslog")
+            targets.extend(rsyslog_forwarding(files))
     for path, text in collected.files.items():
         if "rsyslog" in path:
             present.add("rsyslog")
-            targets.extend(rsyslog_targets(path, text))
         elif "syslog-ng" in path:
             present.add("syslog-ng")
             targets.extend(syslog_ng_targets(path, text, used_ng))
@@ -185,7 +225,9 @@ def parse_syslog_forwarding(raw: RawOutput, args: Mapping[str, Any]) -> ProbeRes
         listed.append({"daemon": target.daemon, "target": target.target, "port": target.port,
                        "protocol": target.protocol, "file": target.file,
                        "remote": not is_loopback(target.target),
-                       "daemon_running": running[target.daemon]})
+                       "daemon_running": running[target.daemon],
+                       "all_messages": target.all_messages,
+                       **({"why": target.why} if target.why else {})})
     data: dict[str, Any] = {
         "targets": listed,
         "daemons_present": sorted(present),
@@ -402,92 +444,7 @@ def parse_log_retention(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     return ProbeResult.ok(data)
 
 
-# ---------------------------------------------------------------- auditd
-
-def _auditd_snippet(args: Mapping[str, Any]) -> str:
-    return "; ".join([
-        section("installed", "for t in auditd auditctl; do command -v \"$t\" || true; done"),
-        section("status", "if [ \"$CII_UID\" != 0 ]; then echo cii:not-root; "
-                "elif command -v auditctl >/dev/null 2>&1; then auditctl -s; "
-                "else echo cii:missing; fi"),
-        section("rules", "if [ \"$CII_UID\" != 0 ]; then echo cii:not-root; "
-                "elif command -v auditctl >/dev/null 2>&1; then auditctl -l; "
-                "else echo cii:missing; fi"),
-    ])
-
-
-def _auditctl_problem(section: Section | None, flag: str, looks_right: bool) -> str | None:
-    """Why one `auditctl FLAG` section cannot be used, or None when it can."""
-    text = section.text.strip() if section else ""
-    if section is None or text == "cii:missing":
-        return "auditctl is not installed"
-    if text == "cii:not-root":
-        return f"auditctl {flag} needs root: scan as root or with --sudo"
-    if section.exit_status != 0 or not looks_right:
-        first = split_lines(text)[0][:200] if text else "no output"
-        return f"auditctl {flag} failed: {first}"
-    return None
-
-
-def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    collected = split_sections(raw)
-    processes = process_names(collected)
-    if processes is None or "installed" not in collected.sections:
-        return ProbeResult.failed("the auditd snippet printed nothing recognisable")
-    tools = collected.sections["installed"].text.split()
-    data: dict[str, Any] = {
-        "installed": any(t.endswith("/auditd") for t in tools),
-        "auditctl": any(t.endswith("/auditctl") for t in tools),
-        "running": "auditd" in processes,
-    }
-    unobservable: dict[str, str] = {}
-    status = collected.sections.get("status")
-    status_text = status.text.strip() if status else ""
-    problem = _auditctl_problem(status, "-s",
-                                bool(re.search(r"(?m)^enabled\s+\d", status_text)))
-    if problem:
-        unobservable["enabled"] = problem
-    else:
-        values = dict(line.split(None, 1) for line in split_lines(status_text)
-                      if len(line.split(None, 1)) == 2)
-        data["enabled"] = to_int(values.get("enabled"))
-        data["failure"] = to_int(values.get("failure"))
-        data["backlog_limit"] = to_int(values.get("backlog_limit"))
-        data["lost"] = to_int(values.get("lost"))
-    rules = collected.sections.get("rules")
-    rules_text = rules.text.strip() if rules else ""
-    problem = _auditctl_problem(rules, "-l", True)
-    if problem:
-        unobservable["rules"] = problem
-    else:
-        data["rules"] = [line.strip() for line in split_lines(rules_text)
-                         if line.strip() and line.strip() != "No rules"]
-    if unobservable:
-        data["unobservable"] = unobservable
-    return ProbeResult.ok(data)
-
-
-def parse_auditd_conf(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    frames = split_sections(raw)
-    if "/etc/audit/auditd.conf" in frames.unreadable:
-        return ProbeResult.failed("/etc/audit/auditd.conf is not readable by the collector")
-    text = frames.files.get("/etc/audit/auditd.conf")
-    if text is None:
-        return ProbeResult.absent("/etc/audit/auditd.conf does not exist (auditd not installed)")
-    settings = {key.lower(): value.lower() for key, value in _key_values(text).items()}
-    return ProbeResult.ok({"settings": settings})
-
-
 PROBES = (
-    Probe(
-        name="auditd_conf",
-        summary="settings of /etc/audit/auditd.conf (keys and values lower-case)",
-        snippet=files_only,
-        files=lambda args: (AUDITD_CONF,),
-        parse=parse_auditd_conf,
-        keyed="settings",
-        cap_bytes=256 * 1024,
-    ),
     Probe(
         name="syslog_forwarding",
         summary="remote log destinations of rsyslog (legacy @/@@ and omfwd), syslog-ng "
@@ -507,15 +464,6 @@ PROBES = (
         files=lambda args: _RETENTION_FILES,
         shared=(PROCESSES_SNIPPET,),
         parse=parse_log_retention,
-        cap_bytes=2 * 1024 * 1024,
-    ),
-    Probe(
-        name="auditd",
-        summary="auditd installed and running; auditctl -s enabled flag and auditctl -l rules "
-        "(root only)",
-        snippet=_auditd_snippet,
-        shared=(UID_SNIPPET, PROCESSES_SNIPPET),
-        parse=parse_auditd,
         cap_bytes=2 * 1024 * 1024,
     ),
 )

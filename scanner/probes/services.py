@@ -35,6 +35,7 @@ from scanner.probes._sections import (
     split_sections,
     systemd_is_init,
 )
+from scanner.probes.chrony import chrony_servers
 
 # ---------------------------------------------------------------- services
 
@@ -239,6 +240,7 @@ TIME_CONFIG_FILES = (
     "/etc/chrony/conf.d/*.conf", "/etc/chrony/sources.d/*.sources",
     "/etc/ntp.conf", "/etc/ntpsec/ntp.conf", "/etc/openntpd/ntpd.conf",
     "/etc/systemd/timesyncd.conf", "/etc/systemd/timesyncd.conf.d/*.conf",
+    "/run/chrony-dhcp/*.sources",
 )
 
 
@@ -246,6 +248,9 @@ def _time_snippet(args: Mapping[str, Any]) -> str:
     return "; ".join([
         section("chronyc", "if command -v chronyc >/dev/null 2>&1; then "
                 "chronyc -n tracking; else echo cii:missing; fi"),
+        # chronyd parses its configuration, prints it and exits (chrony >= 4.0)
+        section("chronyd-p", "if command -v chronyd >/dev/null 2>&1; then "
+                "chronyd -p 2>/dev/null; else echo cii:missing; fi"),
         section("timedatectl", "if [ -d /run/systemd/system ]; then "
                 "timedatectl show -p NTPSynchronized -p NTP; else echo cii:skipped; fi"),
     ])
@@ -285,6 +290,10 @@ def parse_time_sync(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
                 servers_by_daemon[daemon] = found  # drop-ins override the main file
         else:
             servers_by_daemon.setdefault(daemon, []).extend(found)
+    printed = collected.sections.get("chronyd-p")
+    if printed is not None and printed.exit_status == 0 and \
+            printed.text.strip() != "cii:missing":
+        servers_by_daemon["chrony"] = chrony_servers(printed.text, collected.files)[0]
     servers = sorted({s for d in running for s in servers_by_daemon.get(d, [])})
     synchronised: bool | None = None
     sync_source = None
