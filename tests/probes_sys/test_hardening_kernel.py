@@ -98,8 +98,15 @@ def test_auditd_conf_capture_lower_cases_values() -> None:
     assert settings["disk_full_action"] == "suspend"
 
 
-def test_auditd_conf_missing_is_absent_and_unreadable_is_error() -> None:
-    missing = interpret("auditd_conf", f"{TEST_TOKEN} N /etc/audit/auditd.conf\n")
+def test_auditd_conf_missing_is_absent_only_when_auditd_is_provably_absent() -> None:
+    """not_applicable needs proof: no auditd.conf, no auditd binary and no auditd process.
+    A missing file alone is not proof, and an unreadable one is an error."""
+    conf = f"{TEST_TOKEN} N /etc/audit/auditd.conf\n"
+    installed = f"{TEST_TOKEN} F cii:installed\n\ncii:rc 0\n"
+    processes = f"{TEST_TOKEN} F cii:processes\ncii:read 2\nsshd\ncron\n\ncii:rc 0\n"
+    assert interpret("auditd_conf", processes + installed + conf).status == "absent"
+    assert interpret("auditd_conf", conf).status == "error"
+    running = processes.replace("cron", "auditd")
+    assert interpret("auditd_conf", running + installed + conf).status == "ok"
     unreadable = interpret("auditd_conf", f"{TEST_TOKEN} U /etc/audit/auditd.conf\n")
-    assert missing.status == "absent"
     assert unreadable.status == "error"
