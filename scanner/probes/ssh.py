@@ -163,7 +163,10 @@ def _running_context(collected: Collected, pid: str) -> _Context:
     context.summary = {"kind": "running", "pid": int(pid), "argv": shown,
                        "options": info.get("opts", "").strip()}
     if meta is None:
-        context.reason = f"sshd pid {pid} vanished or could not be read"
+        context.reason = f"sshd pid {pid} could not be read"
+    elif "gone" in info:
+        context.reason = None  # it exited between the listing and the look: nothing to ask
+        context.summary["state"] = "exited"
     elif info.get("mnt") == "other":
         context.reason = (f"sshd pid {pid} runs in another mount namespace (a container?): "
                           "its configuration is not visible to this scan")
@@ -221,6 +224,7 @@ def _contexts(collected: Collected) -> tuple[list[_Context], str, list[str], set
         elif words[:1] == ["uid0"] and len(words) > 1:
             uid0.add(words[1])
     contexts = [_running_context(collected, pid) for pid in tops]
+    contexts = [c for c in contexts if c.summary.get("state") != "exited"]
     if binary:
         disk = _Context("disk", f"after restart: `{binary}` with the files on disk")
         disk.summary = {"kind": "next start", "binary": binary}

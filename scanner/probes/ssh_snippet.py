@@ -185,8 +185,12 @@ cii_ctx() {
       -e 's/^debug2: .* line [0-9]*: new include \(.*\)$/\1/p' |
     while IFS= read -r cii_f; do
       cii_dn=$(dirname -- "$cii_f")
-      case "$cii_f" in *[*?[]*) set -- "$cii_dn";; *) set -- "$cii_f" "$cii_dn";; esac
-      (cd "$cii_dir" && stat -L -c 'file %.9Y %.9Z %n' -- "$@") 2>&1
+      # a directory changes (mtime) when an entry is added, removed or renamed; its ctime
+      # also moves when it is merely read on some filesystems (overlayfs), so not used
+      (cd "$cii_dir" && case "$cii_f" in
+        *[*?[]*) ;;
+        *) stat -L -c 'file %.9Y %.9Z %n' -- "$cii_f";;
+      esac && stat -L -c 'file %.9Y %.9Y %n' -- "$cii_dn") 2>&1
     done
     cii_rc 0
   fi
@@ -241,9 +245,9 @@ cii_rc 0
 for cii_p in $cii_tops; do
   cii_d=/proc/$cii_p
   cii_sec "proc $cii_p"
-  if [ "$(readlink "$cii_d/ns/mnt" 2>/dev/null)" != "$cii_self_mnt" ]; then
-    echo 'mnt other'; cii_rc 0; continue
-  fi
+  cii_mnt=$(readlink "$cii_d/ns/mnt" 2>/dev/null)
+  if [ -z "$cii_mnt" ]; then echo 'gone'; cii_rc 0; continue; fi
+  if [ "$cii_mnt" != "$cii_self_mnt" ]; then echo 'mnt other'; cii_rc 0; continue; fi
   cii_args=$(tr '\0' '\n' < "$cii_d/cmdline" 2>/dev/null)
   cii_n=$(printf '%s\n' "$cii_args" | grep -c .)
   cii_st=$(cii_start "$cii_p")
