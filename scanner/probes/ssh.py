@@ -21,8 +21,9 @@ Facts:
   with the reason in ``unobservable``.
 * ``contexts``: what was asked (daemon, options, state), for the evidence.
 
-Output of a bare ``sshd -T`` (recorded fixtures, collectors before the connection
-specs) still parses, as one connection: the global section.
+Output of a bare ``sshd -T`` (recordings from collectors before the connection specs)
+still parses, to ``settings`` alone: it has no ``connections``, so the rules, which
+quantify over connections, are an error on it, never a pass.
 """
 
 from __future__ import annotations
@@ -255,6 +256,13 @@ def _compact(spec: str) -> str:
     return ",".join(part for part in spec.split(",") if part not in stand_ins)
 
 
+def _root_policy(answer: Mapping[str, Any]) -> str:
+    """For a connection as a uid-0 account, what sshd lets it do, in the item's name."""
+    if not answer.get("uid0") or "permitrootlogin" not in answer:
+        return ""
+    return f" (PermitRootLogin {answer['permitrootlogin']})"
+
+
 def _items(contexts: list[_Context], uid0: set[str]) -> tuple[list[dict[str, Any]], list[str]]:
     """Connections with identical answers merged; unknown daemons as bare items.
 
@@ -278,7 +286,8 @@ def _items(contexts: list[_Context], uid0: set[str]) -> tuple[list[dict[str, Any
             answer = {"uid0": _spec_user(spec) in uid0, **settings}
             key = json.dumps(answer, sort_keys=True)
             grouped.setdefault(key, ([], answer))[0].append(label)
-    items = [{"name": _names(labels), **settings} for labels, settings in grouped.values()]
+    items = [{"name": _names(labels) + _root_policy(settings), **settings}
+             for labels, settings in grouped.values()]
     return items + unknown, reasons
 
 
@@ -313,9 +322,9 @@ def _legacy(text: str, raw: RawOutput) -> ProbeResult:
     settings = parse_settings(text)
     if not settings:
         return ProbeResult.failed("sshd -T printed no settings")
-    # the global section answers for root too: no Match block was applied
-    item = {"name": "sshd -T (global section, as recorded)", "uid0": True, **settings}
-    return ProbeResult.ok({"settings": settings, "connections": [item], "contexts": []})
+    # no connections: rules over them are an error ("not reported"); the global section
+    # says nothing about the Match blocks or the running daemons
+    return ProbeResult.ok({"settings": settings})
 
 
 def parse_sshd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
