@@ -147,3 +147,36 @@ def login_as_root(then: Sequence[Ask] = (), check: Check | None = None) -> Consu
 def next_start(spec: str = ROOT) -> list[Ask]:
     """The question a restart answers: sshd with no options, on the files on disk."""
     return [Ask([SSHD, "-T", "-C", spec])]
+
+
+# ---------------------------------------------------------------- files sshd keeps
+
+MEMBER = "cii-member"
+
+
+def nobody_member_owner_locked_out(path: str, exempt_group: str | None = None) -> Consumer:
+    """Read and write attempts on ``path`` as nobody, as a member of the file's group
+    (unless it is ``exempt_group``, whose members the rule lets read) and as its owner
+    when that is not root (the kernel's DAC decides); compliant when every one is
+    refused."""
+    quoted = path.replace("'", "'\\''")
+    attempt = f"cat -- '{quoted}' >/dev/null 2>&1 || : 2>/dev/null >> '{quoted}'"
+    asks = [Ask(["sh", "-c", attempt], user="nobody"),
+            Ask(["sh", "-c", f"g=$(stat -L -c %G -- '{quoted}'); "
+                 f"[ \"$g\" = '{exempt_group or ''}' ] && exit 1; "
+                 f"runuser -u {MEMBER} -g \"$g\" -- sh -c \"$0\"", attempt]),
+            Ask(["sh", "-c", f"o=$(stat -L -c %U -- '{quoted}'); [ \"$o\" = root ] && exit 1; "
+                 "runuser -u \"$o\" -- sh -c \"$0\"", attempt])]
+
+    def decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+        return not any(answer.ok for answer in answers)
+    return Consumer("read/write attempt as another user (kernel DAC)", asks, decide)
+
+
+def file_state(path: str, mode: int, owner: str = "root:root",
+               setup: Sequence[str] = ()) -> State:
+    """``path`` (which exists on the machine) with this mode and owner, and the account
+    the group-member attempt uses."""
+    return State(setup=[f"useradd -M -N -s /bin/sh {MEMBER}", *setup,
+                        f"chown {owner} {path}", f"chmod {mode:o} {path}"],
+                 overlays=["/etc"])

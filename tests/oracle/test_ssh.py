@@ -18,10 +18,12 @@ from tests.oracle._ssh import (
     config,
     daemon,
     empty_no,
+    file_state,
     idle,
     login_as_root,
     max_tries,
     next_start,
+    nobody_member_owner_locked_out,
     root_no,
     sshd_t,
     strong_crypto,
@@ -177,7 +179,40 @@ OTHER_CASES = [
          "Ciphers -*-cbc\nMACs -*-96,*md5*\n"), sshd_t(strong_crypto), "pass"),
 ]
 
-CASES = [*ROOT_CASES, *RUNNING_CASES, *OTHER_CASES]
+CP = "ssh.config-permissions"
+HK = "ssh.host-keys-permissions"
+ED = "/etc/ssh/ssh_host_ed25519_key"
+CONFIG_DAC = nobody_member_owner_locked_out(CONFIG)
+KEY_DAC = nobody_member_owner_locked_out(ED, exempt_group="ssh_keys")
+FILE_CASES = [
+    Case(CP, "0600-root", file_state(CONFIG, 0o600), CONFIG_DAC, "pass"),
+    Case(CP, "0400-root", file_state(CONFIG, 0o400), CONFIG_DAC, "pass"),
+    Case(CP, "0700-owner-execute-bit-grants-nobody-else", file_state(CONFIG, 0o700),
+         CONFIG_DAC, "pass"),
+    Case(CP, "debian-stock-0644", file_state(CONFIG, 0o644), CONFIG_DAC, "fail"),
+    Case(CP, "0640-group-adm", file_state(CONFIG, 0o640, "root:adm"), CONFIG_DAC, "fail"),
+    Case(CP, "0640-group-root", file_state(CONFIG, 0o640), CONFIG_DAC, "fail"),
+    Case(CP, "0602-world-writable-only", file_state(CONFIG, 0o602), CONFIG_DAC, "fail"),
+    Case(CP, "owner-not-root", file_state(CONFIG, 0o600, "nobody:root"), CONFIG_DAC, "fail"),
+    Case(CP, "symlink-to-a-readable-file", file_state(
+         "/etc/ssh/cii_real_config", 0o644, setup=[
+             f"cp {CONFIG} /etc/ssh/cii_real_config", f"rm {CONFIG}",
+             f"ln -s cii_real_config {CONFIG}"]), CONFIG_DAC, "fail"),
+    Case(HK, "0600-root", file_state(ED, 0o600), KEY_DAC, "pass"),
+    Case(HK, "0400-root", file_state(ED, 0o400), KEY_DAC, "pass"),
+    Case(HK, "0700-owner-execute-bit", file_state(ED, 0o700), KEY_DAC, "pass"),
+    Case(HK, "0644", file_state(ED, 0o644), KEY_DAC, "fail"),
+    Case(HK, "0640-group-adm", file_state(ED, 0o640, "root:adm"), KEY_DAC, "fail"),
+    Case(HK, "0640-group-ssh-keys-rhel", file_state(ED, 0o640, "root:ssh_keys",
+         setup=["groupadd -r ssh_keys"]), KEY_DAC, "pass"),
+    Case(HK, "0740-group-ssh-keys", file_state(ED, 0o740, "root:ssh_keys",
+         setup=["groupadd -r ssh_keys"]), KEY_DAC, "pass"),
+    Case(HK, "0660-group-ssh-keys-writable", file_state(ED, 0o660, "root:ssh_keys",
+         setup=["groupadd -r ssh_keys"]), nobody_member_owner_locked_out(ED), "fail"),
+    Case(HK, "owner-not-root", file_state(ED, 0o600, "nobody:root"), KEY_DAC, "fail"),
+]
+
+CASES = [*ROOT_CASES, *RUNNING_CASES, *OTHER_CASES, *FILE_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
