@@ -154,7 +154,7 @@ def _float(text: str) -> float | None:
         return None
 
 
-def _running_context(collected: Collected, pid: str) -> _Context:
+def _running_context(collected: Collected, pid: str, ancestors: set[str]) -> _Context:
     meta = collected.sections.get(f"sshd/proc {pid}")
     lines = split_lines(meta.text) if meta else []
     info = {line.partition(" ")[0]: line.partition(" ")[2] for line in lines}
@@ -168,8 +168,10 @@ def _running_context(collected: Collected, pid: str) -> _Context:
     elif "gone" in info:
         context.reason = None  # it exited between the listing and the look: nothing to ask
         context.summary["state"] = "exited"
+    elif info.get("mnt") == "other" and pid not in ancestors:
+        context.summary["state"] = "another system"  # a container's daemon: scan it there
     elif info.get("mnt") == "other":
-        context.reason = (f"sshd pid {pid} runs in another mount namespace (a container?): "
+        context.reason = (f"sshd pid {pid} serves this scan from another mount namespace: "
                           "its configuration is not visible to this scan")
     elif "unknown" in info:
         context.reason = f"sshd pid {pid}: {info['unknown']}; what it enforces is unknown"
@@ -215,7 +217,7 @@ def _collect_answers(collected: Collected, context: _Context) -> None:
 
 def _contexts(collected: Collected) -> tuple[list[_Context], str, list[str], set[str]]:
     procs = collected.sections.get("sshd/procs")
-    binary, tops, uid0 = "", [], {"root"}
+    binary, tops, uid0, ancestors = "", [], {"root"}, set()
     for line in split_lines(procs.text if procs else ""):
         words = fields(line, " ", maxsplit=2)
         if words[:1] == ["bin"] and len(words) > 1:
@@ -224,8 +226,10 @@ def _contexts(collected: Collected) -> tuple[list[_Context], str, list[str], set
             tops.append(words[1])
         elif words[:1] == ["uid0"] and len(words) > 1:
             uid0.add(words[1])
-    contexts = [_running_context(collected, pid) for pid in tops]
-    contexts = [c for c in contexts if c.summary.get("state") != "exited"]
+        elif words[:1] == ["ancestor"] and len(words) > 1:
+            ancestors.add(words[1])
+    every = [_running_context(collected, pid, ancestors) for pid in tops]
+    contexts = [c for c in every if c.summary.get("state") not in ("exited", "another system")]
     if binary:
         disk = _Context("disk", f"after restart: `{binary}` with the files on disk")
         disk.summary = {"kind": "next start", "binary": binary}

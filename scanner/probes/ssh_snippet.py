@@ -7,7 +7,10 @@ and servconf.c; the framing and keywords are the same through 9.9):
   listener, or an ``sshd -i`` started by inetd/systemd) is a context of its own; so is
   the on-disk configuration as the next start of the installed binary loads it. The
   daemon that serves an SSH scan is always one of the top-level ones (the collector
-  descends from it), and a local scan sees every listener the same way. A listener
+  descends from it: the snippet prints its ancestors), and a local scan sees every
+  listener the same way. A daemon in another mount namespace (a container's) belongs
+  to another system and is left to a scan of that system, unless it serves this
+  scan, whose configuration is then out of sight (an error). A listener
   rewrites its argv into a process title (``sshd: /usr/sbin/sshd -D -o K v [listener]
   …``, sshd.c ``setproctitle``), so its options are read back from that title: the
   title is its argv joined by blanks, and since sshd refuses stray arguments ("Extra
@@ -228,6 +231,10 @@ for cii_b in "$(command -v sshd 2>/dev/null)" /usr/sbin/sshd /usr/local/sbin/ssh
   case "$cii_b" in /*) [ -x "$cii_b" ] && [ -f "$cii_b" ] && { cii_bin=$cii_b; break; };; esac
 done
 cii_sec procs
+cii_a=$$
+while [ -n "$cii_a" ] && [ "$cii_a" != 0 ] && [ "$cii_a" != 1 ]; do
+  printf 'ancestor %s\n' "$cii_a"; cii_a=$(cii_ppid "$cii_a")
+done
 cii_tops=
 for cii_d in /proc/[0-9]*; do
   cii_p=${cii_d#/proc/}

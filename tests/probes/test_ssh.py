@@ -128,13 +128,20 @@ def test_a_daemon_started_after_its_files_changed_is_asked() -> None:
     assert status == "fail" and message.count("now: sshd pid 41") == 1
 
 
-def test_a_daemon_in_another_mount_namespace_or_with_hidden_options_is_unknown() -> None:
+def test_a_daemon_serving_from_another_mount_namespace_or_with_hidden_options_is_unknown(
+        ) -> None:
     for meta in ("mnt other", "start 5.0\nexe /usr/sbin/sshd\ntitle sshd: root [priv]\n"
                  "unknown its options are hidden by its process title"):
-        payload = _framed(_section("proc 7", meta), _DISK,
-                          procs="top 7 /usr/sbin/sshd\nbin /usr/sbin/sshd\nuid0 root\n")
+        payload = _framed(_section("proc 7", meta), _DISK, procs="ancestor 99\nancestor 7\n"
+                          "top 7 /usr/sbin/sshd\nbin /usr/sbin/sshd\nuid0 root\n")
         status, message = _rule(payload, "ssh.x11-forwarding-disabled")
         assert status == "error" and "sshd pid 7" in message
+
+
+def test_a_containers_daemon_is_another_systems() -> None:
+    payload = _framed(_section("proc 7", "mnt other"), _DISK,
+                      procs="ancestor 99\ntop 7 /usr/sbin/sshd\nbin /usr/sbin/sshd\nuid0 root\n")
+    assert _rule(payload, "ssh.x11-forwarding-disabled")[0] == "pass"
 
 
 def test_sshd_process_without_binary_is_asked_not_absent() -> None:
