@@ -14,8 +14,9 @@ Facts:
   settings, keywords lower-case. A daemon whose answer is unknown (its files changed
   after it started, its options are hidden, sshd -T fails) is an item without
   settings, and ``unobservable`` gives the reason, so a rule on it is an ``error``,
-  never a pass. This is the probe's ``subject``: rules quantify over it with
-  ``all_items``.
+  never a pass. ``hostkey_files``: the metadata (mode, owner, group; never content)
+  of the host keys that daemon's HostKey lines name, following links as sshd does.
+  This is the probe's ``subject``: rules quantify over it with ``all_items``.
 * ``settings``: the value every connection agrees on, for checks with a ``key``; a
   keyword the connections disagree on, or one no daemon could answer for, is left out
   with the reason in ``unobservable``.
@@ -116,6 +117,25 @@ class _Context:
     reason: str | None = None  # set: nothing this daemon says can be trusted
     answers: list[tuple[str, dict[str, Any] | None, str]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    host_keys: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _host_keys(collected: Collected, ident: str) -> list[dict[str, Any]] | None:
+    """Metadata of the host keys the daemon names (missing ones sshd skips, and so do
+    we); None when the snippet could not say."""
+    found = collected.sections.get(f"sshd/hostkeys {ident}")
+    if found is None or found.exit_status != 0:
+        return None
+    keys: list[dict[str, Any]] = []
+    for line in split_lines(found.text):
+        parts = line.split(" ", 7)
+        if parts[0] == "missing" or not line:
+            continue
+        if parts[0] != "stat" or len(parts) < 8 or not re.fullmatch(r"[0-7]{1,4}", parts[1]):
+            return None
+        keys.append({"path": parts[7], "exists": True, "mode": f"{int(parts[1], 8):04o}",
+                     "owner": parts[4], "group": parts[5]})
+    return keys
 
 
 def _error_reason(text: str) -> str:
@@ -213,6 +233,11 @@ def _collect_answers(collected: Collected, context: _Context) -> None:
             context.answers.append((spec, settings, ""))
     if not context.answers:
         context.reason = context.reason or "no connection was put to sshd -T -C"
+    keys = _host_keys(collected, context.ident)
+    if keys is None:
+        context.reason = context.reason or "the host keys it names could not be stat'ed"
+    else:
+        context.host_keys = keys
 
 
 def _contexts(collected: Collected) -> tuple[list[_Context], str, list[str], set[str]]:
@@ -287,7 +312,8 @@ def _items(contexts: list[_Context], uid0: set[str]) -> tuple[list[dict[str, Any
                 unknown.append({"name": label})
                 reasons.append(problem)
                 continue
-            answer = {"uid0": _spec_user(spec) in uid0, **settings}
+            answer = {"uid0": _spec_user(spec) in uid0, **settings,
+                      "hostkey_files": context.host_keys}
             key = json.dumps(answer, sort_keys=True)
             grouped.setdefault(key, ([], answer))[0].append(label)
     items = [{"name": _names(labels) + _root_policy(settings), **settings}
@@ -299,12 +325,13 @@ def _agreed(items: list[dict[str, Any]], reasons: list[str]
             ) -> tuple[dict[str, Any], dict[str, str]]:
     """Each keyword's value where every connection agrees and every daemon answered."""
     known = [item for item in items if len(item) > 1]
-    keywords = sorted({k for item in known for k in item if k not in ("name", "uid0")})
+    keywords = sorted({k for item in known for k in item
+                       if k not in ("name", "uid0", "hostkey_files")})
     settings: dict[str, Any] = {}
     unobservable: dict[str, str] = {}
     why_unknown = "; ".join(dict.fromkeys(reasons))
     if why_unknown:
-        unobservable["uid0"] = why_unknown
+        unobservable["uid0"] = unobservable["hostkey_files"] = why_unknown
     for keyword in keywords:
         values = [item.get(keyword) for item in known]
         if why_unknown:

@@ -184,20 +184,34 @@ cii_ctx() {
   if [ -n "$cii_st" ]; then
     cii_sec "files $cii_id"
     printf 'start %s\n' "$cii_st"
-    printf '%s\n' "$cii_scan" | sed -n -e 's/^debug2: load_server_config: filename //p' \
-      -e 's/^debug2: .* line [0-9]*: new include \(.*\)$/\1/p' |
+    # each file sshd loaded, and the directory of each Include pattern (an entry added
+    # or removed there changes what a reload would read; other directories do not matter)
+    printf '%s\n' "$cii_scan" | sed -n -e 's/^debug2: load_server_config: filename /f /p' \
+      -e 's/^debug2: .* line [0-9]*: new include \(.*\)$/i \1/p' |
     while IFS= read -r cii_f; do
-      cii_dn=$(dirname -- "$cii_f")
-      # a directory changes (mtime) when an entry is added, removed or renamed; its ctime
-      # also moves when it is merely read on some filesystems (overlayfs), so not used
-      (cd "$cii_dir" && case "$cii_f" in
-        *[*?[]*) ;;
-        *) stat -L -c 'file %.9Y %.9Z %n' -- "$cii_f";;
-      esac && stat -L -c 'file %.9Y %.9Y %n' -- "$cii_dn") 2>&1
+      case "$cii_f" in
+      'f '*) (cd "$cii_dir" && stat -L -c 'file %.9Y %.9Z %n' -- "${cii_f#f }") 2>&1;;
+      *) cii_dn=$(dirname -- "${cii_f#i }")
+        case "$cii_dn" in
+        *[*?[]*) printf 'stat: cannot watch the directories of %s\n' "${cii_f#i }";;
+        *) (cd "$cii_dir" && { stat -L -c 'file %.9Y %.9Y %n' -- "$cii_dn" 2>/dev/null ||
+             printf 'file 0 0 %s\n' "$cii_dn"; });;
+        esac;;
+      esac
     done
     cii_rc 0
   fi
   cii_port=$(printf '%s\n' "$cii_scan" | awk '$1 == "port" { print $2; exit }')
+  # the host keys this daemon loads (HostKey is not allowed in Match): their metadata,
+  # following links as sshd's open does; never their content
+  cii_sec "hostkeys $cii_id"
+  printf '%s\n' "$cii_scan" | awk '$1 == "hostkey" { sub(/^hostkey /, ""); print }' |
+  while IFS= read -r cii_k; do
+    if (cd "$cii_dir" && [ -e "$cii_k" ]); then
+      (cd "$cii_dir" && stat -L -c 'stat %a %u %g %U %G %s %n' -- "$cii_k") 2>&1
+    else printf 'missing %s\n' "$cii_k"; fi
+  done
+  cii_rc 0
   printf '%s\n' "$cii_scan" |
   sed -n "s/^debug3: checking syntax for 'Match \(.*\)'\$/\1/p" |
   awk -v root=root -v plain="$cii_plain" -v uid0="$cii_uid0" -v H=__HOST__ -v A=__ADDR__ \

@@ -11,6 +11,7 @@ from tests.oracle._oracle import Case, State, case_id, check_case
 from tests.oracle._ssh import (
     ALICE,
     CONFIG,
+    MEMBER,
     PORT,
     ROOT,
     SSHD,
@@ -182,6 +183,7 @@ OTHER_CASES = [
 CP = "ssh.config-permissions"
 HK = "ssh.host-keys-permissions"
 ED = "/etc/ssh/ssh_host_ed25519_key"
+CUSTOM_KEY = "/etc/ssh/cii_keys/host_ed25519"
 CONFIG_DAC = nobody_member_owner_locked_out(CONFIG)
 KEY_DAC = nobody_member_owner_locked_out(ED, exempt_group="ssh_keys")
 FILE_CASES = [
@@ -210,6 +212,17 @@ FILE_CASES = [
     Case(HK, "0660-group-ssh-keys-writable", file_state(ED, 0o660, "root:ssh_keys",
          setup=["groupadd -r ssh_keys"]), nobody_member_owner_locked_out(ED), "fail"),
     Case(HK, "owner-not-root", file_state(ED, 0o600, "nobody:root"), KEY_DAC, "fail"),
+    # the default glob misses a key sshd_config names elsewhere: sshd says which keys it loads
+    Case(HK, "hostkey-outside-the-default-glob-readable", State(
+         files={CONFIG: f"HostKey {ED}\nHostKey {CUSTOM_KEY}\n"},
+         setup=[f"useradd -M -N -s /bin/sh {MEMBER}", "mkdir -p /etc/ssh/cii_keys",
+                f"ssh-keygen -q -t ed25519 -N '' -f {CUSTOM_KEY}", f"chmod 0644 {CUSTOM_KEY}"],
+         pid=True), nobody_member_owner_locked_out(CUSTOM_KEY), "fail"),
+    Case(HK, "hostkey-outside-the-default-glob-protected", State(
+         files={CONFIG: f"HostKey {ED}\nHostKey {CUSTOM_KEY}\n"},
+         setup=[f"useradd -M -N -s /bin/sh {MEMBER}", "mkdir -p /etc/ssh/cii_keys",
+                f"ssh-keygen -q -t ed25519 -N '' -f {CUSTOM_KEY}"], pid=True),
+         nobody_member_owner_locked_out(CUSTOM_KEY), "pass"),
 ]
 
 CASES = [*ROOT_CASES, *RUNNING_CASES, *OTHER_CASES, *FILE_CASES]

@@ -73,7 +73,9 @@ def _framed(*sections: str, procs: str = "bin /usr/sbin/sshd\nuid0 root\n") -> s
     return _section("procs", procs) + "".join(sections)
 
 
-_DISK = (_section("scan disk", "cii:exit 0") + _section(f"T disk {_SPEC}", _SETTINGS)
+_KEY = "stat 600 0 0 root root 399 /etc/ssh/ssh_host_ed25519_key"
+_DISK = (_section("scan disk", "cii:exit 0") + _section("hostkeys disk", _KEY)
+         + _section(f"T disk {_SPEC}", _SETTINGS)
          + _section(f"T disk {_ALICE}", _SETTINGS))
 
 
@@ -81,7 +83,7 @@ def _running(pid: str, start: str, mtime: str, settings: str = _SETTINGS) -> str
     return (_section(f"proc {pid}", f"start {start}\nexe /usr/sbin/sshd\n"
                      "title /usr/sbin/sshd -D -o PermitRootLogin yes\n"
                      "opts  -o 'PermitRootLogin yes'")
-            + _section(f"scan pid{pid}", "cii:exit 0")
+            + _section(f"scan pid{pid}", "cii:exit 0") + _section(f"hostkeys pid{pid}", _KEY)
             + _section(f"files pid{pid}", f"start {start}\nfile {mtime} {mtime} "
                        "/etc/ssh/sshd_config")
             + _section(f"T pid{pid} {_SPEC}", settings))
@@ -183,3 +185,12 @@ def test_not_root_is_an_error_with_the_hint() -> None:
 def test_bare_sshd_t_output_has_no_connections_so_rules_error() -> None:
     assert "connections" not in interpret("sshd_effective", CAPTURED).data
     assert _rule(CAPTURED.decode(), "ssh.root-login-disabled")[0] == "error"
+
+
+def test_host_keys_the_daemon_names_are_judged_with_the_default_ones() -> None:
+    loose = _DISK.replace("stat 600 0 0", "stat 644 0 0")
+    data = interpret("sshd_effective", _framed(loose)).data
+    assert data["connections"][0]["hostkey_files"][0]["mode"] == "0644"
+    missing = _DISK.replace(_KEY, "missing /etc/ssh/ssh_host_rsa_key")
+    assert interpret("sshd_effective", _framed(missing)).data["connections"][0][
+        "hostkey_files"] == []
