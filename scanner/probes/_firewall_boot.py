@@ -12,7 +12,10 @@ is not masked (a link to /dev/null), or a SysV ``rc?.d/S??NAME`` link.
 The consumers are asked, not modelled: each loader runs in a throwaway network
 namespace (``unshare --net``), where it changes nothing of the host's own rules, and the
 result is listed with the same ``nft -j``/``iptables -S`` the running state is read
-with. A file the loader refuses leaves the boot ruleset empty, as at a real boot.
+with. A file the loader refuses leaves the boot ruleset empty, as at a real boot. The
+load runs only where the kernel already has its netfilter core loaded (or cannot load
+modules at all), so a scan never makes a host load a module; elsewhere the boot state is
+an error.
 firewalld is asked whether its runtime and permanent configurations agree (then the
 running ruleset is what boot rebuilds); ufw's boot rules are not evaluated.
 """
@@ -47,11 +50,20 @@ _NFT_CONF = (
 )
 
 
+# A scratch load must not make the host load kernel modules it has not loaded itself:
+# it runs only where the kernel cannot load modules at all (no /proc/modules) or the
+# netfilter core is loaded already (listed in /proc/modules, or under /sys/module).
+_CORE_LOADED = ("[ ! -e /proc/modules ] || [ -d /sys/module/nf_tables ] || "
+                "[ -d /sys/module/ip_tables ] || "
+                "grep -qE '^(nf_tables|ip_tables|ip6_tables) ' /proc/modules")
+
+
 def _scratch(unit: str, script: str, *words: str) -> str:
     """sh running ``script`` in a throwaway network namespace when ``unit`` is enabled."""
     quoted = script.replace("'", "'\\''")
     return (f"if ! cii_fw_enabled {unit}; then echo cii:not-enabled; "
             "elif ! command -v unshare >/dev/null 2>&1; then echo cii:no-unshare; "
+            f"elif ! {{ {_CORE_LOADED}; }}; then echo cii:no-netfilter-module; "
             f"else unshare --net sh -c '{quoted}' sh {' '.join(words)}; fi")
 
 
@@ -95,8 +107,8 @@ def _loader_views(collected: Collected, loaders: list[str]
             continue
         found = collected.sections.get(name)
         text = strip(found.text) if found is not None else ""
-        if found is None or found.exit_status != 0 or text in ("cii:no-unshare",
-                                                               "cii:not-enabled"):
+        if found is None or found.exit_status != 0 or text in (
+                "cii:no-unshare", "cii:not-enabled", "cii:no-netfilter-module"):
             why = split_lines(text)[:1] or ["not collected"]
             errors.append(f"{loader}: the boot ruleset could not be loaded aside ({why[0][:200]})")
             continue
