@@ -1,0 +1,135 @@
+"""PAM rules decided by the real libpam: pam_authenticate / pam_chauthtok in the case's state,
+and the real ``su``.
+
+Every state writes a whole /etc/pam.d (Debian 12's layout, ``@include common-*``), so the
+machine's own PAM files never decide a case. Accounts are made in the overlay with
+``useradd -M`` (no home directory: /home is not overlaid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.oracle._oracle import Answer, Case, Consumer, State, case_id, check_case
+from tests.oracle._pam import pam_ask, pam_succeeded
+
+COMMON_AUTH = ("auth\t[success=1 default=ignore]\tpam_unix.so\n"
+               "auth\trequisite\t\t\tpam_deny.so\n"
+               "auth\trequired\t\t\tpam_permit.so\n")
+COMMON_ACCOUNT = ("account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so\n"
+                  "account\trequisite\t\t\tpam_deny.so\naccount\trequired\t\t\tpam_permit.so\n")
+COMMON_PASSWORD = ("password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\n"
+                   "password\trequisite\t\t\tpam_deny.so\n"
+                   "password\trequired\t\t\tpam_permit.so\n")
+COMMON_SESSION = "session\trequired\tpam_permit.so\nsession\trequired\tpam_unix.so\n"
+SU = ("auth       sufficient pam_rootok.so\n"
+      "@include common-auth\n@include common-account\n@include common-session\n")
+BASE: dict[str, str | bytes | None] = {
+    "/etc/pam.d/common-auth": COMMON_AUTH,
+    "/etc/pam.d/common-account": COMMON_ACCOUNT,
+    "/etc/pam.d/common-password": COMMON_PASSWORD,
+    "/etc/pam.d/common-session": COMMON_SESSION,
+    "/etc/pam.d/login": "auth optional pam_faildelay.so delay=3000000\n@include common-auth\n"
+    "@include common-account\n@include common-session\n@include common-password\n",
+    "/etc/pam.d/sshd": "@include common-auth\naccount required pam_nologin.so\n"
+    "@include common-account\n@include common-session\n@include common-password\n",
+    "/etc/pam.d/passwd": "@include common-password\n",
+    "/etc/pam.d/su": SU,
+    "/etc/pam.d/other": "@include common-auth\n@include common-account\n"
+    "@include common-password\n@include common-session\n",
+    "/etc/security/faillock.conf": "",
+}
+EMPTY_USER = ["useradd -M alice", "passwd -d alice >/dev/null"]
+
+
+def pam_state(files: Mapping[str, str | bytes | None] | None = None,
+              setup: Sequence[str] = (), overlays: Sequence[str] = ()) -> State:
+    return State(files={**BASE, **(files or {})}, setup=list(setup),
+                 overlays=["/etc", "/run", *overlays])
+
+
+def _all_refused(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    return not any(pam_succeeded(answer) for answer in answers)
+
+
+EMPTY_LOGIN = Consumer("libpam pam_authenticate", [
+    pam_ask("login", "alice", ["", "", ""]), pam_ask("sshd", "alice", ["", "", ""])],
+    _all_refused)
+
+
+def nullok(name: str, intent: str, files: Mapping[str, str | bytes | None],
+           setup: Sequence[str] = ()) -> Case:
+    return Case("auth.pam-nullok-absent", name, pam_state(files, [*EMPTY_USER, *setup]),
+                EMPTY_LOGIN, intent)  # type: ignore[arg-type]
+
+
+NULLOK_CASES = [
+    nullok("stock-without-nullok", "pass", {}),
+    nullok("debian-nullok", "fail",
+           {"/etc/pam.d/common-auth": COMMON_AUTH.replace("pam_unix.so", "pam_unix.so nullok")}),
+    nullok("nullok_secure-is-nullok", "fail",
+           {"/etc/pam.d/common-auth": COMMON_AUTH.replace("pam_unix.so",
+                                                          "pam_unix.so nullok_secure")}),
+    # pam_unix matches option names by prefix: "nullok\r" is nullok
+    nullok("crlf-nullok", "fail",
+           {"/etc/pam.d/common-auth": COMMON_AUTH.replace("pam_unix.so\n",
+                                                          "pam_unix.so nullok\r\n")}),
+    nullok("second-unix-line-nullok", "fail",
+           {"/etc/pam.d/common-auth": "auth [success=2 default=ignore] pam_unix.so\n"
+            "auth [success=1 default=ignore] pam_unix.so nullok try_first_pass\n"
+            "auth requisite pam_deny.so\nauth required pam_permit.so\n"}),
+    nullok("comment-with-cr-stays-comment", "pass",
+           {"/etc/pam.d/common-auth": "#\rauth sufficient pam_unix.so nullok\n" + COMMON_AUTH}),
+    nullok("nullok-line-jumped-over", "pass",
+           {"/etc/pam.d/common-auth": "auth [success=2 default=ignore] pam_unix.so\n"
+            "auth requisite pam_deny.so\n"
+            "auth sufficient pam_unix.so nullok\n"
+            "auth required pam_deny.so\n"}),
+    nullok("nullok-after-requisite-deny", "pass",
+           {"/etc/pam.d/common-auth": "auth requisite pam_deny.so\n"
+            "auth sufficient pam_unix.so nullok\n"}),
+    nullok("nullok-in-continued-line", "fail",
+           {"/etc/pam.d/common-auth": "auth [success=1 default=ignore] \\\n"
+            "# a comment inside the continuation\n  pam_unix.so \\\n nullok\n"
+            "auth requisite pam_deny.so\nauth required pam_permit.so\n"}),
+    nullok("nullok-only-in-sshd", "fail",
+           {"/etc/pam.d/sshd": "auth sufficient pam_unix.so nullok\n@include common-auth\n"
+            "@include common-account\n"}),
+    nullok("sshd-file-missing-other-has-nullok", "fail",
+           {"/etc/pam.d/sshd": None,
+            "/etc/pam.d/other": "auth sufficient pam_unix.so nullok\nauth required pam_deny.so\n"}),
+    nullok("nullok-in-substack-then-deny", "pass",
+           {"/etc/pam.d/common-auth": "auth substack unix-sub\nauth requisite pam_deny.so\n",
+            "/etc/pam.d/unix-sub": "auth sufficient pam_unix.so nullok\n"}),
+    nullok("nullok-in-included-stack", "fail",
+           {"/etc/pam.d/common-auth": "auth include unix-sub\nauth requisite pam_deny.so\n",
+            "/etc/pam.d/unix-sub": "auth sufficient pam_unix.so nullok\n"}),
+    nullok("uppercase-type-and-control", "fail",
+           {"/etc/pam.d/common-auth": "AUTH SUFFICIENT pam_unix.so nullok\n"
+            "auth required pam_deny.so\n"}),
+    nullok("full-module-path", "fail",
+           {"/etc/pam.d/common-auth": "auth sufficient "
+            "/lib/x86_64-linux-gnu/security/pam_unix.so nullok\nauth required pam_deny.so\n"}),
+    nullok("missing-optional-module-is-ignored", "fail",
+           {"/etc/pam.d/common-auth": "-auth sufficient pam_nonexistent.so\n"
+            "auth sufficient pam_unix.so nullok\nauth required pam_deny.so\n"}),
+    nullok("missing-required-module-fails", "pass",
+           {"/etc/pam.d/common-auth": "auth required pam_nonexistent.so\n"
+            "auth sufficient pam_unix.so nullok\n"}),
+    nullok("cr-line-fails-the-stack", "pass",
+           {"/etc/pam.d/common-auth": "\r\n" + COMMON_AUTH.replace("pam_unix.so",
+                                                                    "pam_unix.so nullok")}),
+]
+
+
+CASES: list[Case] = [*NULLOK_CASES]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_consumer_decides(case: Case, tmp_path: Path) -> None:
+    check_case(case, tmp_path)
+
