@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.oracle._oracle import Answer, Case, Consumer, State, case_id, check_case
+from tests.oracle._oracle import Answer, Ask, Case, Consumer, State, case_id, check_case
 from tests.oracle._pam import pam_ask, pam_succeeded
 
 COMMON_AUTH = ("auth\t[success=1 default=ignore]\tpam_unix.so\n"
@@ -126,7 +126,58 @@ NULLOK_CASES = [
 ]
 
 
-CASES: list[Case] = [*NULLOK_CASES]
+ROOT_PASSWORD = "Rootpw-42x"
+SU_BY_NON_MEMBER = Consumer("su (util-linux) as a user outside the group", [
+    Ask(["su", "-c", "true", "root"], stdin=f"{ROOT_PASSWORD}\n".encode(), user="bob")],
+    lambda answers, parameters: not answers[0].ok)
+
+
+def su(name: str, intent: str, su_file: str, files: Mapping[str, str | bytes | None] | None
+       = None, setup: Sequence[str] = ()) -> Case:
+    return Case("auth.su-restricted", name,
+                pam_state({"/etc/pam.d/su": su_file, **(files or {})},
+                          ["useradd -M bob", f"echo 'root:{ROOT_PASSWORD}' | chpasswd",
+                           *setup]),
+                SU_BY_NON_MEMBER, intent)  # type: ignore[arg-type]
+
+
+WHEEL = "auth       required   pam_wheel.so use_uid\n"
+SU_CASES = [
+    su("debian-stock-no-wheel", "fail", SU),
+    su("wheel-required", "pass", SU.replace("@include common-auth", WHEEL + "@include common-auth")),
+    su("wheel-comment-with-cr", "fail", SU.replace("@include common-auth",
+                                                   "#\r" + WHEEL + "@include common-auth")),
+    su("wheel-optional", "fail", SU.replace("@include common-auth",
+                                            WHEEL.replace("required", "optional")
+                                            + "@include common-auth")),
+    su("wheel-sufficient", "fail", SU.replace("@include common-auth",
+                                              WHEEL.replace("required", "sufficient")
+                                              + "@include common-auth")),
+    su("wheel-after-common-auth", "pass", SU + WHEEL),
+    su("wheel-jumped-over", "fail", SU.replace(
+        "@include common-auth", "auth [success=1 default=ignore] pam_permit.so\n" + WHEEL
+        + "@include common-auth")),
+    su("wheel-missing-group", "pass", SU.replace(
+        "@include common-auth", WHEEL.replace("use_uid", "use_uid group=nosuchgroup")
+        + "@include common-auth")),
+    su("wheel-deny-of-other-group", "fail", SU.replace(
+        "@include common-auth", WHEEL.replace("use_uid", "use_uid deny group=root")
+        + "@include common-auth")),
+    su("wheel-requisite-in-substack", "pass",
+       SU.replace("@include common-auth", "auth substack su-wheel\n@include common-auth"),
+       {"/etc/pam.d/su-wheel": WHEEL.replace("required", "requisite")}),
+    su("wheel-without-use_uid", "pass", SU.replace(
+        "@include common-auth", "auth required pam_wheel.so\n@include common-auth")),
+    su("wheel-bracket-control", "pass", SU.replace(
+        "@include common-auth", "auth [success=ignore ignore=ignore default=die] "
+        "pam_wheel.so use_uid\n@include common-auth")),
+    su("wheel-default-ignore", "fail", SU.replace(
+        "@include common-auth", "auth [success=ok default=ignore] pam_wheel.so use_uid\n"
+        "@include common-auth")),
+    su("su-file-missing-other-used", "fail", SU, {"/etc/pam.d/su": None}),
+]
+
+CASES: list[Case] = [*NULLOK_CASES, *SU_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -136,7 +136,7 @@ def module_result(index: int, handler: Handler, situation: Situation, knowledge:
     if name == "pam_wheel.so":
         return _wheel(handler, situation, choose, key)
     if name == "pam_rootok.so":
-        return PAM_SUCCESS if situation.caller_root else PAM_PERM_DENIED
+        return PAM_SUCCESS if situation.caller_root else AUTH_ERR
     if name in ("pam_pwquality.so", "pam_cracklib.so"):
         if situation.phase != "update" or situation.new_password != "weak":
             return PAM_SUCCESS
