@@ -5,7 +5,8 @@ program under the system python against ``libpam.so.0``. The conversation answer
 password prompt (echo on or off) with the next of ``responses``; once they run out it
 answers with a conversation error, so a stack that asks more than the author expected
 fails instead of hanging. The program prints one JSON line: the return code of each
-libpam call, its name (``pam_strerror``) and the prompts it saw.
+libpam call, its name (``pam_strerror``) and the prompts it saw. It sets PAM_FAIL_DELAY to a function that does not sleep (an
+application may), so failed attempts cost no waiting; nothing else changes.
 
 ``as_user``: run with that account's uid as the *real* uid and root as the effective
 one, as a setuid-root ``passwd`` or ``su`` does (pam_unix, pam_pwquality, pam_rootok and
@@ -73,8 +74,12 @@ result = {"calls": [], "prompts": prompts}
 rc = libpam.pam_start(request["service"].encode(), request["user"].encode(),
                       ctypes.byref(conversation), ctypes.byref(handle))
 result["calls"].append(["pam_start", rc, ""])
+DELAY = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p)
+no_delay = DELAY(lambda retval, usec, data: None)
 if rc == 0:
     libpam.pam_set_item(handle, 4, b"tty1")  # PAM_TTY, as login and su set it
+    # PAM_FAIL_DELAY: the application's own delay function, here one that does not wait
+    libpam.pam_set_item(handle, 10, ctypes.cast(no_delay, ctypes.c_void_p))
     for name in request["calls"]:
         if name == "pam_chauthtok":
             rc = libpam.pam_chauthtok(handle, 0)

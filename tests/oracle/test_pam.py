@@ -177,7 +177,102 @@ SU_CASES = [
     su("su-file-missing-other-used", "fail", SU, {"/etc/pam.d/su": None}),
 ]
 
-CASES: list[Case] = [*NULLOK_CASES, *SU_CASES]
+RIGHT = "Right-pw-42x"
+# libfaketime: every attempt starts at the same moment, the last one 599 s after it
+NOW = ["faketime", "-f", "@2030-01-01 00:00:00"]
+LATER = ["faketime", "-f", "@2030-01-01 00:09:59"]
+
+
+def _lockout_asks(service: str, user: str) -> list[Ask]:
+    return [*[pam_ask(service, user, ["wrong-password"], prefix=NOW) for _ in range(5)],
+            pam_ask(service, user, [RIGHT], prefix=NOW),
+            pam_ask(service, user, [RIGHT], prefix=LATER)]
+
+
+def _locked(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    """After 5 wrong passwords the right one is refused, and still 599 s later."""
+    assert (parameters["lockout_deny_max"], parameters["lockout_unlock_min_s"]) == (5, 600)
+    for start in (0, 7):
+        assert not any(pam_succeeded(a) for a in answers[start:start + 5]), "a wrong one got in"
+        if pam_succeeded(answers[start + 5]) or pam_succeeded(answers[start + 6]):
+            return False
+    return True
+
+
+LOCKOUT = Consumer("libpam pam_authenticate (faketime for later)",
+                   [*_lockout_asks("login", "alice"), *_lockout_asks("sshd", "bob")], _locked)
+FAILLOCK_STACK = ("auth required pam_faillock.so preauth\n"
+                  "auth [success=1 default=ignore] pam_unix.so\n"
+                  "auth [default=die] pam_faillock.so authfail\n"
+                  "auth sufficient pam_faillock.so authsucc\n"
+                  "auth requisite pam_deny.so\nauth required pam_permit.so\n")
+
+
+def lockout(name: str, intent: str, common_auth: str, conf: str = "",
+            files: Mapping[str, str | bytes | None] | None = None,
+            setup: Sequence[str] = ()) -> Case:
+    users = ["useradd -M alice", "useradd -M bob",
+             f"printf 'alice:{RIGHT}\\nbob:{RIGHT}\\n' | chpasswd", "rm -rf /run/faillock"]
+    return Case("auth.login-lockout", name,
+                pam_state({"/etc/pam.d/common-auth": common_auth,
+                           "/etc/security/faillock.conf": conf, **(files or {})},
+                          [*users, *setup]),
+                LOCKOUT, intent)  # type: ignore[arg-type]
+
+
+LOCK_5 = "deny = 5\nunlock_time = 600\n"
+LOCKOUT_CASES = [
+    lockout("no-faillock", "fail", COMMON_AUTH),
+    lockout("faillock-deny5-unlock600", "pass", FAILLOCK_STACK, LOCK_5),
+    lockout("faillock-module-defaults", "pass", FAILLOCK_STACK),
+    lockout("deny-6", "fail", FAILLOCK_STACK, "deny = 6\n"),
+    lockout("unlock-300", "fail", FAILLOCK_STACK, "unlock_time = 300\n"),
+    lockout("unlock-never", "pass", FAILLOCK_STACK, "deny=5\nunlock_time=never\n"),
+    lockout("arguments-override-conf", "pass",
+            FAILLOCK_STACK.replace("preauth", "preauth deny=5").replace(
+                "authfail", "authfail deny=5").replace("authsucc", "authsucc deny=5"),
+            "deny = 10\n"),
+    # the authsucc line's own deny=10 resets the tally while the account is locked
+    lockout("authsucc-with-higher-deny-unlocks", "fail",
+            FAILLOCK_STACK.replace("preauth", "preauth deny=5").replace(
+                "authfail", "authfail deny=5"), "deny = 10\n"),
+    lockout("conf-double-equals-keeps-default", "pass", FAILLOCK_STACK, "deny == 9\n"),
+    lockout("conf-comment-with-cr", "pass", FAILLOCK_STACK, "#\rdeny = 9\ndeny = 4\n"),
+    lockout("sufficient-unix-before-preauth", "fail",
+            "auth sufficient pam_unix.so\n" + FAILLOCK_STACK, LOCK_5),
+    lockout("no-authfail-line", "fail", "auth required pam_faillock.so preauth\n"
+            + COMMON_AUTH, LOCK_5),
+    lockout("authfail-optional-still-counts", "pass",
+            "auth required pam_faillock.so preauth\n"
+            "auth [success=2 default=ignore] pam_unix.so\n"
+            "auth optional pam_faillock.so authfail\nauth requisite pam_deny.so\n"
+            "auth sufficient pam_faillock.so authsucc\nauth required pam_permit.so\n", LOCK_5),
+    lockout("preauth-optional-authsucc-still-locks", "pass",
+            FAILLOCK_STACK.replace("required pam_faillock.so preauth",
+                                   "optional pam_faillock.so preauth"), LOCK_5),
+    lockout("preauth-optional-unix-sufficient", "fail",
+            "auth optional pam_faillock.so preauth\nauth sufficient pam_unix.so\n"
+            "auth [default=die] pam_faillock.so authfail\n", LOCK_5),
+    lockout("preauth-commented-with-cr", "fail",
+            "#\rauth required pam_faillock.so preauth\nauth sufficient pam_unix.so\n"
+            "auth [default=die] pam_faillock.so authfail\n", LOCK_5),
+    lockout("fail-interval-0-counts-nothing", "fail", FAILLOCK_STACK,
+            LOCK_5 + "fail_interval = 0\n"),
+    lockout("separate-tally-dirs", "fail",
+            FAILLOCK_STACK.replace("preauth", "preauth dir=/run/fl-a").replace(
+                "authfail", "authfail dir=/run/fl-b").replace(
+                "authsucc", "authsucc dir=/run/fl-a"), LOCK_5,
+            setup=["mkdir -p /run/fl-a /run/fl-b"]),
+    lockout("faillock-only-for-login", "fail", COMMON_AUTH, LOCK_5,
+            {"/etc/pam.d/login": "auth required pam_faillock.so preauth\n"
+             "auth [success=1 default=ignore] pam_unix.so\n"
+             "auth [default=die] pam_faillock.so authfail\n"
+             "auth sufficient pam_faillock.so authsucc\nauth requisite pam_deny.so\n"
+             "@include common-account\n"}),
+    lockout("deny-as-negative-wraps-to-65531", "fail", FAILLOCK_STACK, "deny = -5\n"),
+]
+
+CASES: list[Case] = [*NULLOK_CASES, *SU_CASES, *LOCKOUT_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

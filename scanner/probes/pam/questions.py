@@ -163,17 +163,21 @@ def _lockout_world(service: Service, knowledge: Knowledge, choose: Choose
 
     locked_after = None
     for count in range(1, MAX_ATTEMPTS + 1):
-        attempt("wrong", 0, tally)
-        if not attempt("right", 0, copy.deepcopy(tally)):
+        tally = {}
+        for _ in range(count):
+            attempt("wrong", 0, tally)
+        # the right password twice: a line that resets the tally while refusing (an
+        # authsucc line with a higher deny) lets the second try in
+        if not attempt("right", 0, tally) and not attempt("right", 0, tally):
             locked_after = count
             break
     if locked_after is None:
         return None, 0, unknown
-    candidates = sorted({int(options.get(key) or 0) + 1
+    candidates = sorted({int(options.get("unlock_time") or 0) + 1
                          for handler in service.stacks.get("auth", ())
                          if handler.name == "pam_faillock.so"
                          and (options := knowledge.faillock_options(handler)) is not None
-                         for key in ("unlock_time",) if int(options.get(key) or 0) > 0})
+                         and int(options.get("unlock_time") or 0) > 0})
     for moment in candidates:
         if attempt("right", moment, copy.deepcopy(tally)):
             return locked_after, moment - 1, unknown
