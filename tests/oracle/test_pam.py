@@ -42,6 +42,8 @@ BASE: dict[str, str | bytes | None] = {
     "/etc/pam.d/other": "@include common-auth\n@include common-account\n"
     "@include common-password\n@include common-session\n",
     "/etc/security/faillock.conf": "",
+    # setup's chpasswd must not go through the password stack under test
+    "/etc/pam.d/chpasswd": "password required pam_unix.so yescrypt\n",
 }
 EMPTY_USER = ["useradd -M alice", "passwd -d alice >/dev/null"]
 
@@ -272,7 +274,133 @@ LOCKOUT_CASES = [
     lockout("deny-as-negative-wraps-to-65531", "fail", FAILLOCK_STACK, "deny = -5\n"),
 ]
 
-CASES: list[Case] = [*NULLOK_CASES, *SU_CASES, *LOCKOUT_CASES]
+STRONG = "Zq7-x9Kv#b3W"  # 12 characters, 4 classes
+SHORT = "Ab1-xyz"  # 7 characters, 4 classes
+TWO_CLASSES = "qzmxkwpr7tvb3n"  # 14 characters, lower case and digits
+
+
+def _change(user: str, new: str, old: str = RIGHT) -> Ask:
+    return pam_ask("passwd", user, [old, *[new] * 8], calls=["pam_chauthtok"], as_user=user)
+
+
+def _weak_refused(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    """A 7-character and a 2-class password are refused (a strong one is taken)."""
+    assert (parameters["password_min_length"], parameters["password_min_classes"]) == (8, 3)
+    assert pam_succeeded(answers[2]), "the state refuses even a strong password"
+    return not pam_succeeded(answers[0]) and not pam_succeeded(answers[1])
+
+
+QUALITY = Consumer("libpam pam_chauthtok as the user",
+                   [_change("alice", SHORT), _change("bob", TWO_CLASSES),
+                    _change("carol", STRONG)], _weak_refused)
+PWQ = "password requisite pam_pwquality.so retry=3\n"
+UNIX_AFTER = ("password [success=1 default=ignore] pam_unix.so obscure use_authtok "
+              "try_first_pass yescrypt\npassword requisite pam_deny.so\n"
+              "password required pam_permit.so\n")
+
+
+UNIX_PROMPTS = UNIX_AFTER.replace(" use_authtok try_first_pass", "")
+
+
+def quality(name: str, intent: str, common_password: str, conf: str = "",
+            files: Mapping[str, str | bytes | None] | None = None) -> Case:
+    users = ["useradd -M alice", "useradd -M bob", "useradd -M carol",
+             f"printf 'alice:{RIGHT}\\nbob:{RIGHT}\\ncarol:{RIGHT}\\n' | chpasswd"]
+    return Case("auth.password-complexity", name,
+                pam_state({"/etc/pam.d/common-password": common_password,
+                           "/etc/security/pwquality.conf": conf, **(files or {})}, users),
+                QUALITY, intent)  # type: ignore[arg-type]
+
+
+MIN_8_3 = "minlen = 8\nminclass = 3\n"
+QUALITY_CASES = [
+    quality("no-pwquality", "fail", COMMON_PASSWORD),
+    quality("pwquality-minlen8-minclass3", "pass", PWQ + UNIX_AFTER, MIN_8_3),
+    quality("pwquality-defaults", "fail", PWQ + UNIX_AFTER),
+    # a rejected password is never set as PAM_AUTHTOK: pam_unix use_authtok then fails
+    quality("pwquality-optional-use_authtok", "pass",
+            PWQ.replace("requisite", "optional") + UNIX_AFTER, MIN_8_3),
+    quality("pwquality-optional-unix-prompts", "fail",
+            PWQ.replace("requisite", "optional") + UNIX_PROMPTS, MIN_8_3),
+    quality("pwquality-after-unix-jump", "fail",
+            "password [success=2 default=ignore] pam_unix.so obscure yescrypt\n" + PWQ
+            + "password requisite pam_deny.so\npassword required pam_permit.so\n", MIN_8_3),
+    quality("enforcing-0", "fail", PWQ + UNIX_AFTER, MIN_8_3 + "enforcing = 0\n"),
+    quality("drop-in-adds-minclass", "pass", PWQ + UNIX_AFTER, "minlen = 8\n",
+            {"/etc/security/pwquality.conf.d/50-classes.conf": "minclass = 3\n"}),
+    quality("bad-line-stops-reading", "fail", PWQ + UNIX_AFTER,
+            "minlen = 8\nbogus = 1\nminclass = 3\n"),
+    quality("arguments-override-conf", "pass",
+            PWQ.replace("retry=3", "retry=3 minclass=3") + UNIX_AFTER,
+            "minlen = 8\nminclass = 1\n"),
+    quality("negative-credits", "pass", PWQ + UNIX_AFTER,
+            "minlen = 8\ndcredit = -1\nucredit = -1\nlcredit = -1\n"),
+    quality("positive-credits-shorten", "fail", PWQ + UNIX_AFTER,
+            MIN_8_3 + "dcredit = 1\nucredit = 1\nocredit = 1\n"),
+    quality("crlf-conf", "pass", PWQ + UNIX_AFTER, "minlen = 8\r\nminclass = 3\r\n"),
+    quality("comment-with-cr", "pass", PWQ + UNIX_AFTER, MIN_8_3 + "#\rminclass = 1\n"),
+    quality("maxtries-ignored", "fail",
+            "password [success=ok maxtries=ignore default=die] pam_pwquality.so retry=3\n"
+            + UNIX_PROMPTS, MIN_8_3),
+    quality("authtok_err-ignored-but-maxtries-dies", "pass",
+            "password [success=ok authtok_err=ignore default=die] pam_pwquality.so retry=3\n"
+            + UNIX_PROMPTS, MIN_8_3),
+]
+
+OLD = ["Kq8#vT2m!Lp9", "Wz3$hN7c@Rf5", "Bx6%jM4d&Yt1", "Gs9^kP2e*Qn7"]
+
+
+def _reuse_asks() -> list[Ask]:
+    chain = [RIGHT, *OLD]
+    return [*[_change("dave", new, old) for old, new in zip(chain, chain[1:], strict=False)],
+            _change("dave", RIGHT, OLD[-1])]
+
+
+def _reuse_refused(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
+    """After 4 changes the first password, the 5th most recent one, cannot be set again
+    (pam_pwhistory's remember=N counts the password being replaced)."""
+    assert parameters["password_history_min"] == 5
+    assert all(pam_succeeded(a) for a in answers[:4]), "a fresh password was refused"
+    return not pam_succeeded(answers[4])
+
+
+HISTORY = Consumer("libpam pam_chauthtok as the user", _reuse_asks(), _reuse_refused)
+PWH = "password required pam_pwhistory.so remember=5\n"  # it asks for the new password
+
+
+def history(name: str, intent: str, common_password: str,
+            files: Mapping[str, str | bytes | None] | None = None) -> Case:
+    return Case("auth.password-history", name,
+                pam_state({"/etc/pam.d/common-password": common_password, **(files or {})},
+                          ["useradd -M dave", f"echo 'dave:{RIGHT}' | chpasswd"]),
+                HISTORY, intent)  # type: ignore[arg-type]
+
+
+HISTORY_CASES = [
+    history("no-history", "fail", COMMON_PASSWORD),
+    history("pwhistory-remember-5", "pass", PWH + UNIX_AFTER),
+    history("pwhistory-remember-4", "fail", PWH.replace("=5", "=4") + UNIX_AFTER),
+    history("pwhistory-default-10", "pass", PWH.replace(" remember=5", "") + UNIX_AFTER),
+    # Linux-PAM 1.5.2's pam_pwhistory reads no pwhistory.conf
+    history("pwhistory-conf-ignored-by-1.5.2", "pass", PWH.replace(" remember=5", "")
+            + UNIX_AFTER, {"/etc/security/pwhistory.conf": "remember = 2\n"}),
+    # the refused password is not left for pam_unix use_authtok, which then fails
+    history("pwhistory-optional-use_authtok", "pass",
+            PWH.replace("required", "optional") + UNIX_AFTER),
+    history("pwhistory-optional-unix-prompts", "fail",
+            PWH.replace("required", "optional") + UNIX_PROMPTS),
+    history("pwhistory-after-pwquality", "pass",
+            PWQ + PWH.replace("=5", "=5 use_authtok") + UNIX_AFTER),
+    history("pwhistory-after-unix-jump", "fail",
+            "password [success=2 default=ignore] pam_unix.so obscure yescrypt\n" + PWH
+            + "password requisite pam_deny.so\npassword required pam_permit.so\n"),
+    history("unix-remember-5", "pass", UNIX_AFTER.replace("obscure", "obscure remember=5")
+            .replace(" use_authtok try_first_pass", "")),
+    history("remember-0", "fail", PWH.replace("=5", "=0") + UNIX_PROMPTS),
+    history("uppercase-remember", "pass", PWH.replace("remember=5", "REMEMBER=5") + UNIX_AFTER),
+]
+
+CASES: list[Case] = [*NULLOK_CASES, *SU_CASES, *LOCKOUT_CASES, *QUALITY_CASES, *HISTORY_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scanner.lines import split_lines
-
 FAILLOCK_CONF = "/etc/security/faillock.conf"
 FAILLOCK_DEFAULTS: dict[str, Any] = {"deny": 3, "fail_interval": 900, "unlock_time": 600,
                                      "even_deny_root": False, "root_unlock_time": None,

@@ -8,7 +8,8 @@ within ``fail_interval`` and ``unlock_time`` not yet over; ``authfail`` records 
 and returns PAM_IGNORE, and a locked account makes preauth, authfail and authsucc return
 PAM_AUTH_ERR), pam_wheel (``perform_check``), pam_rootok, pam_permit, pam_deny,
 pam_pwhistory (``remember=0`` is PAM_IGNORE; a reused password ends in PAM_MAXTRIES),
-pam_pwquality (a rejected password ends in PAM_AUTHTOK_ERR; ``enforcing=0`` only warns;
+pam_pwquality (a rejected password ends in PAM_MAXTRIES when retry > 1, else
+PAM_AUTHTOK_ERR, and is not left as PAM_AUTHTOK; ``enforcing=0`` only warns;
 root is only warned unless ``enforce_for_root``).
 
 A module the model does not know, or one whose answer depends on what the scanner cannot
@@ -80,9 +81,11 @@ class Situation:
     target_root: bool = False  # the account authenticated is root
     credential: str = "right"  # "empty" (empty shadow field, empty answer) | "right" | "wrong"
     caller_in_group: bool | None = False  # for pam_wheel; None: not known
-    new_password: str = "fresh"  # "weak" | "reused" | "fresh"
+    change: str = "fresh"  # "weak" | "reused" | "fresh"
     phase: str = ""  # "prelim" | "update" for chauthtok
     now: int = 0
+    refuser: int | None = None  # only the quality/history line at this index refuses
+    authtok: bool = False  # PAM_AUTHTOK holds the new password (update phase)
     tally: dict[str, list[int]] = field(default_factory=dict)  # faillock dir -> failures
 
 
@@ -92,7 +95,8 @@ class Knowledge:
 
     present: Callable[[Handler], bool | None]  # the module file exists (None: not known)
     faillock_options: Callable[[Handler], Mapping[str, Any] | None]  # None: unreadable conf
-    pwquality_enforcing: Callable[[Handler], bool]
+    # what a pam_pwquality line returns for a rejected password; None: it only warns
+    pwquality_refusal: Callable[[Handler], int | None]
     pwhistory_remember: Callable[[Handler], int]
 
 
@@ -130,7 +134,7 @@ def module_result(index: int, handler: Handler, situation: Situation, knowledge:
         return {"auth": AUTH_ERR, "account": AUTH_ERR, "password": AUTHTOK_ERR}.get(
             module_type, CODE["session_err"])
     if name == "pam_unix.so":
-        return _unix(handler, situation, knowledge)
+        return _unix(index, handler, situation)
     if name == "pam_faillock.so":
         return _faillock(handler, situation, knowledge)
     if name == "pam_wheel.so":
@@ -138,18 +142,34 @@ def module_result(index: int, handler: Handler, situation: Situation, knowledge:
     if name == "pam_rootok.so":
         return PAM_SUCCESS if situation.caller_root else AUTH_ERR
     if name in ("pam_pwquality.so", "pam_cracklib.so"):
-        if situation.phase != "update" or situation.new_password != "weak":
+        if situation.phase != "update" or situation.change != "weak":
             return PAM_SUCCESS
-        enforced = knowledge.pwquality_enforcing(handler) and not (
-            situation.caller_root and "enforce_for_root" not in handler.args)
-        return AUTHTOK_ERR if enforced else PAM_SUCCESS
+        code = knowledge.pwquality_refusal(handler)
+        if situation.refuser is not None:
+            refused = situation.refuser == index
+        else:
+            refused = code is not None and not (
+                situation.caller_root and "enforce_for_root" not in handler.args)
+        if refused:
+            return code or AUTHTOK_ERR  # and PAM_AUTHTOK stays unset
+        situation.authtok = True
+        return PAM_SUCCESS
     if name == "pam_pwhistory.so":
         if knowledge.pwhistory_remember(handler) == 0:
             return PAM_IGNORE
-        if situation.phase != "update" or situation.new_password != "reused":
+        if situation.phase == "update" and not _new_authtok(handler, situation):
+            return AUTHTOK_ERR
+        if situation.phase != "update" or situation.change != "reused":
             return PAM_SUCCESS
-        enforced = not situation.caller_root or "enforce_for_root" in handler.args
-        return MAXTRIES if enforced else PAM_SUCCESS
+        if situation.refuser is not None:
+            refused = situation.refuser == index
+        else:
+            refused = not situation.caller_root or any(
+                a.lower() == "enforce_for_root" for a in handler.args)
+        if refused:
+            situation.authtok = False  # the refused password is not left as PAM_AUTHTOK
+            return MAXTRIES
+        return PAM_SUCCESS
     if name in HARMLESS:
         return choose(key, [PAM_SUCCESS, PAM_IGNORE])
     if name in OTHER_VERIFIERS and module_type == "auth":
@@ -158,15 +178,28 @@ def module_result(index: int, handler: Handler, situation: Situation, knowledge:
     return choose(key, _representatives(handler, allow_success=True))
 
 
-def _unix(handler: Handler, situation: Situation, knowledge: Knowledge) -> int:
+def _new_authtok(handler: Handler, situation: Situation) -> bool:
+    """``pam_get_authtok`` for the new password: with ``use_authtok`` only what an earlier
+    module set (a rejected password is not set), otherwise the module asks for it."""
+    if "use_authtok" in handler.args and not situation.authtok:
+        return False
+    situation.authtok = True
+    return True
+
+
+def _unix(index: int, handler: Handler, situation: Situation) -> int:
+    if handler.type == "password" and situation.phase == "update" \
+            and not _new_authtok(handler, situation):
+        return AUTHTOK_ERR
     if handler.type == "auth":
         if situation.credential == "empty":
             return PAM_SUCCESS if any(a.startswith("nullok") for a in handler.args) else AUTH_ERR
         return PAM_SUCCESS if situation.credential == "right" else AUTH_ERR
     if handler.type == "password" and situation.phase == "update" \
-            and situation.new_password == "reused":
-        remember = unix_remember(handler)
-        if remember:
+            and situation.change == "reused":
+        if situation.refuser is not None:
+            return AUTHTOK_ERR if situation.refuser == index else PAM_SUCCESS
+        if unix_remember(handler):
             return AUTHTOK_ERR
     return PAM_SUCCESS
 

@@ -31,6 +31,7 @@ from scanner.probes.pam.faillock_conf import (
     read_faillock_conf,
 )
 from scanner.probes.pam.modules import (
+    AUTHTOK_ERR,
     Knowledge,
     Situation,
     Unmodelled,
@@ -92,12 +93,13 @@ def faillock_options_for(pam: HostPam) -> Callable[[Handler], Mapping[str, Any] 
     return options
 
 
-def knowledge_for(pam: HostPam, *, pwquality_enforcing: Callable[[Handler], bool] | None = None,
+def knowledge_for(pam: HostPam, *,
+                  pwquality_refusal: Callable[[Handler], int | None] | None = None,
                   pwhistory_remember: Callable[[Handler], int] | None = None) -> Knowledge:
     return Knowledge(
         present=pam.present,
         faillock_options=faillock_options_for(pam),
-        pwquality_enforcing=pwquality_enforcing or (lambda handler: True),
+        pwquality_refusal=pwquality_refusal or (lambda handler: AUTHTOK_ERR),
         pwhistory_remember=pwhistory_remember or (lambda handler: 10),
     )
 
@@ -119,7 +121,7 @@ def _run(service: Service, situation: Situation, knowledge: Knowledge, choose: C
     situation.phase = "prelim"
     if dispatch(stack, result) != PAM_SUCCESS:
         return False
-    situation.phase = "update"
+    situation.phase, situation.authtok = "update", False
     return dispatch(stack, result) == PAM_SUCCESS
 
 
@@ -138,7 +140,7 @@ def ask(service: Service, situation: Situation, knowledge: Knowledge) -> Answer:
     if not through:
         return Answer(True, f"refused by the {service.name} stack in every case")
     certain = [(w, r) for w, r in through if all(w.get(k) != PAM_SUCCESS for k in r.unknown)]
-    world, run = (certain or through)[0]
+    _, run = (certain or through)[0]
     trace = tuple(run.trace)
     if certain:
         return Answer(False, f"gets through the {service.name} stack: " + ", ".join(trace),
@@ -210,11 +212,24 @@ def lockout(service: Service, knowledge: Knowledge) -> Lockout:
     return Lockout(every[0], every[1], every == sure)
 
 
+def decisive(service: Service, situation: Situation, knowledge: Knowledge,
+             names: tuple[str, ...]) -> list[tuple[int, Handler, Answer]]:
+    """The lines of modules ``names`` in the password stack whose refusal alone makes
+    ``pam_chauthtok`` fail, each with that answer."""
+    found = []
+    for index, handler in enumerate(service.stacks.get("password", ())):
+        if handler.kind != "module" or handler.name not in names:
+            continue
+        answer = ask(service, replace(situation, refuser=index), knowledge)
+        found.append((index, handler, answer))
+    return found
+
+
 EMPTY_PASSWORD = Situation("authenticate", caller_root=True, credential="empty")
 SU_NON_MEMBER = Situation("authenticate", caller_root=False, target_root=True,
                           credential="right", caller_in_group=False)
-WEAK_PASSWORD = Situation("chauthtok", caller_root=False, new_password="weak")
-REUSED_PASSWORD = Situation("chauthtok", caller_root=False, new_password="reused")
+WEAK_PASSWORD = Situation("chauthtok", caller_root=False, change="weak")
+REUSED_PASSWORD = Situation("chauthtok", caller_root=False, change="reused")
 QUESTIONS = {"empty_password": (EMPTY_PASSWORD, ["login", "sshd"]),
              "su_non_member": (SU_NON_MEMBER, ["su"])}
 
