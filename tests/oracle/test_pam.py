@@ -223,6 +223,15 @@ def lockout(name: str, intent: str, common_auth: str, conf: str = "",
 
 
 LOCK_5 = "deny = 5\nunlock_time = 600\n"
+# authselect's sssd profile with-faillock (pam_sss is not installed here: a missing module)
+RHEL_AUTH = ("auth required pam_env.so\nauth required pam_faildelay.so delay=2000000\n"
+             "auth required pam_faillock.so preauth silent\n"
+             "auth [default=1 ignore=ignore success=ok] pam_usertype.so isregular\n"
+             "auth [default=1 ignore=ignore success=ok] pam_localuser.so\n"
+             "auth sufficient pam_unix.so\n"
+             "auth [default=1 ignore=ignore success=ok] pam_usertype.so isregular\n"
+             "auth sufficient pam_sss.so forward_pass\n"
+             "auth required pam_faillock.so authfail\nauth required pam_deny.so\n")
 LOCKOUT_CASES = [
     lockout("no-faillock", "fail", COMMON_AUTH),
     lockout("faillock-deny5-unlock600", "pass", FAILLOCK_STACK, LOCK_5),
@@ -272,6 +281,10 @@ LOCKOUT_CASES = [
              "auth sufficient pam_faillock.so authsucc\nauth requisite pam_deny.so\n"
              "@include common-account\n"}),
     lockout("deny-as-negative-wraps-to-65531", "fail", FAILLOCK_STACK, "deny = -5\n"),
+    # the fixture auth.login-lockout:argument-overrides-conf: authsucc reads deny = 5
+    lockout("preauth-deny10-conf-deny5", "pass",
+            FAILLOCK_STACK.replace("preauth", "preauth deny=10"), LOCK_5 + "even_deny_root\n"),
+    lockout("rhel-authselect-style", "pass", RHEL_AUTH, LOCK_5),
 ]
 
 STRONG = "Zq7-x9Kv#b3W"  # 12 characters, 4 classes

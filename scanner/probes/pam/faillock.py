@@ -72,6 +72,9 @@ def faillock_for_service(service: str, pam: HostPam) -> dict[str, Any]:
     if loaded.load_error:
         problems.append(loaded.load_error)
     auth = list(loaded.stacks.get("auth", ()))
+    broken = [h for h in auth if h.kind == "must_fail"]
+    if broken:  # the stack refuses everyone: no lockout can be told from that
+        problems.append(f"{broken[0].file}: {broken[0].why}; libpam fails every login")
     faillock = [h for h in auth if h.kind == "module" and h.name == "pam_faillock.so"]
     tally2 = [h for h in auth if h.kind == "module" and h.name == "pam_tally2.so"]
     if not faillock and tally2:

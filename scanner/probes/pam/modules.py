@@ -14,7 +14,8 @@ root is only warned unless ``enforce_for_root``).
 
 A module the model does not know, or one whose answer depends on what the scanner cannot
 see (pam_succeed_if, pam_access, ...), may return anything: every action its control
-gives is explored. Modules that check a credential of their own kind (pam_sss, pam_krb5,
+gives is explored. The accounts in question are local (pam_localuser succeeds) and
+regular ones (uid >= 1000), or root for su (pam_usertype). Modules that check a credential of their own kind (pam_sss, pam_krb5,
 pam_ldap, OTP and key modules, ...) are taken not to accept the local account's
 credential the question is about (an empty, wrong, or another user's password), so they
 may return anything but PAM_SUCCESS. A module whose file is missing returns
@@ -56,6 +57,11 @@ OTHER_VERIFIERS = frozenset({
     "pam_oath.so", "pam_google_authenticator.so", "pam_u2f.so", "pam_yubico.so",
     "pam_pkcs11.so", "pam_sss_gss.so", "pam_systemd_home.so", "pam_userdb.so",
     "pam_unix2.so", "pam_duo.so", "pam_sepermit.so",
+})
+# Modules whose answer turns on the user, the host or the time: any of their results.
+CONDITIONAL = frozenset({
+    "pam_succeed_if.so", "pam_access.so", "pam_time.so", "pam_listfile.so", "pam_shells.so",
+    "pam_nologin.so", "pam_securetty.so", "pam_group.so", "pam_exec.so",
 })
 # The types each modelled module has a function for; other types are PAM_MODULE_UNKNOWN.
 TYPES = {
@@ -105,12 +111,13 @@ class Unmodelled(Exception):
 
 
 def _representatives(handler: Handler, allow_success: bool) -> list[int]:
-    """One return code per distinct action the handler's control gives."""
+    """One return code per distinct action the handler's control gives (without success,
+    or PAM_NEW_AUTHTOK_REQD, a right but expired password, when ``allow_success`` is off)."""
     preferred = [PAM_SUCCESS, PAM_IGNORE, TYPE_FAILURE.get(handler.type, AUTH_ERR),
                  *range(len(handler.actions))]
     seen: dict[int, int] = {}
     for code in preferred:
-        if code == PAM_SUCCESS and not allow_success:
+        if code in (PAM_SUCCESS, CODE["new_authtok_reqd"]) and not allow_success:
             continue
         seen.setdefault(handler.actions[code], code)
     return sorted(set(seen.values()))
@@ -172,6 +179,17 @@ def module_result(index: int, handler: Handler, situation: Situation, knowledge:
         return PAM_SUCCESS
     if name in HARMLESS:
         return choose(key, [PAM_SUCCESS, PAM_IGNORE])
+    if name == "pam_localuser.so":
+        return PAM_SUCCESS  # the accounts in question are in /etc/passwd
+    if name == "pam_usertype.so":
+        regular = not situation.target_root  # a regular account, or root (a system one)
+        wants_regular = "isregular" in handler.args
+        wants_system = "issystem" in handler.args
+        if wants_regular == wants_system:
+            return PAM_SUCCESS if not (wants_regular or wants_system) else AUTH_ERR
+        return PAM_SUCCESS if regular == wants_regular else AUTH_ERR
+    if name in CONDITIONAL:
+        return choose(key, _representatives(handler, allow_success=True))
     if name in OTHER_VERIFIERS and module_type == "auth":
         return choose(key, _representatives(handler, allow_success=False))
     unknown.add(key)

@@ -66,18 +66,19 @@ def conf_remember(text: str) -> int | None:
 
 def line_remember(handler: Handler, pam: HostPam) -> int:
     """The count one pam_pwhistory line remembers: default, pwhistory.conf (1.5.3+), args."""
-    remember = PWHISTORY_DEFAULT_REMEMBER
-    if any(path in pam.pwhistory_reads_conf for path in pam.module_path(handler)):
+    candidates = [PWHISTORY_DEFAULT_REMEMBER]
+    reads_conf = any(path in pam.pwhistory_reads_conf for path in pam.module_path(handler))
+    if reads_conf or pam.modules is None:  # not listed: either may hold, take the lower
         frame = pam.extra.get(PWHISTORY_CONF)
         if frame is not None and frame.state not in ("ok", "missing"):
             raise Unreadable(f"{PWHISTORY_CONF} is not readable by the collector")
         from_conf = conf_remember(frame.content) if frame and frame.state == "ok" else None
         if from_conf is not None:
-            remember = from_conf
+            candidates = [from_conf] if reads_conf else [*candidates, from_conf]
     for arg in handler.args:
         if arg.lower().startswith("remember="):
-            remember = _clamp(_strtol(arg[len("remember="):]))
-    return remember
+            candidates = [_clamp(_strtol(arg[len("remember="):]))]
+    return min(candidates)
 
 
 def pwhistory_for_service(service: str, pam: HostPam) -> dict[str, Any]:
