@@ -285,6 +285,10 @@ LOCKOUT_CASES = [
     lockout("preauth-deny10-conf-deny5", "pass",
             FAILLOCK_STACK.replace("preauth", "preauth deny=10"), LOCK_5 + "even_deny_root\n"),
     lockout("rhel-authselect-style", "pass", RHEL_AUTH, LOCK_5),
+    # authfail (deny 3 from the defaults) stops recording at 3: preauth's 5 is never reached
+    lockout("preauth-deny-above-authfail-deny", "fail",
+            "auth required pam_faillock.so preauth deny=5\nauth sufficient pam_unix.so\n"
+            "auth [default=die] pam_faillock.so authfail\n"),
 ]
 
 STRONG = "Zq7-x9Kv#b3W"  # 12 characters, 4 classes

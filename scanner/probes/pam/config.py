@@ -183,6 +183,7 @@ class Handler:
     file: str = ""
     text: str = ""
     why: str = ""  # for a must-fail handler: what made it one
+    control: str = ""  # as written ("required", or the inside of "[...]")
 
     @property
     def name(self) -> str:
@@ -269,8 +270,10 @@ class _Loader:
                                                 stack_level + int(substack), included):
                 out.extend(included)
                 return True
+            reason = self.problems[-1] if self.problems else "no file named"
             out.append(Handler(module_type, "must_fail", ALL_BAD, stack_level, file=path,
-                               text=line, why=f"{lowered} {target or ''} cannot be read"))
+                               text=line, why=f"{lowered} {target or ''} cannot be loaded "
+                               f"({reason})", control=lowered))
             return True
         actions = KEYWORD_ACTIONS.get(lowered) or parse_control(words[1])
         if len(words) < 3:
@@ -278,7 +281,8 @@ class _Loader:
         kind = "must_fail" if why else "module"
         out.append(Handler(module_type, kind, actions, stack_level,
                            module=words[2] if len(words) > 2 else "", args=tuple(words[3:]),
-                           silent=silent, file=path, text=line, why=why))
+                           silent=silent, file=path, text=line, why=why,
+                           control=lowered if lowered in KEYWORD_ACTIONS else words[1]))
         return True
 
 
@@ -291,6 +295,7 @@ class Service:
     load_error: str | None  # libpam fails every call on the service
     via_other: bool  # no file of its own: 'other' serves it
     notes: tuple[str, ...] = ()
+    ordered: tuple[Handler, ...] = ()  # every handler dispatched, in file order
 
 
 def load_service(service: str, read: Callable[[str], str | None]) -> Service:
@@ -318,4 +323,6 @@ def load_service(service: str, read: Callable[[str], str | None]) -> Service:
     for module_type in PAM_TYPES:
         mine = tuple(h for h in own if h.type == module_type)
         stacks[module_type] = mine or tuple(h for h in other if h.type == module_type)
-    return Service(service, stacks, None, found is None, tuple(loader.problems))
+    from_other = {t for t in PAM_TYPES if not any(h.type == t for h in own)}
+    ordered = (*own, *(h for h in other if h.type in from_other))
+    return Service(service, stacks, None, found is None, tuple(loader.problems), ordered)

@@ -84,6 +84,9 @@ def line_remember(handler: Handler, pam: HostPam) -> int:
 def pwhistory_for_service(service: str, pam: HostPam) -> dict[str, Any]:
     loaded = pam.service(service)
     problems = [loaded.load_error] if loaded.load_error else []
+    broken = [h for h in loaded.stacks.get("password", ()) if h.kind == "must_fail"]
+    if broken:  # every change fails: no quality or history can be told from that
+        problems.append(f"{broken[0].file}: {broken[0].why}; libpam fails every change")
     notes: list[str] = []
     knowledge = knowledge_for(pam, pwhistory_remember=lambda h: line_remember(h, pam))
     remembered = 0

@@ -117,6 +117,9 @@ def pwquality_for_service(service: str, pam: HostPam, conf_settings: Mapping[str
     alone fails the change (a new password must pass every one of them)."""
     loaded = pam.service(service)
     problems = [loaded.load_error] if loaded.load_error else []
+    broken = [h for h in loaded.stacks.get("password", ()) if h.kind == "must_fail"]
+    if broken:  # every change fails: no quality or history can be told from that
+        problems.append(f"{broken[0].file}: {broken[0].why}; libpam fails every change")
     lines = [h for h in loaded.stacks.get("password", ())
              if h.kind == "module" and h.name in QUALITY_MODULES]
     settings_of = {id(h): line_settings(h, conf_settings) for h in lines}

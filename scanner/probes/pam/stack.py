@@ -137,7 +137,10 @@ def pam_args(words: Iterable[str]) -> dict[str, Any]:
 
 
 def control_text(handler: Handler) -> str:
-    """The handler's control as a word (a keyword where the actions are a keyword's)."""
+    """The handler's control as written (keywords in lower case, ``[...]`` around the rest)."""
+    if handler.control:
+        return handler.control if handler.control in KEYWORD_ACTIONS or \
+            handler.control in ("include", "substack") else f"[{handler.control}]"
     for word, actions in KEYWORD_ACTIONS.items():
         if handler.actions == actions:
             return word
@@ -183,10 +186,9 @@ def resolve_service(service: str, files: Mapping[str, FileFrame]) -> dict[str, A
     if loaded.load_error:
         return {"lines": [], "problems": [loaded.load_error + "; libpam fails every call"],
                 "via_other": loaded.via_other}
-    lines = [handler_view(h) for t in PAM_TYPES for h in loaded.stacks.get(t, ())
-             if h.kind != "substack"]
-    problems = [f"{h.file}: {h.why}; libpam makes this line fail" for t in PAM_TYPES
-                for h in loaded.stacks.get(t, ()) if h.kind == "must_fail"]
+    lines = [handler_view(h) for h in loaded.ordered if h.kind != "substack"]
+    problems = [f"{h.file}: {h.why}; libpam makes this line fail" for h in loaded.ordered
+                if h.kind == "must_fail"]
     return {"lines": lines, "problems": problems, "via_other": loaded.via_other}
 
 
