@@ -5,8 +5,9 @@ program under the system python against ``libpam.so.0``. The conversation answer
 password prompt (echo on or off) with the next of ``responses``; once they run out it
 answers with a conversation error, so a stack that asks more than the author expected
 fails instead of hanging. The program prints one JSON line: the return code of each
-libpam call, its name (``pam_strerror``) and the prompts it saw. It sets PAM_FAIL_DELAY to a function that does not sleep (an
-application may), so failed attempts cost no waiting; nothing else changes.
+libpam call, its name (``pam_strerror``) and the prompts it saw. It sets PAM_FAIL_DELAY
+to a function that does not sleep (an application may), so failed attempts cost no
+waiting; nothing else changes.
 
 ``as_user``: run with that account's uid as the *real* uid and root as the effective
 one, as a setuid-root ``passwd`` or ``su`` does (pam_unix, pam_pwquality, pam_rootok and

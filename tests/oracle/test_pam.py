@@ -8,6 +8,7 @@ machine's own PAM files never decide a case. Accounts are made in the overlay wi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,8 @@ def su(name: str, intent: str, su_file: str, files: Mapping[str, str | bytes | N
 WHEEL = "auth       required   pam_wheel.so use_uid\n"
 SU_CASES = [
     su("debian-stock-no-wheel", "fail", SU),
-    su("wheel-required", "pass", SU.replace("@include common-auth", WHEEL + "@include common-auth")),
+    su("wheel-required", "pass",
+       SU.replace("@include common-auth", WHEEL + "@include common-auth")),
     su("wheel-comment-with-cr", "fail", SU.replace("@include common-auth",
                                                    "#\r" + WHEEL + "@include common-auth")),
     su("wheel-optional", "fail", SU.replace("@include common-auth",
@@ -369,7 +371,7 @@ OLD = ["Kq8#vT2m!Lp9", "Wz3$hN7c@Rf5", "Bx6%jM4d&Yt1", "Gs9^kP2e*Qn7"]
 
 def _reuse_asks() -> list[Ask]:
     chain = [RIGHT, *OLD]
-    return [*[_change("dave", new, old) for old, new in zip(chain, chain[1:], strict=False)],
+    return [*[_change("dave", new, old) for old, new in itertools.pairwise(chain)],
             _change("dave", RIGHT, OLD[-1])]
 
 

@@ -15,10 +15,11 @@ root is only warned unless ``enforce_for_root``).
 A module the model does not know, or one whose answer depends on what the scanner cannot
 see (pam_succeed_if, pam_access, ...), may return anything: every action its control
 gives is explored. The accounts in question are local (pam_localuser succeeds) and
-regular ones (uid >= 1000), or root for su (pam_usertype). Modules that check a credential of their own kind (pam_sss, pam_krb5,
-pam_ldap, OTP and key modules, ...) are taken not to accept the local account's
-credential the question is about (an empty, wrong, or another user's password), so they
-may return anything but PAM_SUCCESS. A module whose file is missing returns
+regular ones (uid >= 1000), or root for su (pam_usertype). Modules that check a
+credential of their own kind (pam_sss, pam_krb5, pam_ldap, OTP and key modules, ...) are
+taken not to accept the local account's credential the question is about (an empty,
+wrong, or another user's password), so they may return anything but PAM_SUCCESS (or
+PAM_NEW_AUTHTOK_REQD). A module whose file is missing returns
 PAM_MODULE_UNKNOWN, as libpam's faulty-module handler does.
 """
 
