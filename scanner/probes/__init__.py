@@ -34,6 +34,7 @@ _PROBE_MODULES = (
     "scanner.probes.pam.pwquality",
     "scanner.probes.pam.faillock",
     "scanner.probes.pam.pwhistory",
+    "scanner.probes.pam.questions",
     "scanner.probes.shell",
     "scanner.probes.accounts",
     "scanner.probes.kernel",

@@ -22,11 +22,12 @@ DEBIAN_COMMON_AUTH = (
     "auth\trequisite\t\t\tpam_deny.so\n"
     "auth\trequired\t\t\tpam_permit.so\n"
 )
-FAILLOCK_AUTH = (
+FAILLOCK_AUTH = (  # a success jumps over authfail and pam_deny to pam_permit
     "auth required pam_faillock.so preauth\n"
-    "auth [success=1 default=ignore] pam_unix.so nullok\n"
+    "auth [success=2 default=ignore] pam_unix.so nullok\n"
     "auth [default=die] pam_faillock.so authfail\n"
     "auth requisite pam_deny.so\n"
+    "auth required pam_permit.so\n"
 )
 PWQ_PASSWORD = "password requisite pam_pwquality.so retry=3\npassword required pam_unix.so\n"
 
@@ -194,8 +195,9 @@ def test_pam_cycles_missing_and_unreadable_includes_are_problems() -> None:
              "/etc/pam.d/secret": ""}
     result = _pam(files, unreadable=("/etc/pam.d/secret",))
     services = result.data["services"]
-    assert "include cycle" in services["a"]["problems"][0]
-    assert "does not exist" in services["c"]["problems"][0]
+    # libpam has no cycle check: the nesting limit ends it, and the line fails
+    assert "deeper than 16" in services["a"]["problems"][0]
+    assert "nowhere cannot be read" in services["c"]["problems"][0]
     assert "not readable" in services["d"]["problems"][0]
     assert result.data["unreadable"] == ["/etc/pam.d/secret"]
 
@@ -306,9 +308,9 @@ def test_pwquality_cracklib_ignores_pwquality_conf() -> None:
     assert data["min_length"] == 9  # ucredit, lcredit, ocredit default to 1
 
 
-@pytest.mark.parametrize("line", [
-    "password optional pam_pwquality.so\n",
-    "password [success=ok default=ignore] pam_pwquality.so\n",
+@pytest.mark.parametrize("line", [  # pam_unix without use_authtok asks again and takes it
+    "password optional pam_pwquality.so\npassword required pam_unix.so\n",
+    "password [success=ok default=ignore] pam_pwquality.so\npassword required pam_unix.so\n",
 ])
 def test_pwquality_controls_that_let_weak_passwords_through(line: str) -> None:
     data = _pwquality(_debian_pam(common_password=line)).data
@@ -358,9 +360,13 @@ def test_faillock_module_defaults_then_conf_then_arguments() -> None:
     data = _faillock(_debian_pam(common_auth=FAILLOCK_AUTH), conf).data
     assert (data["mechanism"], data["deny"], data["unlock_time"], data["even_deny_root"]) == (
         "faillock", 5, 900, True)
-    argued = FAILLOCK_AUTH.replace("preauth", "preauth deny=8 unlock_time=never")
+    # each line parses its own arguments: both must say deny=8 for the lock to wait for 8
+    argued = FAILLOCK_AUTH.replace("preauth", "preauth deny=8 unlock_time=never").replace(
+        "authfail", "authfail deny=8 unlock_time=never")
     data = _faillock(_debian_pam(common_auth=argued), conf).data
     assert (data["deny"], data["unlock_time"]) == (8, 0)
+    only_preauth = FAILLOCK_AUTH.replace("preauth", "preauth deny=8")
+    assert _faillock(_debian_pam(common_auth=only_preauth), conf).data["deny"] is None
 
 
 def test_faillock_bad_values_keep_the_previous_one() -> None:
@@ -385,11 +391,21 @@ def test_faillock_optional_preauth_does_not_lock() -> None:
 def test_faillock_weaker_of_login_and_sshd_is_reported() -> None:
     pam = _debian_pam(login="@include common-auth\n",
                       sshd="auth required pam_faillock.so preauth deny=5\n"
-                      "auth sufficient pam_unix.so\nauth [default=die] pam_faillock.so authfail\n",
+                      "auth sufficient pam_unix.so\n"
+                      "auth [default=die] pam_faillock.so authfail deny=5\n",
                       common_auth=FAILLOCK_AUTH.replace("preauth", "preauth deny=3"))
     data = _faillock(pam).data
     assert (data["service"], data["deny"]) == ("sshd", 5)
     assert data["services"]["login"]["deny"] == 3
+
+
+def test_faillock_preauth_deny_above_authfail_deny_never_locks() -> None:
+    # authfail stops recording at its own deny (3): preauth's deny=5 is never reached
+    sshd = ("auth required pam_faillock.so preauth deny=5\nauth sufficient pam_unix.so\n"
+            "auth [default=die] pam_faillock.so authfail\n")
+    data = _faillock(_debian_pam(login="@include common-auth\n", sshd=sshd,
+                                 common_auth=FAILLOCK_AUTH)).data
+    assert (data["service"], data["mechanism"], data["deny"]) == ("sshd", "none", None)
 
 
 def test_faillock_missing_sshd_file_falls_back_to_other() -> None:

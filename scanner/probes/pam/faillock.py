@@ -1,147 +1,103 @@
-"""Login-failure lockout as pam_faillock (and pam_tally2) apply it: the .conf file
-first, the module's arguments on top.
+"""Login-failure lockout as pam_faillock (Linux-PAM 1.5.2) applies it, found by running
+the auth stack (:func:`scanner.probes.pam.questions.lockout`): wrong passwords one after
+another until the right one is refused, then the right one again later, at each moment a
+faillock line's ``unlock_time`` runs out. Each line has its own options (defaults, its
+conf file, its arguments), as each pam_faillock call parses its own.
+
+``deny`` is the number of failures after which the right password is refused, in the
+weakest case; ``unlock_time`` how long it stays refused (0: until an administrator
+unlocks). pam_tally2 (gone from Linux-PAM 1.5) is read from its first line's arguments.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import (
-    FileFrame,
-    files_only,
-    frames_or_error,
+from scanner.probes._common import files_only, frames_or_error
+from scanner.probes.pam.dispatch import TooManyWorlds
+from scanner.probes.pam.faillock_conf import (
+    FAILLOCK_CONF,
+    FAILLOCK_DEFAULTS,
+    MAX_TIME_INTERVAL,
+    leading_unsigned,
 )
+from scanner.probes.pam.modules import Unmodelled, faillock_action
+from scanner.probes.pam.questions import faillock_options_for, knowledge_for, lockout
 from scanner.probes.pam.stack import (
+    MODULES_SNIPPET,
     PAM_FILES,
     SERVICES_ARGS,
+    HostPam,
+    Unreadable,
     control_fails_closed,
-    pam_files,
-    resolve_service,
+    control_text,
+    host_pam,
     service_names,
 )
 
-FAILLOCK_CONF = "/etc/security/faillock.conf"
-FAILLOCK_DEFAULTS: dict[str, Any] = {"deny": 3, "fail_interval": 900, "unlock_time": 600,
-                                     "even_deny_root": False, "root_unlock_time": None}
-_FAILLOCK_FLAGS = frozenset({"even_deny_root", "audit", "silent", "no_log_info",
-                             "local_users_only", "nodelay", "uid_based_files"})
-MAX_TIME_INTERVAL = 604800  # pam_faillock refuses longer intervals and keeps the old value
+__all__ = ["FAILLOCK_CONF", "FAILLOCK_DEFAULTS", "parse_faillock"]
 
 
-def _leading_unsigned(value: str, bits: int) -> int | None:
-    """``sscanf("%u")``: leading digits, a minus sign wrapping around as C does."""
-    match = re.match(r"\s*([+-]?)(\d+)", value)
-    if not match:
-        return None
-    number = int(match.group(2)) % (1 << bits)
-    if match.group(1) == "-":
-        number = (-number) % (1 << bits)
-    return number
+def _tally2(handlers: list[Any], result: dict[str, Any], notes: list[str]) -> None:
+    line = handlers[0]
+    options: dict[str, Any] = {"deny": 0, "unlock_time": 0, "even_deny_root": False,
+                               "root_unlock_time": None}
+    for arg in line.args:
+        name, _, value = arg.partition("=")
+        if name in ("deny", "unlock_time", "root_unlock_time"):
+            number = leading_unsigned(value, 32)
+            if number is not None:
+                options[name] = number
+        elif name == "even_deny_root":
+            options["even_deny_root"] = True
+    control = control_text(line)
+    if control_fails_closed(control, "auth_err"):
+        result["mechanism"] = "tally2"
+    else:
+        notes.append(f"pam_tally2 control {control!r} does not stop a locked account")
+    result.update(deny=options["deny"], unlock_time=options["unlock_time"],
+                  even_deny_root=bool(options["even_deny_root"]),
+                  root_unlock_time=options["root_unlock_time"])
 
 
-def faillock_option(options: dict[str, Any], name: str, value: str) -> None:
-    """One option applied as pam_faillock's set_conf_opt does (bad values keep the old one)."""
-    if name == "deny":
-        number = _leading_unsigned(value, 16)
-        if number is not None:
-            options["deny"] = number
-    elif name in ("unlock_time", "root_unlock_time", "fail_interval"):
-        if value == "never" and name != "fail_interval":
-            options[name] = 0
-            return
-        number = _leading_unsigned(value, 32)
-        if number is not None and number <= MAX_TIME_INTERVAL:
-            options[name] = number
-    elif name in _FAILLOCK_FLAGS:
-        options[name] = True
-
-
-def read_faillock_conf(text: str, options: dict[str, Any]) -> None:
-    for line in split_lines(text):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        match = re.match(r"([^\s=]*)[\s=]*(.*)$", line)
-        if match:
-            faillock_option(options, match.group(1), match.group(2).strip())
-
-
-def _faillock_action(args: Mapping[str, Any]) -> str:
-    action = "preauth"  # the module's default when no action word is given
-    for word in args:
-        if word in ("preauth", "authfail", "authsucc"):
-            action = word
-    return action
-
-
-def faillock_for_service(service: str, files: Mapping[str, FileFrame],
-                         conf: Mapping[str, Any] | None, conf_problem: str | None
-                         ) -> dict[str, Any]:
-    resolved = resolve_service(service, files)
-    stack = [line for line in resolved["lines"] if line["type"] == "auth"]
-    notes: list[str] = []
-    problems = list(resolved["problems"])
+def faillock_for_service(service: str, pam: HostPam) -> dict[str, Any]:
+    loaded = pam.service(service)
     result: dict[str, Any] = {"service": service, "mechanism": "none", "deny": None,
                               "unlock_time": None, "even_deny_root": None,
                               "root_unlock_time": None}
-    faillock_lines = [line for line in stack if line["module"] == "pam_faillock.so"]
-    tally_lines = [line for line in stack if line["module"] == "pam_tally2.so"]
-    if faillock_lines:
-        if conf_problem:
-            problems.append(conf_problem)
-        preauth = [line for line in faillock_lines if _faillock_action(line["args"]) == "preauth"]
-        authfail = [line for line in faillock_lines
-                    if _faillock_action(line["args"]) == "authfail"]
-        if not preauth:
-            notes.append("pam_faillock has no preauth line: a locked account still logs in "
-                         "with the right password")
-        if not authfail:
-            notes.append("pam_faillock has no authfail line: failed logins are never counted")
-        if preauth:
-            line = preauth[0]
-            other_conf = line["args"].get("conf")
-            if other_conf not in (None, True, FAILLOCK_CONF):
-                problems.append(f"pam_faillock reads {other_conf}, which this probe does not read")
-            options = dict(conf or FAILLOCK_DEFAULTS)
-            for name, value in line["args"].items():
-                if name not in ("preauth", "authfail", "authsucc", "conf"):
-                    faillock_option(options, name, "" if value is True else str(value))
-            enforced = control_fails_closed(line["control"], "auth_err")
-            if not enforced:
-                notes.append(f"pam_faillock preauth control {line['control']!r} does not stop "
-                             "a locked account")
-            if authfail and enforced:
-                result["mechanism"] = "faillock"
-            result.update(
-                deny=options["deny"], unlock_time=options["unlock_time"],
-                even_deny_root=bool(options["even_deny_root"]),
-                root_unlock_time=(options["root_unlock_time"]
-                                  if options["root_unlock_time"] is not None
-                                  else options["unlock_time"]))
-    elif tally_lines:
-        line = tally_lines[0]
-        options = {"deny": 0, "unlock_time": 0, "even_deny_root": False,
-                   "root_unlock_time": None}
-        for name, value in line["args"].items():
-            if name in ("deny", "unlock_time", "root_unlock_time"):
-                number = _leading_unsigned(str(value), 32)
-                if number is not None:
-                    options[name] = number
-            elif name == "even_deny_root":
-                options["even_deny_root"] = True
-        if control_fails_closed(line["control"], "auth_err"):
-            result["mechanism"] = "tally2"
+    notes: list[str] = []
+    problems: list[str] = []
+    if loaded.load_error:
+        problems.append(loaded.load_error)
+    auth = list(loaded.stacks.get("auth", ()))
+    broken = [h for h in auth if h.kind == "must_fail"]
+    if broken:  # the stack refuses everyone: no lockout can be told from that
+        problems.append(f"{broken[0].file}: {broken[0].why}; libpam fails every login")
+    faillock = [h for h in auth if h.kind == "module" and h.name == "pam_faillock.so"]
+    tally2 = [h for h in auth if h.kind == "module" and h.name == "pam_tally2.so"]
+    if not faillock and tally2:
+        _tally2(tally2, result, notes)
+    elif not problems:
+        found = lockout(loaded, knowledge_for(pam))
+        if not found.certain:
+            problems.append("the weakest lockout depends on a module the scanner does not "
+                            "model succeeding")
+        if found.deny is None:
+            notes.append(f"the right password still gets in after {64} wrong ones: no "
+                         f"lockout in the auth stack of {service}")
+            if faillock and not any(faillock_action(h) == "authfail" for h in faillock):
+                notes.append("pam_faillock has no authfail line: failures are never counted")
         else:
-            notes.append(f"pam_tally2 control {line['control']!r} does not stop a locked account")
-        result.update(deny=options["deny"], unlock_time=options["unlock_time"],
-                      even_deny_root=bool(options["even_deny_root"]),
-                      root_unlock_time=options["root_unlock_time"])
-    else:
-        notes.append(f"no pam_faillock or pam_tally2 in the auth stack of {service}")
+            result.update(mechanism="faillock" if faillock else "stack", deny=found.deny,
+                          unlock_time=found.unlock_time)
+        first = next((h for h in faillock if faillock_action(h) == "preauth"),
+                     faillock[0] if faillock else None)
+        options = faillock_options_for(pam)(first) if first is not None else None
+        if options and not options.get("error"):
+            result.update(even_deny_root=bool(options.get("even_deny_root")),
+                          root_unlock_time=options.get("root_unlock_time"))
     result["notes"] = notes
     result["problems"] = problems
     return result
@@ -159,20 +115,14 @@ def parse_faillock(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     frames, problem = frames_or_error(raw)
     if problem:
         return problem
-    files = pam_files(frames)
-    if not service_names(files):
+    pam = host_pam(frames)
+    if not service_names(pam.files):
         return ProbeResult.failed("no files under /etc/pam.d")
-    conf: dict[str, Any] | None = dict(FAILLOCK_DEFAULTS)
-    conf_problem = None
-    for frame in frames:
-        if frame.path != FAILLOCK_CONF:
-            continue
-        if frame.state in ("unreadable", "not_regular"):
-            conf, conf_problem = None, f"{FAILLOCK_CONF} is not readable by the collector"
-        elif frame.state == "ok" and conf is not None:
-            read_faillock_conf(frame.content, conf)
     services = list(args.get("services") or ["login", "sshd"])
-    results = {name: faillock_for_service(name, files, conf, conf_problem) for name in services}
+    try:
+        results = {name: faillock_for_service(name, pam) for name in services}
+    except (Unreadable, Unmodelled, TooManyWorlds) as exc:
+        return ProbeResult.failed(f"lockout cannot be judged: {exc}")
     broken = [r for r in results.values() if r["problems"]]
     if broken:
         return ProbeResult.failed(f"lockout for {broken[0]['service']} cannot be judged: "
@@ -191,6 +141,7 @@ PROBES = (
         "stack of the given services (default: login and sshd; the weaker one is reported)",
         snippet=files_only,
         files=lambda args: (*PAM_FILES, FAILLOCK_CONF),
+        shared=(MODULES_SNIPPET,),
         parse=parse_faillock,
         args_schema=SERVICES_ARGS,
         cap_bytes=2 * 1024 * 1024,

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import (
-    FileFrame,
-    files_only,
-    frames_or_error,
-    unreadable_paths,
-)
+from scanner.probes._common import files_only, frames_or_error, unreadable_paths
+from scanner.probes.pam.config import Handler
+from scanner.probes.pam.dispatch import TooManyWorlds
+from scanner.probes.pam.modules import AUTHTOK_ERR, MAXTRIES, Unmodelled
+from scanner.probes.pam.questions import WEAK_PASSWORD, ask, decisive, knowledge_for
 from scanner.probes.pam.stack import (
+    MODULES_SNIPPET,
     PAM_FILES,
     SERVICES_ARGS,
-    control_fails_closed,
-    pam_files,
-    resolve_service,
+    HostPam,
+    Unreadable,
+    host_pam,
+    pam_args,
     service_names,
 )
 
@@ -94,51 +96,79 @@ def effective_min_length(minlen: int, credits: Mapping[str, int]) -> int:
     return max(length, required)
 
 
-def pwquality_for_service(service: str, files: Mapping[str, FileFrame],
-                          conf_settings: Mapping[str, Any]) -> dict[str, Any]:
-    resolved = resolve_service(service, files)
-    stack = [line for line in resolved["lines"] if line["type"] == "password"]
-    module_line = next((line for line in stack if line["module"] in QUALITY_MODULES), None)
-    notes: list[str] = list(resolved["problems"])
-    if module_line is None:
-        settings: dict[str, Any] = dict(conf_settings)
+def line_settings(handler: Handler, conf_settings: Mapping[str, Any]
+                  ) -> tuple[dict[str, Any], list[str]]:
+    """One pam_pwquality (or pam_cracklib) line's settings: the configuration (pam_cracklib
+    reads none), then its arguments."""
+    settings = dict(CRACKLIB_DEFAULTS if handler.name == "pam_cracklib.so" else conf_settings)
+    notes = []
+    for name, value in pam_args(handler.args).items():
+        if name in _PAM_ONLY_ARGS:
+            continue
+        if not _pwq_set(settings, name, "" if value is True else str(value)):
+            notes.append(f"{handler.name} argument {name!r} is not understood")
+    return settings, notes
+
+
+def pwquality_for_service(service: str, pam: HostPam, conf_settings: Mapping[str, Any]
+                          ) -> dict[str, Any]:
+    """Run ``pam_chauthtok`` of ``service`` as a user with a password the quality modules
+    reject: it must be refused. The settings judged are those of the lines whose refusal
+    alone fails the change (a new password must pass every one of them)."""
+    loaded = pam.service(service)
+    problems = [loaded.load_error] if loaded.load_error else []
+    broken = [h for h in loaded.stacks.get("password", ()) if h.kind == "must_fail"]
+    if broken:  # every change fails: no quality or history can be told from that
+        problems.append(f"{broken[0].file}: {broken[0].why}; libpam fails every change")
+    lines = [h for h in loaded.stacks.get("password", ())
+             if h.kind == "module" and h.name in QUALITY_MODULES]
+    settings_of = {id(h): line_settings(h, conf_settings) for h in lines}
+    def refusal(handler: Handler) -> int | None:
+        settings = settings_of.get(id(handler), (dict(conf_settings), []))[0]
+        if int(settings.get("enforcing", 1)) == 0:
+            return None
+        return MAXTRIES if int(settings.get("retry", 1)) > 1 else AUTHTOK_ERR
+
+    knowledge = knowledge_for(pam, pwquality_refusal=refusal)
+    notes: list[str] = []
+    for _, line_notes in settings_of.values():
+        notes += line_notes
+    refused = ask(loaded, replace(WEAK_PASSWORD), knowledge) if not problems else None
+    if refused is not None and refused.refused is None:
+        problems.append(refused.why)
+    deciding = [h for _, h, a in decisive(loaded, WEAK_PASSWORD, knowledge, QUALITY_MODULES)
+                if a.refused] if not problems else []
+    if not lines:
         notes.append(f"neither pam_pwquality nor pam_cracklib is in the password stack of "
                      f"{service}")
-    elif module_line["module"] == "pam_cracklib.so":
-        settings = dict(CRACKLIB_DEFAULTS)  # pam_cracklib never reads pwquality.conf
-    else:
-        settings = dict(conf_settings)
-    if module_line is not None:
-        for name, value in module_line["args"].items():
-            if name in _PAM_ONLY_ARGS:
-                continue
-            if not _pwq_set(settings, name, "" if value is True else str(value)):
-                notes.append(f"{module_line['module']} argument {name!r} is not understood")
-    fails_closed = module_line is not None and control_fails_closed(
-        module_line["control"], "authtok_err")
-    if module_line is not None and not fails_closed:
-        notes.append(f"{module_line['module']} control {module_line['control']!r} lets a "
-                     "rejected password through")
-    if settings.get("enforcing", 1) == 0:
-        notes.append("enforcing = 0: weak passwords only draw a warning")
-    credits = {c: int(settings.get(c, 0)) for c in CREDITS}
-    required_classes = sum(1 for value in credits.values() if value < 0)
-    minlen = int(settings.get("minlen", 8))
+    elif not deciding:
+        notes.append(f"no {lines[0].name} line's refusal stops a password change through "
+                     f"{service}")
+    elif refused is not None and refused.refused is False:
+        notes.append("a rejected password still gets through: " + refused.why)
+    chosen = [settings_of[id(h)][0] for h in deciding] or [dict(conf_settings)]
+    credits_all = [{c: int(st.get(c, 0)) for c in CREDITS} for st in chosen]
+    lengths = [effective_min_length(int(st.get("minlen", 8)), cr)
+               for st, cr in zip(chosen, credits_all, strict=True)]
+    classes = [max(int(st.get("minclass", 0)), sum(1 for v in cr.values() if v < 0))
+               for st, cr in zip(chosen, credits_all, strict=True)]
+    strongest = max(range(len(chosen)), key=lambda i: (lengths[i], classes[i]))
+    settings = chosen[strongest]
+    credits = credits_all[strongest]
     return {
         "service": service,
-        "module": module_line["module"] if module_line else None,
-        "module_active": bool(module_line is not None and fails_closed
-                              and settings.get("enforcing", 1) != 0 and not resolved["problems"]),
-        "minlen": minlen,
-        "min_length": effective_min_length(minlen, credits),
+        "module": deciding[0].name if deciding else (lines[0].name if lines else None),
+        "module_active": bool(deciding) and refused is not None and refused.refused is True,
+        "minlen": int(settings.get("minlen", 8)),
+        "min_length": max(lengths),
         "minclass": int(settings.get("minclass", 0)),
         **credits,
-        "required_classes": required_classes,
-        "classes": max(int(settings.get("minclass", 0)), required_classes),
+        "required_classes": sum(1 for value in credits.values() if value < 0),
+        "classes": max(classes),
         "enforce_for_root": bool(settings.get("enforce_for_root", 0)),
         "settings": settings,
         "notes": notes,
-        "problems": resolved["problems"],
+        "problems": problems,
     }
 
 
@@ -146,8 +176,8 @@ def parse_pwquality(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     frames, problem = frames_or_error(raw)
     if problem:
         return problem
-    files = pam_files(frames)
-    if not service_names(files):
+    pam = host_pam(frames)
+    if not service_names(pam.files):
         return ProbeResult.failed("no files under /etc/pam.d")
     conf_frames = [f for f in frames if f.path == PWQUALITY_CONF]
     dropins = sorted((f for f in frames if f.path.startswith(PWQUALITY_DROPINS)
@@ -165,7 +195,10 @@ def parse_pwquality(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             config_notes.append(f"{frame.path}: {error}")
             break
     services = list(args.get("services") or ["passwd"])
-    results = {name: pwquality_for_service(name, files, settings) for name in services}
+    try:
+        results = {name: pwquality_for_service(name, pam, settings) for name in services}
+    except (Unreadable, Unmodelled, TooManyWorlds) as exc:
+        return ProbeResult.failed(f"password quality cannot be judged: {exc}")
     broken = [r for r in results.values() if r["problems"]]
     if broken:
         return ProbeResult.failed(f"PAM stack of {broken[0]['service']} cannot be judged: "
@@ -186,6 +219,7 @@ PROBES = (
         "(default: passwd): module active, minlen, credits, classes",
         snippet=files_only,
         files=lambda args: (*PAM_FILES, PWQUALITY_CONF, "/etc/security/pwquality.conf.d/*.conf"),
+        shared=(MODULES_SNIPPET,),
         parse=parse_pwquality,
         args_schema=SERVICES_ARGS,
         cap_bytes=2 * 1024 * 1024,

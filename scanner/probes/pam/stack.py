@@ -1,20 +1,18 @@
-"""PAM stacks as Linux-PAM (libpam) assembles them from /etc/pam.d.
+"""PAM stacks as Linux-PAM (libpam 1.5.2) loads them from /etc/pam.d and /usr/lib/pam.d.
 
-Linux-PAM ends a line at the first ``#`` and expands ``include``/``substack`` (and
-Debian's ``@include``) per module type, falling back to ``other`` for a type a
-service does not configure. Stacks are resolved, not executed: jumps such as
-``[success=1 default=ignore]`` are not followed, so a module is judged by its
-presence and by whether its own control makes its refusal final.
+Loading follows :mod:`scanner.probes.pam.config` (libpam's own line assembly, tokens,
+controls, includes and the ``other`` fallback). The ``pam`` probe shows each service's
+stacks; ``pam_module`` one module's first line in one stack. Verdicts that depend on
+what the stack *does* (does an empty password get in?) are not taken from these: they
+run the stack (:mod:`scanner.probes.pam.questions`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import (
     FileFrame,
@@ -22,228 +20,176 @@ from scanner.probes._common import (
     frames_or_error,
     unreadable_paths,
 )
+from scanner.probes._sections import SECTION_PREFIX, section
+from scanner.probes.pam.config import (
+    ALL_BAD,
+    CONFIG_DIRS,
+    KEYWORD_ACTIONS,
+    PAM_TYPES,
+    RETURN_NAMES,
+    Handler,
+    Service,
+    load_service,
+    parse_control,
+)
 
 PAM_DIR = "/etc/pam.d/"
-PAM_TYPES = ("auth", "account", "password", "session")
-# Linux-PAM refuses includes nested deeper than this (PAM_SUBSTACK_MAX_LEVEL).
-MAX_INCLUDE_DEPTH = 16
 SERVICE_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.+-]{1,64}$"}
-
-PAM_FILES = ("/etc/pam.d/*",)
-PAM_FILES = ("/etc/pam.d/*",)
+PAM_FILES = ("/etc/pam.d/*", "/usr/lib/pam.d/*")
 SERVICES_ARGS = {
     "type": "object",
     "properties": {"services": {"type": "array", "items": SERVICE_NAME, "minItems": 1,
                                 "maxItems": 16}},
     "additionalProperties": False,
 }
+# Where distributions put PAM modules (libpam's DEFAULT_MODULE_PATH is one of them).
+MODULE_DIRS = ("/lib/security", "/lib64/security", "/usr/lib/security", "/usr/lib64/security",
+               "/lib/*-linux-gnu*/security", "/usr/lib/*-linux-gnu*/security")
+MODULES_SECTION = "pam-modules"
+# Every module file present, and which pam_pwhistory builds read pwhistory.conf (1.5.3+).
+MODULES_SNIPPET = section(MODULES_SECTION, (
+    f"for d in {' '.join(MODULE_DIRS)}; do [ -d \"$d\" ] || continue; "
+    'for m in "$d"/*.so; do [ -f "$m" ] && printf \'module %s\\n\' "$m"; done; '
+    'm="$d/pam_pwhistory.so"; [ -f "$m" ] && grep -q -a -F /etc/security/pwhistory.conf '
+    '-- "$m" && printf \'reads-conf %s\\n\' "$m"; done; true'))
 
+
+class Unreadable(Exception):
+    """A configuration file libpam would read cannot be read by the collector."""
 
 
 @dataclass(frozen=True)
-class _PamEntry:
-    """One logical line of a PAM file: a module line or a Debian ``@include``."""
+class HostPam:
+    """The PAM configuration and module files of one host, as the collector saw them."""
 
-    kind: str  # "line" | "@include" | "bad"
-    type: str = ""
-    control: str = ""
-    module: str = ""
-    args: tuple[str, ...] = ()
-    optional: bool = False
-    text: str = ""
+    files: Mapping[str, FileFrame]
+    modules: frozenset[str] | None  # module file paths; None: not listed
+    pwhistory_reads_conf: frozenset[str]
+    extra: Mapping[str, FileFrame] = field(default_factory=dict)  # other files read
+
+    def read(self, path: str) -> str | None:
+        frame = self.files.get(path)
+        if frame is None or frame.state == "missing":
+            return None
+        if frame.state != "ok":
+            raise Unreadable(f"{path} is not readable by the collector")
+        return frame.content
+
+    def service(self, name: str) -> Service:
+        return load_service(name, self.read)
+
+    def module_path(self, handler: Handler) -> list[str]:
+        if handler.module.startswith("/"):
+            return [handler.module]
+        return [directory + "/" + handler.module for directory in self.module_dirs()]
+
+    def module_dirs(self) -> list[str]:
+        return sorted({path.rsplit("/", 1)[0] for path in self.modules or ()})
+
+    def present(self, handler: Handler) -> bool | None:
+        """Whether libpam finds the module's file; None when the files were not listed."""
+        if self.modules is None or not self.modules:
+            return None
+        return any(path in self.modules for path in self.module_path(handler))
 
 
-def _logical_lines(text: str) -> list[str]:
-    """Lines as libpam assembles them: ``#`` ends a line, a trailing ``\\`` joins the next."""
-    lines: list[str] = []
-    pending = ""
-    for physical in split_lines(text):
-        if "#" in physical:
-            lines.append(pending + physical.split("#", 1)[0])
-            pending = ""
+def host_pam(frames: Iterable[FileFrame]) -> HostPam:
+    frames = list(frames)
+    files = {f.path: f for f in frames if f.path.startswith(CONFIG_DIRS)}
+    modules: set[str] | None = None
+    reads_conf: set[str] = set()
+    for frame in frames:
+        if frame.path != SECTION_PREFIX + MODULES_SECTION:
             continue
-        stripped = physical.rstrip(" \t")
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        lines.append(pending + physical)
-        pending = ""
-    if pending:
-        lines.append(pending)
-    return [line.strip() for line in lines if line.strip()]
+        modules = set()
+        for line in frame.content.split("\n"):
+            word, _, path = line.partition(" ")
+            if word == "module":
+                modules.add(path)
+            elif word == "reads-conf":
+                reads_conf.add(path)
+    extra = {f.path: f for f in frames if not f.path.startswith((*CONFIG_DIRS, SECTION_PREFIX))}
+    return HostPam(files, None if modules is None else frozenset(modules),
+                   frozenset(reads_conf), extra)
 
 
-def _pam_tokens(line: str) -> list[str]:
-    """Whitespace-separated words; a word opening with ``[`` runs to the first unescaped ``]``."""
-    tokens: list[str] = []
-    index, length = 0, len(line)
-    while index < length:
-        if line[index] in " \t":
-            index += 1
-            continue
-        if line[index] == "[":
-            end = index + 1
-            while end < length and not (line[end] == "]" and line[end - 1] != "\\"):
-                end += 1
-            tokens.append(line[index:end + 1])
-            index = end + 1
-        else:
-            end = index
-            while end < length and line[end] not in " \t":
-                end += 1
-            tokens.append(line[index:end])
-            index = end
-    return tokens
+def service_names(files: Mapping[str, FileFrame]) -> list[str]:
+    names = set()
+    for path, frame in files.items():
+        for directory in CONFIG_DIRS:
+            rest = path[len(directory):]
+            if path.startswith(directory) and frame.state != "missing" and "/" not in rest:
+                names.add(rest)
+    return sorted(names)
 
 
-_PAM_CACHED_BYTES = 64 * 1024
-
-
-def parse_pam_file(text: str) -> tuple[_PamEntry, ...]:
-    """A PAM file's entries. Usual-sized files are parsed once: every PAM probe of a
-    host reads the same files, and a fleet's hosts mostly share them."""
-    if len(text) <= _PAM_CACHED_BYTES:
-        return _parse_pam_file_cached(text)
-    return _parse_pam_file(text)
-
-
-@functools.lru_cache(maxsize=512)
-def _parse_pam_file_cached(text: str) -> tuple[_PamEntry, ...]:
-    return _parse_pam_file(text)
-
-
-def _parse_pam_file(text: str) -> tuple[_PamEntry, ...]:
-    entries: list[_PamEntry] = []
-    for line in _logical_lines(text):
-        tokens = _pam_tokens(line)
-        if tokens[0].lower() == "@include":
-            entries.append(_PamEntry("@include", module=tokens[1] if len(tokens) > 1 else "",
-                                     text=line))
-            continue
-        type_word = tokens[0]
-        optional = type_word.startswith("-")
-        module_type = type_word.lstrip("-").lower()
-        if module_type not in PAM_TYPES or len(tokens) < 3:
-            entries.append(_PamEntry("bad", type=module_type, text=line))
-            continue
-        control = tokens[1]
-        if not control.startswith("["):
-            control = control.lower()
-        entries.append(_PamEntry("line", module_type, control, tokens[2], tuple(tokens[3:]),
-                                 optional, line))
-    return tuple(entries)
+def pam_files(frames: Iterable[FileFrame]) -> dict[str, FileFrame]:
+    return {f.path: f for f in frames if f.path.startswith(CONFIG_DIRS)}
 
 
 def pam_args(words: Iterable[str]) -> dict[str, Any]:
     """Module arguments as a mapping: ``deny=5`` → {"deny": "5"}, a bare word → True."""
     result: dict[str, Any] = {}
     for word in words:
-        if word.startswith("[") and word.endswith("]"):
-            word = word[1:-1].replace("\\]", "]")
         name, sep, value = word.partition("=")
         result[name] = value if sep else True
     return result
 
 
+def control_text(handler: Handler) -> str:
+    """The handler's control as written (keywords in lower case, ``[...]`` around the rest)."""
+    if handler.control:
+        return handler.control if handler.control in KEYWORD_ACTIONS or \
+            handler.control in ("include", "substack") else f"[{handler.control}]"
+    for word, actions in KEYWORD_ACTIONS.items():
+        if handler.actions == actions:
+            return word
+    if handler.actions == ALL_BAD:
+        return "[default=bad]"
+    pairs = []
+    for code, action in enumerate(handler.actions):
+        if action != -3:
+            name = {0: "ignore", -1: "ok", -2: "done", -4: "die", -5: "reset"}.get(
+                action, str(action))
+            pairs.append(f"{RETURN_NAMES[code]}={name}")
+    return "[" + " ".join([*pairs, "default=bad"]) + "]"
+
+
 def control_fails_closed(control: str, failure: str) -> bool:
-    """Whether a module returning ``failure`` (e.g. "auth_err") makes the stack fail."""
-    if not control.startswith("["):
-        return control in ("required", "requisite")
-    actions: dict[str, str] = {}
-    for pair in control[1:-1].split():
-        value, _, action = pair.partition("=")
-        actions[value.lower()] = action.lower()
-    action = actions.get(failure, actions.get("default", "bad"))
-    return action in ("bad", "die")
+    """Whether a module returning ``failure`` (e.g. "auth_err") makes the stack fail,
+    wherever it is: ``bad`` or ``die`` for that value. ``[...]`` as written or unwrapped."""
+    word = control[1:-1] if control.startswith("[") and control.endswith("]") else control
+    actions = KEYWORD_ACTIONS.get(word.lower()) or parse_control(word)
+    return actions[RETURN_NAMES.index(failure)] in (-3, -4)
 
 
-@dataclass
-class _Resolver:
-    """Expands one service's stack from the /etc/pam.d files."""
-
-    files: Mapping[str, FileFrame]
-    problems: list[str] = field(default_factory=list)
-
-    def file_for(self, name: str) -> FileFrame | None:
-        path = name if name.startswith("/") else PAM_DIR + name
-        return self.files.get(path)
-
-    def expand(self, name: str, wanted: str | None, chain: tuple[str, ...],
-               substack: bool) -> list[dict[str, Any]]:
-        if len(chain) >= MAX_INCLUDE_DEPTH:
-            self.problems.append(f"includes nested deeper than {MAX_INCLUDE_DEPTH} at {name}; "
-                                 "PAM fails this stack")
-            return []
-        if name in chain:
-            self.problems.append(f"include cycle {' -> '.join([*chain, name])}; "
-                                 "PAM fails this stack")
-            return []
-        frame = self.file_for(name)
-        if frame is None or frame.state == "missing":
-            self.problems.append(f"{name} is included but does not exist; PAM fails this stack")
-            return []
-        if frame.state != "ok":
-            self.problems.append(f"{frame.path} is not readable by the collector")
-            return []
-        lines: list[dict[str, Any]] = []
-        for entry in parse_pam_file(frame.content):
-            if entry.kind == "@include":
-                lines += self.expand(entry.module, wanted, (*chain, name), substack)
-                continue
-            if entry.kind == "bad":
-                if wanted is None or entry.type == wanted or entry.type not in PAM_TYPES:
-                    self.problems.append(f"{frame.path}: malformed line {entry.text[:80]!r}; "
-                                         "PAM makes it fail")
-                continue
-            if wanted is not None and entry.type != wanted:
-                continue
-            if entry.control in ("include", "substack"):
-                lines += self.expand(entry.module, entry.type, (*chain, name),
-                                     substack or entry.control == "substack")
-                continue
-            lines.append({
-                "type": entry.type,
-                "control": entry.control,
-                "module": entry.module.rsplit("/", 1)[-1],
-                "args": pam_args(entry.args),
-                "optional": entry.optional,
-                "substack": substack,
-                "file": frame.path,
-            })
-        return lines
+def handler_view(handler: Handler) -> dict[str, Any]:
+    return {
+        "type": handler.type,
+        "control": control_text(handler),
+        "module": handler.name if handler.kind == "module" else f"<{handler.kind}>",
+        "args": pam_args(handler.args),
+        "optional": handler.silent,
+        "substack": handler.level > 0,
+        "file": handler.file,
+        **({"why": handler.why} if handler.why else {}),
+    }
 
 
 def resolve_service(service: str, files: Mapping[str, FileFrame]) -> dict[str, Any]:
-    """A service's effective lines per PAM's rules, with what made it unreliable."""
-    resolver = _Resolver(files)
-    own = resolver.file_for(service)
-    via_other = own is None or own.state == "missing"
-    lines = [] if via_other else resolver.expand(service, None, (), False)
-    if (own is not None and own.state == "ok") or via_other:
-        other_lines: list[dict[str, Any]] | None = None
-        for module_type in PAM_TYPES:
-            if any(line["type"] == module_type for line in lines):
-                continue
-            if other_lines is None:
-                other_frame = resolver.file_for("other")
-                if other_frame is None or other_frame.state == "missing":
-                    other_lines = []
-                    if via_other:
-                        resolver.problems.append(f"no PAM configuration for {service} and no "
-                                                 "'other' fallback; PAM denies it")
-                else:
-                    other_lines = resolver.expand("other", None, (), False)
-            lines += [line for line in other_lines if line["type"] == module_type]
-    return {"lines": lines, "problems": resolver.problems, "via_other": via_other}
-
-
-def pam_files(frames: Iterable[FileFrame]) -> dict[str, FileFrame]:
-    return {f.path: f for f in frames if f.path.startswith(PAM_DIR)}
-
-
-def service_names(files: Mapping[str, FileFrame]) -> list[str]:
-    return sorted(path[len(PAM_DIR):] for path, frame in files.items()
-                  if frame.state != "missing" and "/" not in path[len(PAM_DIR):])
+    """A service's effective lines per libpam, with what makes it unreliable."""
+    pam = HostPam(files, None, frozenset())
+    try:
+        loaded = pam.service(service)
+    except Unreadable as exc:
+        return {"lines": [], "problems": [str(exc)], "via_other": False}
+    if loaded.load_error:
+        return {"lines": [], "problems": [loaded.load_error + "; libpam fails every call"],
+                "via_other": loaded.via_other}
+    lines = [handler_view(h) for h in loaded.ordered if h.kind != "substack"]
+    problems = [f"{h.file}: {h.why}; libpam makes this line fail" for h in loaded.ordered
+                if h.kind == "must_fail"]
+    return {"lines": lines, "problems": problems, "via_other": loaded.via_other}
 
 
 def parse_pam(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
@@ -294,7 +240,7 @@ def parse_pam_module(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 PROBES = (
     Probe(
         name="pam",
-        summary="every /etc/pam.d service's resolved stack (includes, substacks and "
+        summary="every PAM service's stacks as libpam loads them (includes, substacks and "
         "@include expanded; 'other' filling unconfigured types)",
         snippet=files_only,
         files=lambda args: PAM_FILES,
@@ -304,8 +250,8 @@ PROBES = (
     ),
     Probe(
         name="pam_module",
-        summary="one module in one service's resolved stack of one type: present, whether "
-        "its control makes a failure fail the stack, and its arguments",
+        summary="one module's first line in one service's stack of one type: present, "
+        "whether its control makes a failure fail the stack, and its arguments",
         snippet=files_only,
         files=lambda args: PAM_FILES,
         parse=parse_pam_module,
