@@ -61,7 +61,115 @@ SYSCTL_CASES = [
                 net=SEND_NOW),
 ]
 
-CASES: list[Case] = [*SYSCTL_CASES]
+FWD = [("net/ipv4/conf/*/forwarding", _eq(0)), ("net/ipv6/conf/*/forwarding", _eq(0))]
+ASLR = [("kernel/randomize_va_space", _eq(2))]
+COOKIES = [("net/ipv4/tcp_syncookies", _eq(1))]
+REDIR = [("net/ipv4/conf/*/accept_redirects", _eq(0)),
+         ("net/ipv4/conf/*/secure_redirects", _eq(0)),
+         ("net/ipv6/conf/*/accept_redirects", _eq(0))]
+REDIR_OFF = "".join(f"net.{f}.conf.{e}.{k} = 0\n" for f, k in (
+    ("ipv4", "accept_redirects"), ("ipv4", "secure_redirects"), ("ipv6", "accept_redirects"))
+    for e in ("all", "default"))
+REDIR_NOW = {f"net/{f}/conf/{e}/{k}": "0" for f, k in (
+    ("ipv4", "accept_redirects"), ("ipv4", "secure_redirects"), ("ipv6", "accept_redirects"))
+    for e in ("all", "default", "d0", "d1")}
+SRR = [("net/ipv4/conf/*/accept_source_route", _eq(0)),
+       ("net/ipv6/conf/*/accept_source_route", _le(0))]
+RPF = [("net/ipv4/conf/*/rp_filter", _eq(1))]
+RPF_ON = "net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.default.rp_filter = 1\n"
+MART = [("net/ipv4/conf/*/log_martians", _eq(1))]
+SUID = [("fs/suid_dumpable", _eq(0))]
+LINKS = [("fs/protected_symlinks", _eq(1)), ("fs/protected_hardlinks", _eq(1))]
+LINKS_NOW = {"fs/protected_symlinks": "1", "fs/protected_hardlinks": "1"}
+PTRACE = [("kernel/yama/ptrace_scope", _ge(1))]
+
+MORE_SYSCTL_CASES = [
+    sysctl_case("kernel.ip-forward-disabled", "stock-off", "pass", FWD),
+    sysctl_case("kernel.ip-forward-disabled", "one-interface-forwards", "fail", FWD,
+                net={"net/ipv4/conf/d0/forwarding": "1"}),
+    sysctl_case("kernel.ip-forward-disabled", "ip-forward-at-boot", "fail", FWD,
+                files={D: "net.ipv4.ip_forward = 1\n"}),
+    sysctl_case("kernel.ip-forward-disabled", "ipv6-forwarding-now", "fail", FWD,
+                net={"net/ipv6/conf/all/forwarding": "1"}),
+    sysctl_case("kernel.aslr-full", "full-now-and-persisted", "pass", ASLR,
+                files={D: "kernel.randomize_va_space=2\n"},
+                kernel={"kernel/randomize_va_space": "2"}),
+    sysctl_case("kernel.aslr-full", "partial-now", "fail", ASLR,
+                files={D: "kernel.randomize_va_space=2\n"},
+                kernel={"kernel/randomize_va_space": "1"}),
+    sysctl_case("kernel.aslr-full", "partial-at-boot-later-file", "fail", ASLR,
+                files={D: "kernel.randomize_va_space=2\n",
+                       "/usr/lib/sysctl.d/90-x.conf": "kernel.randomize_va_space = 1\n"},
+                kernel={"kernel/randomize_va_space": "2"}),
+    # the built-in default is 1 or 2 by CONFIG_COMPAT_BRK: unknowable, so error
+    sysctl_case("kernel.aslr-full", "unset-default-unknown", "fail", ASLR,
+                kernel={"kernel/randomize_va_space": "2"}, noncompliant="error"),
+    sysctl_case("net.tcp-syncookies", "default-on", "pass", COOKIES),
+    sysctl_case("net.tcp-syncookies", "trailing-comment-value", "pass", COOKIES,
+                files={D: "net.ipv4.tcp_syncookies = 1 # on\n"}),
+    sysctl_case("net.tcp-syncookies", "off-now", "fail", COOKIES,
+                net={"net/ipv4/tcp_syncookies": "0"}),
+    sysctl_case("net.tcp-syncookies", "off-at-boot-octal", "fail", COOKIES,
+                files={D: "net.ipv4.tcp_syncookies = 00\n"}),
+    sysctl_case("net.icmp-redirects-rejected", "all-off", "pass", REDIR,
+                files={D: REDIR_OFF}, net=REDIR_NOW),
+    sysctl_case("net.icmp-redirects-rejected", "ipv6-interface-accepts", "fail", REDIR,
+                files={D: REDIR_OFF}, net={**REDIR_NOW, "net/ipv6/conf/d0/accept_redirects": "1"}),
+    sysctl_case("net.icmp-redirects-rejected", "ipv4-interface-accepts", "fail", REDIR,
+                files={D: REDIR_OFF}, net={**REDIR_NOW, "net/ipv4/conf/d1/accept_redirects": "1"}),
+    sysctl_case("net.icmp-redirects-rejected", "forwarding-interface-ands", "pass", REDIR,
+                files={D: REDIR_OFF}, net={**REDIR_NOW, "net/ipv4/conf/d0/forwarding": "1",
+                                           "net/ipv4/conf/d0/accept_redirects": "1"}),
+    sysctl_case("net.icmp-redirects-rejected", "ipv6-default-not-persisted", "fail", REDIR,
+                files={D: REDIR_OFF.replace("net.ipv6.conf.default.accept_redirects = 0\n",
+                                            "")}, net=REDIR_NOW),
+    sysctl_case("net.source-routing-disabled", "stock", "pass", SRR),
+    sysctl_case("net.source-routing-disabled", "ipv4-all-and-interface-on", "fail", SRR,
+                net={"net/ipv4/conf/all/accept_source_route": "1",
+                     "net/ipv4/conf/d0/accept_source_route": "1"}),
+    sysctl_case("net.source-routing-disabled", "ipv6-interface-on-all-off-min", "pass", SRR,
+                net={"net/ipv6/conf/d0/accept_source_route": "1"}),
+    sysctl_case("net.source-routing-disabled", "ipv6-on-at-boot", "fail", SRR,
+                files={D: "net.ipv6.conf.all.accept_source_route = 1\n"
+                       "net.ipv6.conf.default.accept_source_route = 1\n"}),
+    sysctl_case("net.reverse-path-filter", "strict", "pass", RPF, files={D: RPF_ON},
+                net={"net/ipv4/conf/all/rp_filter": "1"}),
+    sysctl_case("net.reverse-path-filter", "interface-loose-max", "fail", RPF, files={D: RPF_ON},
+                net={"net/ipv4/conf/all/rp_filter": "1", "net/ipv4/conf/d0/rp_filter": "2"}),
+    sysctl_case("net.reverse-path-filter", "glob-loose-at-boot", "fail", RPF,
+                files={D: "net.ipv4.conf.*.rp_filter = 2\nnet.ipv4.conf.all.rp_filter = 1\n"},
+                net={"net/ipv4/conf/all/rp_filter": "1"}),
+    sysctl_case("net.reverse-path-filter", "off", "fail", RPF),
+    sysctl_case("net.log-martians", "all-on", "pass", MART,
+                files={D: "net.ipv4.conf.all.log_martians=1\n"},
+                net={"net/ipv4/conf/all/log_martians": "1"}),
+    sysctl_case("net.log-martians", "default-only-reaches-every-interface", "pass", MART,
+                files={D: "net.ipv4.conf.default.log_martians=1\n"},
+                net={"net/ipv4/conf/default/log_martians": "1"}),
+    sysctl_case("net.log-martians", "off", "fail", MART),
+    sysctl_case("net.log-martians", "u00a0-is-no-blank", "fail", MART,
+                files={D: "net.ipv4.conf.all.log_martians=\u00a01\n"},
+                net={"net/ipv4/conf/all/log_martians": "1"}),
+    sysctl_case("kernel.suid-dumpable-disabled", "off-default", "pass", SUID,
+                kernel={"fs/suid_dumpable": "0"}),
+    sysctl_case("kernel.suid-dumpable-disabled", "on-now", "fail", SUID,
+                kernel={"fs/suid_dumpable": "2"}),
+    sysctl_case("kernel.suid-dumpable-disabled", "on-at-boot", "fail", SUID,
+                files={D: "fs.suid_dumpable = 1\n"}, kernel={"fs/suid_dumpable": "0"}),
+    sysctl_case("kernel.protected-links", "debian-file", "pass", LINKS, kernel=LINKS_NOW),
+    sysctl_case("kernel.protected-links", "masked-in-etc", "fail", LINKS, kernel=LINKS_NOW,
+                files={"/etc/sysctl.d/99-protect-links.conf": ""}),
+    sysctl_case("kernel.protected-links", "off-now", "fail", LINKS,
+                kernel={**LINKS_NOW, "fs/protected_hardlinks": "0"}),
+    sysctl_case("kernel.ptrace-restricted", "no-yama-is-unrestricted", "fail", PTRACE),
+    sysctl_case("kernel.ptrace-restricted", "yama-default", "pass", PTRACE,
+                kernel={"kernel/yama/ptrace_scope": "1"}),
+    sysctl_case("kernel.ptrace-restricted", "yama-off-at-boot", "fail", PTRACE,
+                files={D: "kernel.yama.ptrace_scope = 0\n"},
+                kernel={"kernel/yama/ptrace_scope": "1"}),
+]
+
+CASES: list[Case] = [*SYSCTL_CASES, *MORE_SYSCTL_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
