@@ -92,7 +92,7 @@ _SKIPPED_INTERFACES = {"lo"}
 # One kernel variable under two names (net/ipv4/sysctl_net_ipv4.c: ip_forward is
 # ipv4_devconf all's FORWARDING).
 _ALIASES = {"net/ipv4/ip_forward": "net/ipv4/conf/all/forwarding"}
-NEW_INTERFACE = "(a new interface)"
+NEW_INTERFACE = "(new-interface)"
 
 
 def _proc_path(name: str) -> str:
