@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.oracle._kernel_modules import module_case
 from tests.oracle._kernel_sysctl import sysctl_case
 from tests.oracle._oracle import Case, case_id, check_case
 
@@ -169,7 +170,29 @@ MORE_SYSCTL_CASES = [
                 kernel={"kernel/yama/ptrace_scope": "1"}),
 ]
 
-CASES: list[Case] = [*SYSCTL_CASES, *MORE_SYSCTL_CASES]
+USB = ["usb-storage"]
+FS = ["cramfs", "freevxfs", "hfs", "hfsplus", "jffs2", "udf"]
+USB_OFF = "install usb-storage /bin/false\nblacklist usb-storage\n"
+STOCK_FS = open("/proc/filesystems", encoding="ascii").read()  # noqa: SIM115
+
+MODULE_CASES = [
+    module_case("kernel.usb-storage-disabled", "not-loaded-no-module-support", "pass", USB),
+    module_case("kernel.usb-storage-disabled", "install-false", "pass", USB,
+                files={"/etc/modprobe.d/usb.conf": USB_OFF}),
+    module_case("kernel.usb-storage-disabled", "loaded-although-disabled", "fail", USB,
+                files={"/etc/modprobe.d/usb.conf": USB_OFF}, loaded=["usb_storage"]),
+    module_case("kernel.usb-storage-disabled", "loaded-dash-name", "fail", USB,
+                loaded=["usb_storage", "uas"]),
+    module_case("kernel.unused-filesystems-disabled", "none-built-in", "pass", FS),
+    module_case("kernel.unused-filesystems-disabled", "udf-built-in", "fail", FS,
+                filesystems=STOCK_FS + "\tudf\n"),
+    module_case("kernel.unused-filesystems-disabled", "vxfs-is-freevxfs", "fail", FS,
+                filesystems=STOCK_FS + "\tvxfs\n"),
+    module_case("kernel.unused-filesystems-disabled", "hfsplus-loaded", "fail", FS,
+                loaded=["hfsplus"]),
+]
+
+CASES: list[Case] = [*SYSCTL_CASES, *MORE_SYSCTL_CASES, *MODULE_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
