@@ -159,6 +159,21 @@ def parse_kernel_module(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
 
 # ---------------------------------------------------------------- mounts
 
+FSTAB = "/etc/fstab"
+_FSTAB_BLANKS = " \t"
+# libmount 2.38 (libmount/src/optmap.c): the flag each option sets or clears; "defaults"
+# is rw,suid,dev,exec,auto,nouser,async; user/users imply noexec,nosuid,nodev and
+# owner/group nosuid,nodev, unless a later option says otherwise.
+_FLAG_OPTIONS: dict[str, dict[str, bool]] = {
+    "exec": {"noexec": False}, "noexec": {"noexec": True},
+    "suid": {"nosuid": False}, "nosuid": {"nosuid": True},
+    "dev": {"nodev": False}, "nodev": {"nodev": True},
+    "defaults": {"noexec": False, "nosuid": False, "nodev": False},
+    "user": {"noexec": True, "nosuid": True, "nodev": True},
+    "users": {"noexec": True, "nosuid": True, "nodev": True},
+    "owner": {"nosuid": True, "nodev": True}, "group": {"nosuid": True, "nodev": True},
+}
+
 
 def _mounts_snippet(args: Mapping[str, Any]) -> str:
     return section("mounts", "cat /proc/self/mounts")
@@ -168,21 +183,72 @@ def _unescape_mount_field(value: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), value)
 
 
+def _normal_target(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def fstab_entry(text: str, path: str) -> tuple[dict[str, Any] | None, str]:
+    """The /etc/fstab entry that mounts ``path`` at boot, as libmount 2.38 parses the
+    table (blank-separated fields, a final CR dropped, ``#`` lines are comments, octal
+    escapes; a missing
+    options field is "defaults") and ``mount -a`` / systemd-fstab-generator use it (the
+    last entry for a target is mounted on top; ``noauto`` entries are not mounted)."""
+    found: dict[str, Any] | None = None
+    for number, line in enumerate(split_lines(text), start=1):
+        # libmount drops one "\r" before the line's end (mnt_table_parse_stream)
+        words = fields(line[:-1] if line.endswith("\r") else line, _FSTAB_BLANKS)
+        if not words or words[0].startswith("#") or len(words) < 3:
+            continue
+        if _normal_target(_unescape_mount_field(words[1])) != path:
+            continue
+        options = (words[3] if len(words) > 3 else "defaults").split(",")
+        flags = {"noexec": False, "nosuid": False, "nodev": False}
+        for option in options:
+            flags.update(_FLAG_OPTIONS.get(option, {}))
+        found = {"line": number, "fstype": words[2], "options": options,
+                 "noauto": "noauto" in options,
+                 "flags": [flag for flag, on in flags.items() if on]}
+    if found is None:
+        return None, (f"{FSTAB} has no entry for {path}: at boot it is not a separate mount, "
+                      "or systemd mounts it with nosuid,nodev only (tmp.mount, mount-setup.c)")
+    if found["noauto"]:
+        return None, f"{FSTAB}:{found['line']} marks {path} noauto: not mounted at boot"
+    return found, f"{FSTAB}:{found['line']}"
+
+
 def parse_mount(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    path = str(args.get("path", ""))
+    """The mount on ``path`` now (/proc/self/mounts, the kernel's table: the last mount on
+    a path is the one in effect) and at the next boot (/etc/fstab, as libmount reads it)."""
+    path = _normal_target(str(args.get("path", "")))
     collected = split_sections(raw)
     mounts = collected.sections.get("mounts")
     if mounts is None or mounts.exit_status != 0 or not mounts.text.strip():
         return ProbeResult.failed("/proc/self/mounts could not be read")
     found = None
     for line in split_lines(mounts.text):
-        fields = line.split()
-        if len(fields) >= 4 and _unescape_mount_field(fields[1]) == path:
-            found = fields  # the last mount on a path is the one in effect
-    if found is None:
-        return ProbeResult.ok({"path": path, "separate": False, "options": []})
-    return ProbeResult.ok({"path": path, "separate": True, "device": found[0],
-                           "fstype": found[2], "options": found[3].split(",")})
+        words = fields(line)
+        if len(words) >= 4 and _unescape_mount_field(words[1]) == path:
+            found = words  # the last mount on a path is the one in effect
+    data: dict[str, Any] = {"path": path, "separate": False, "options": []}
+    if found is not None:
+        data.update(separate=True, device=found[0], fstype=found[2],
+                    options=found[3].split(","))
+    why = {"options": f"{path} now: " + (",".join(data["options"]) if found is not None
+                                          else "not a separate mount")}
+    if FSTAB in collected.unreadable:
+        data["unobservable"] = {"boot_options": f"{FSTAB} is not readable by the collector"}
+    elif FSTAB not in collected.files:
+        data["boot_options"] = []
+        why["boot_options"] = f"no {FSTAB}: {path} is not a separate mount at boot"
+    else:
+        entry, source = fstab_entry(collected.files[FSTAB], path)
+        data["boot_options"] = entry["flags"] if entry else []
+        data["boot_entry"] = entry
+        why["boot_options"] = (f"after reboot ({source}): "
+                               + (",".join(entry["options"]) if entry else "") if entry
+                               else f"after reboot: {source}")
+    data["why"] = why
+    return ProbeResult.ok(data)
 
 
 # ---------------------------------------------------------------- package sources
@@ -294,8 +360,10 @@ PROBES = (
     ),
     Probe(
         name="mount",
-        summary="whether a path is a separate mount and its options, from /proc/self/mounts",
+        summary="whether a path is a separate mount and its options, now (/proc/self/mounts) "
+        "and at the next boot (/etc/fstab)",
         snippet=_mounts_snippet,
+        files=lambda args: (FSTAB,),
         parse=parse_mount,
         args_schema={"type": "object", "properties": {"path": MOUNT_PATH},
                      "required": ["path"], "additionalProperties": False},

@@ -126,7 +126,35 @@ def test_octal_escaped_mount_points() -> None:
 
 def test_path_without_its_own_mount() -> None:
     data = interpret("mount", sec("mounts", MOUNTS), {"path": "/var/tmp"}).data
-    assert data == {"path": "/var/tmp", "separate": False, "options": []}
+    assert (data["path"], data["separate"], data["options"]) == ("/var/tmp", False, [])
+
+
+@pytest.mark.parametrize(
+    ("fstab", "flags"),
+    [
+        ("tmpfs /tmp tmpfs nodev,nosuid,noexec 0 0\n", ["noexec", "nosuid", "nodev"]),
+        ("tmpfs /tmp/ tmpfs noexec,nosuid,nodev,exec\n", ["nosuid", "nodev"]),  # later wins
+        ("tmpfs /tmp tmpfs user\n", ["noexec", "nosuid", "nodev"]),  # user implies all three
+        ("tmpfs /tmp tmpfs user,exec\n", ["nosuid", "nodev"]),
+        ("tmpfs /tmp tmpfs nodev,nosuid,noexec,defaults\n", []),
+        ("tmpfs /tmp tmpfs\n", []),  # no options field: defaults
+        ("#tmpfs /tmp tmpfs nodev,nosuid,noexec\n", []),
+        ("tmpfs /tmp tmpfs nodev,nosuid,noexec,noauto\n", []),  # not mounted at boot
+        ("tmpfs /tmp tmpfs nodev,nosuid,noexec\ntmpfs /tmp tmpfs nodev\n", ["nodev"]),
+        ("tmpfs\t/tmp\ttmpfs\tnodev,nosuid,noexec\r\n", ["noexec", "nosuid", "nodev"]),
+        ("tmpfs /tmp tmpfs nodev,nosuid,noexec\r,size=1m\n", ["nosuid", "nodev"]),
+        ("tmpfs /tmp\u00a0 tmpfs nodev,nosuid,noexec\n", []),  # U+00A0 is part of the path
+    ],
+)
+def test_fstab_as_libmount_reads_it(fstab: str, flags: list[str]) -> None:
+    payload = sec("mounts", MOUNTS) + file_frame("/etc/fstab", fstab)
+    assert interpret("mount", payload, {"path": "/tmp"}).data["boot_options"] == flags
+
+
+def test_unreadable_fstab_is_unobservable() -> None:
+    payload = sec("mounts", MOUNTS) + f"{TEST_TOKEN} U /etc/fstab\n".encode()
+    data = interpret("mount", payload, {"path": "/tmp"}).data
+    assert "boot_options" not in data and "boot_options" in data["unobservable"]
 
 
 @pytest.mark.parametrize("payload", [b"", b"\x00\xff", sec("mounts", ""), sec("mounts", "x", 1)])
