@@ -24,7 +24,9 @@ then applies /etc/sysctl.conf as well (systemd reads it only through Debian's
 99-sysctl.conf link). Both skip blank lines and lines starting with ``#`` or ``;``, take a
 leading ``-`` as "ignore errors", strip blanks around key and value, accept ``/`` as the
 separator when it comes first, and expand globs in keys over the entries that exist; for
-systemd an explicit key beats any glob. A value the kernel's integer parser
+systemd an explicit key beats any glob, and a line ``-KEY`` without ``=`` keeps globs off
+KEY. A default that depends on the build (randomize_va_space: CONFIG_COMPAT_BRK) is read
+from /boot/config-$(uname -r). A value the kernel's integer parser
 (kernel/sysctl.c ``proc_get_long``: base 0, then a blank or the end) refuses leaves the
 entry as it was. A key set nowhere keeps the kernel's built-in default (the table below,
 from the kernel's sources); ``ipv4/conf/default`` writes reach every interface not set
@@ -122,12 +124,24 @@ def _interfaces_snippet(family: str, key: str) -> str:
             "printf '%s %s %s\\n' \"${d##*/}\" \"${f##*/}\" \"$v\"; done")
 
 
+# A built-in default that depends on the kernel's build configuration, and the option
+# that decides it (mm/memory.c: randomize_va_space = IS_ENABLED(CONFIG_COMPAT_BRK) ? 1 : 2).
+_CONFIG_DEFAULTS: dict[str, tuple[str, int, int]] = {
+    "kernel.randomize_va_space": ("CONFIG_COMPAT_BRK", 1, 2),
+}
+
+
 def _snippet(args: Mapping[str, Any]) -> str:
     name = str(args["name"])
     match = _PER_INTERFACE.match(name)
     if match and (match.group(1), match.group(3)) in _COMBINE:
         return section("interfaces", _interfaces_snippet(match.group(1), match.group(3)))
-    return section("running", _scalar_snippet(name))
+    running = section("running", _scalar_snippet(name))
+    if name in _CONFIG_DEFAULTS:
+        # the running kernel's build configuration, as distributions install it
+        running += "; " + section("kconfig", f"f=/boot/config-$(uname -r); [ -r \"$f\" ] && "
+                                  f"grep -E \"^(# )?{_CONFIG_DEFAULTS[name][0]}[= ]\" \"$f\"; true")
+    return running
 
 
 # ------------------------------------------------------------------ values
@@ -187,6 +201,8 @@ class Assignment:
     value: str
     source: str
     glob: bool
+    # systemd-sysctl: "-KEY" without "=" keeps every glob off KEY
+    excluded: bool = False
 
 
 def _key_path(key: str) -> str:
@@ -220,9 +236,10 @@ def parse_assignments(files: Mapping[str, str], procps: bool) -> list[Assignment
             if not stripped or stripped[0] in "#;":
                 continue
             key, sep, value = stripped.partition("=")
-            if not sep:
-                continue
             key = strip(key)
+            excluded = not sep and key.startswith("-") and not procps
+            if not sep and not excluded:
+                continue
             if key.startswith("-"):
                 key = strip(key[1:])
             if not key:
@@ -230,7 +247,7 @@ def parse_assignments(files: Mapping[str, str], procps: bool) -> list[Assignment
             key_path = _key_path(key)
             key_path = _ALIASES.get(key_path, key_path)
             found.append(Assignment(key_path, strip(value), f"{path}:{number}",
-                                    any(c in key_path for c in "*?[")))
+                                    any(c in key_path for c in "*?["), excluded))
     return found
 
 
@@ -241,7 +258,12 @@ def _assigned(assignments: Sequence[Assignment], name: str, systemd: bool
     path = _ALIASES.get(path, path)
     winner: Assignment | None = None
     explicit_seen = False
+    shielded = systemd and any(a.excluded and a.path == path for a in assignments)
     for item in assignments:
+        if item.excluded:
+            continue
+        if item.glob and shielded:
+            continue
         if item.glob:
             if not fnmatch.fnmatchcase(path, item.path) or (systemd and explicit_seen):
                 continue
@@ -263,6 +285,7 @@ class _Boot:
     assignments: list[Assignment]
     systemd: bool
     consumer: str
+    config_defaults: dict[str, tuple[int, str]]
 
     def value(self, name: str, fallback: str | None = None) -> tuple[int | str | None, str]:
         """Boot value of ``name`` and where it comes from; None when unknowable."""
@@ -274,6 +297,8 @@ class _Boot:
             return self.value(fallback)
         if name in KERNEL_DEFAULTS:
             return KERNEL_DEFAULTS[name], "kernel default"
+        if name in self.config_defaults:
+            return self.config_defaults[name]
         return None, "set in no sysctl file and the kernel's built-in default is not known"
 
 
@@ -282,7 +307,16 @@ def _boot_of(collected: Collected) -> tuple[_Boot | None, str]:
         return None, ("sysctl configuration not readable: " + ", ".join(collected.unreadable))
     systemd = systemd_is_init(collected)
     consumer = "systemd-sysctl" if systemd else "sysctl --system (procps)"
-    return _Boot(parse_assignments(collected.files, procps=not systemd), systemd, consumer), ""
+    defaults: dict[str, tuple[int, str]] = {}
+    kconfig = collected.sections.get("kconfig")
+    for name, (option, if_set, if_unset) in _CONFIG_DEFAULTS.items():
+        for line in split_lines(kconfig.text if kconfig else ""):
+            if line == f"{option}=y":
+                defaults[name] = (if_set, f"kernel default ({option}=y)")
+            elif line == f"# {option} is not set":
+                defaults[name] = (if_unset, f"kernel default ({option} is not set)")
+    return _Boot(parse_assignments(collected.files, procps=not systemd), systemd, consumer,
+                 defaults), ""
 
 
 def _item(name: str, when: str, value: int | str | None, why: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.oracle._kernel_mac import mac_case
 from tests.oracle._kernel_modules import module_case
 from tests.oracle._kernel_mounts import mount_case
 from tests.oracle._kernel_sysctl import sysctl_case
@@ -235,7 +236,30 @@ MOUNT_CASES = [
                fstab="  # " + _tab("/dev/shm", HARD), running=HARD),
 ]
 
-CASES: list[Case] = [*SYSCTL_CASES, *MORE_SYSCTL_CASES, *MODULE_CASES, *MOUNT_CASES]
+ENFORCING = ("# SELINUX= can take one of these three values:\nSELINUX=enforcing\n"
+             "SELINUXTYPE=targeted\n")
+
+MAC_CASES = [
+    mac_case("enforcing-now-and-at-boot", "pass", enforce="1", config=ENFORCING),
+    mac_case("no-lsm", "fail", enforce=None, config=None),
+    mac_case("permissive-now", "fail", enforce="0", config=ENFORCING),
+    mac_case("enforcing-now-permissive-at-boot", "fail", enforce="1",
+             config="SELINUX=permissive\nSELINUXTYPE=targeted\n"),
+    mac_case("enforcing-now-no-config", "fail", enforce="1", config=None),
+    # libselinux wants SELINUX= at the line's start, in that case (the author expected
+    # leading blanks and any case to work); the value's case and a CR do not matter
+    mac_case("leading-blank-or-lower-key-ignored", "fail", enforce="1",
+             config="  SELINUX=enforcing\nselinux=enforcing\n"),
+    mac_case("value-case-and-cr", "pass", enforce="1",
+             config="SELINUX=bogus\nSELINUX=Enforcing\r\nSELINUXTYPE=targeted\n"),
+    mac_case("first-line-wins", "fail", enforce="1",
+             config="SELINUX=permissive\nSELINUX=enforcing\n"),
+    mac_case("commented-enforcing", "fail", enforce="1",
+             config="#SELINUX=enforcing\nSELINUX=disabled\n"),
+]
+
+CASES: list[Case] = [*SYSCTL_CASES, *MORE_SYSCTL_CASES, *MODULE_CASES, *MOUNT_CASES,
+                     *MAC_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -99,3 +99,24 @@ def test_comment_cr_and_slash_keys() -> None:
     found = parse_assignments({"/etc/sysctl.d/x.conf": text}, procps=True)
     assert found == [Assignment("net/ipv4/conf/eth0.100/rp_filter", "1",
                                 "/etc/sysctl.d/x.conf:3", False)]
+
+
+def test_systemd_exclusion_keeps_globs_off_a_key() -> None:
+    conf = ("net.ipv4.conf.default.rp_filter = 2\nnet.ipv4.conf.*.rp_filter = 2\n"
+            "-net.ipv4.conf.all.rp_filter\n")
+    listing = "".join(f"{i} {k} {v}\n" for i in ("all", "default", "eth0")
+                      for k, v in (("rp_filter", "1"), ("forwarding", "0")))
+    args = {"name": "net.ipv4.conf.all.rp_filter"}
+    files: dict[str, str | None] = {"/usr/lib/sysctl.d/50-default.conf": conf}
+    systemd = interpret("sysctl", _payload(listing, files, systemd=True, section="interfaces"),
+                        args).data["at_boot"]
+    # all keeps its kernel default 0; eth0 and new interfaces get 2: max(0, 2) = 2
+    assert [item["value"] for item in systemd] == [2, 2]
+    assert "all 0 max of eth0 2" in systemd[0]["name"]
+
+
+def test_build_configuration_decides_an_unset_default() -> None:
+    payload = _payload("2\n") + _section("kconfig", "# CONFIG_COMPAT_BRK is not set\n").encode()
+    assert interpret("sysctl", payload, ASLR).data["at_boot"][0]["value"] == 2
+    payload = _payload("2\n") + _section("kconfig", "CONFIG_COMPAT_BRK=y\n").encode()
+    assert interpret("sysctl", payload, ASLR).data["at_boot"][0]["value"] == 1
