@@ -116,12 +116,13 @@ def _scalar_snippet(name: str) -> str:
 def _interfaces_snippet(family: str, key: str) -> str:
     base = f"/proc/sys/net/{family}/conf"
     # one "interface key value" line per entry; interface names hold no blanks or "/"
-    return (f"[ -d {base} ] || {{ echo cii:missing; exit 0; }}; "
+    return (f"if [ -d {base} ]; then "
             f"for f in {base}/*/{quote(key)} {base}/*/forwarding; do "
-            '[ -e "$f" ] || continue; d=${f%/*}; v=; '
+            'if [ -e "$f" ]; then d=${f%/*}; v=; '
             # dash's read returns 1 on /proc/sys even after a full line: test the value
             '{ IFS= read -r v < "$f"; } 2>/dev/null; [ -n "$v" ] || v=cii:unreadable; '
-            "printf '%s %s %s\\n' \"${d##*/}\" \"${f##*/}\" \"$v\"; done")
+            "printf '%s %s %s\\n' \"${d##*/}\" \"${f##*/}\" \"$v\"; fi; done; "
+            "else echo cii:missing; fi")
 
 
 # A built-in default that depends on the kernel's build configuration, and the option
