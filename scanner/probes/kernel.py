@@ -20,19 +20,19 @@ system, else procps-ng 4.0 ``sysctl --system`` (Debian's /etc/init.d/procps). Bo
 ``*.conf`` from /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d,
 /lib/sysctl.d (a file name found in an earlier directory masks the later ones), apply them
 in lexicographic order of file name, a later assignment overriding an earlier one; procps
-then applies /etc/sysctl.conf as well (systemd reads it only through Debian's
-99-sysctl.conf link). Both skip blank lines and lines starting with ``#`` or ``;``, take a
-leading ``-`` as "ignore errors", strip blanks around key and value, accept ``/`` as the
-separator when it comes first, and expand globs in keys over the entries that exist; for
-systemd an explicit key beats any glob, and a line ``-KEY`` without ``=`` keeps globs off
-KEY. A default that depends on the build (randomize_va_space: CONFIG_COMPAT_BRK) is read
-from /boot/config-$(uname -r). A value the kernel's integer parser
-(kernel/sysctl.c ``proc_get_long``: base 0, then a blank or the end) refuses leaves the
-entry as it was. A key set nowhere keeps the kernel's built-in default (the table below,
-from the kernel's sources); ``ipv4/conf/default`` writes reach every interface not set
-explicitly (net/ipv4/devinet.c ``devinet_copy_dflt_conf``); interfaces are assumed to
-appear after the loader ran and to get their own keys applied when they do (udev's
-99-systemd.rules).
+then applies /etc/sysctl.conf as well (systemd reads it only through Debian's 99-sysctl.conf
+link). Both skip blank lines and lines starting with ``#`` or ``;``, take a leading ``-`` as
+"ignore errors", strip blanks around key and value, accept ``/`` as the separator when it
+comes first, and expand globs in keys over the entries that exist; an explicit key beats any
+glob, before or after it (procps-ng 4.0.2 too, as its oracle shows); for systemd a line
+``-KEY`` without ``=`` keeps globs off KEY. A default that depends on the build
+(randomize_va_space: CONFIG_COMPAT_BRK) is read from /boot/config-$(uname -r). A value the
+kernel's integer parser (kernel/sysctl.c ``proc_get_long``: base 0, then a blank or the end)
+refuses leaves the entry as it was. A key set nowhere keeps the kernel's built-in default
+(the table below, from the kernel's sources); ``ipv4/conf/default`` writes reach every
+interface not set explicitly (net/ipv4/devinet.c ``devinet_copy_dflt_conf``); interfaces are
+assumed to appear after the loader ran and to get their own keys applied when they do
+(udev's 99-systemd.rules).
 """
 
 from __future__ import annotations
@@ -266,7 +266,8 @@ def _assigned(assignments: Sequence[Assignment], name: str, systemd: bool
         if item.glob and shielded:
             continue
         if item.glob:
-            if not fnmatch.fnmatchcase(path, item.path) or (systemd and explicit_seen):
+            # both loaders skip a glob's match that is set explicitly anywhere
+            if not fnmatch.fnmatchcase(path, item.path) or explicit_seen:
                 continue
         elif item.path != path:
             continue

@@ -9,7 +9,8 @@ on the machine: /proc/sys is covered by a tmpfs inside the mount namespace (net/
 back), and files in it stand for the running values.
 
 After the boot: procps ``sysctl --system`` (the loader of a host without systemd, as this
-one is) runs in a nested network and mount namespace whose /proc/sys is again a tmpfs with
+one is; states with /run/systemd/system get systemd 252's systemd-sysctl instead) runs in
+a nested network and mount namespace whose /proc/sys is again a tmpfs with
 net/ bound back: net.* values land in a fresh network namespace, kernel.* values in
 placeholder files that start as ``cii-unset`` (set by nothing: the kernel default stays).
 Interfaces appear after a first run and the loader runs again (udev does that on a real
@@ -57,7 +58,8 @@ def write(values: Mapping[str, str]) -> list[str]:
 
 
 def runtime_state(files: Mapping[str, str | None], interfaces: Sequence[tuple[str, str]],
-                  net_values: Mapping[str, str], kernel_values: Mapping[str, str]) -> State:
+                  net_values: Mapping[str, str], kernel_values: Mapping[str, str],
+                  systemd: bool = False) -> State:
     setup = ["mkdir -p /run/cii-n", "mount --bind /proc/sys/net /run/cii-n",
              "mount -t tmpfs cii /proc/sys",
              "mkdir -p /proc/sys/net /proc/sys/kernel /proc/sys/fs",
@@ -65,17 +67,20 @@ def runtime_state(files: Mapping[str, str | None], interfaces: Sequence[tuple[st
     if "kernel/yama/ptrace_scope" in kernel_values:
         setup.append("mkdir -p /proc/sys/kernel/yama")
     setup += write(kernel_values) + veth(*interfaces) + write(net_values)
+    if systemd:  # what the collector takes for "systemd is the init system"
+        setup.append("mkdir -p /run/systemd/system")
     return State(files=files, setup=setup, net=True, overlays=["/etc", "/run"])
 
 
-def _boot_script(interfaces: Sequence[tuple[str, str]], yama: bool) -> str:
+def _boot_script(interfaces: Sequence[tuple[str, str]], yama: bool, systemd: bool) -> str:
+    loader = "/lib/systemd/systemd-sysctl" if systemd else "sysctl --system"
     placeholders = [k for k in FAKE_KERNEL_KEYS if yama or not k.startswith("kernel/yama")]
     lines = [*_COVER_PROC_SYS]
     if yama:
         lines.append("mkdir -p /proc/sys/kernel/yama")
     lines += [f"echo {UNSET} > /proc/sys/{k}" for k in placeholders]
-    lines += ["sysctl --system >/dev/null 2>&1 || true", *veth(*interfaces),
-              "sysctl --system >/dev/null 2>&1 || true", *veth(("n0", "n1")), _DUMP]
+    lines += [f"{loader} >/dev/null 2>&1 || true", *veth(*interfaces),
+              f"{loader} >/dev/null 2>&1 || true", *veth(("n0", "n1")), _DUMP]
     return "\n".join(lines)
 
 
@@ -153,13 +158,14 @@ def compliant(values: Mapping[str, str], checks: Sequence[Check], now: bool) -> 
 
 
 def sysctl_consumer(checks: Sequence[Check], interfaces: Sequence[tuple[str, str]],
-                    yama: bool) -> Consumer:
+                    yama: bool, systemd: bool = False) -> Consumer:
     def decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
         now, boot = parse_dump(answers[0].stdout), parse_dump(answers[1].stdout)
         return compliant(now, checks, True) and compliant(boot, checks, False)
     boot = ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c",
-            _boot_script(interfaces, yama)]
-    return Consumer("kernel (/proc/sys, inetdevice.h) + procps sysctl --system",
+            _boot_script(interfaces, yama, systemd)]
+    loader = "systemd-sysctl" if systemd else "procps sysctl --system"
+    return Consumer(f"kernel (/proc/sys, inetdevice.h) + {loader}",
                     [Ask(["sh", "-c", _DUMP]), Ask(boot)], decide)
 
 
@@ -168,9 +174,9 @@ def sysctl_case(rule: str, name: str, intent: str, checks: Sequence[Check], *,
                 interfaces: Sequence[tuple[str, str]] = (("d0", "d1"),),
                 net: Mapping[str, str] | None = None,
                 kernel: Mapping[str, str] | None = None,
-                noncompliant: str = "fail") -> Case:
+                noncompliant: str = "fail", systemd: bool = False) -> Case:
     kernel = dict(kernel or {})
-    state = runtime_state(files or {}, interfaces, net or {}, kernel)
-    consumer = sysctl_consumer(checks, interfaces, "kernel/yama/ptrace_scope" in kernel)
+    state = runtime_state(files or {}, interfaces, net or {}, kernel, systemd)
+    consumer = sysctl_consumer(checks, interfaces, "kernel/yama/ptrace_scope" in kernel, systemd)
     return Case(rule, name, state, consumer, intent,  # type: ignore[arg-type]
                 noncompliant_verdict=noncompliant)  # type: ignore[arg-type]

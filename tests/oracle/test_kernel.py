@@ -258,7 +258,35 @@ MAC_CASES = [
              config="#SELINUX=enforcing\nSELINUX=disabled\n"),
 ]
 
-CASES: list[Case] = [*SYSCTL_CASES, *MORE_SYSCTL_CASES, *MODULE_CASES, *MOUNT_CASES,
+RHEL_RPF = ("net.ipv4.conf.default.rp_filter = 1\nnet.ipv4.conf.*.rp_filter = 1\n"
+            "-net.ipv4.conf.all.rp_filter\n")
+SYSTEMD_CASES = [
+    # systemd-sysctl: "-KEY" keeps the glob off all; the kernel filters with max(all, iface)
+    sysctl_case("net.reverse-path-filter", "systemd-rhel-glob-with-exclusion", "pass", RPF,
+                files={"/usr/lib/sysctl.d/50-redhat.conf": RHEL_RPF},
+                net={"net/ipv4/conf/default/rp_filter": "1", "net/ipv4/conf/d0/rp_filter": "1",
+                     "net/ipv4/conf/d1/rp_filter": "1"}, systemd=True),
+    # an explicit key beats a later glob, for systemd-sysctl and (the author expected the
+    # glob to win there) procps-ng 4.0.2 alike
+    sysctl_case("net.send-redirects-disabled", "systemd-explicit-beats-glob", "fail", SEND,
+                files={D: "net.ipv4.conf.d1.send_redirects = 1\n" + SEND_OFF
+                       + "net.ipv4.conf.*.send_redirects = 0\n"},
+                net=SEND_NOW, systemd=True),
+    sysctl_case("net.send-redirects-disabled", "procps-explicit-beats-glob", "fail", SEND,
+                files={D: "net.ipv4.conf.d1.send_redirects = 1\n" + SEND_OFF
+                       + "net.ipv4.conf.*.send_redirects = 0\n"}, net=SEND_NOW),
+    # systemd-sysctl does not read /etc/sysctl.conf itself (Debian links it as 99-sysctl.conf)
+    sysctl_case("net.log-martians", "systemd-ignores-sysctl-conf-without-link", "fail", MART,
+                files={"/etc/sysctl.d/99-sysctl.conf": None,
+                       "/etc/sysctl.conf": "net.ipv4.conf.all.log_martians = 1\n"},
+                net={"net/ipv4/conf/all/log_martians": "1"}, systemd=True),
+    sysctl_case("net.log-martians", "procps-reads-sysctl-conf", "pass", MART,
+                files={"/etc/sysctl.d/99-sysctl.conf": None,
+                       "/etc/sysctl.conf": "net.ipv4.conf.all.log_martians = 1\n"},
+                net={"net/ipv4/conf/all/log_martians": "1"}),
+]
+
+CASES: list[Case] = [*SYSCTL_CASES, *MORE_SYSCTL_CASES, *SYSTEMD_CASES, *MODULE_CASES, *MOUNT_CASES,
                      *MAC_CASES]
 
 
