@@ -26,13 +26,13 @@ link). Both skip blank lines and lines starting with ``#`` or ``;``, take a lead
 comes first, and expand globs in keys over the entries that exist; an explicit key beats any
 glob, before or after it (procps-ng 4.0.2 too, as its oracle shows); for systemd a line
 ``-KEY`` without ``=`` keeps globs off KEY. A default that depends on the build
-(randomize_va_space: CONFIG_COMPAT_BRK) is read from /boot/config-$(uname -r). A value the
-kernel's integer parser (kernel/sysctl.c ``proc_get_long``: base 0, then a blank or the end)
-refuses leaves the entry as it was. A key set nowhere keeps the kernel's built-in default
-(the table below, from the kernel's sources); ``ipv4/conf/default`` writes reach every
-interface not set explicitly (net/ipv4/devinet.c ``devinet_copy_dflt_conf``); interfaces are
-assumed to appear after the loader ran and to get their own keys applied when they do
-(udev's 99-systemd.rules).
+(randomize_va_space: CONFIG_COMPAT_BRK) is read from /proc/config.gz or /boot/config-$(uname
+-r). A value the kernel's integer parser (kernel/sysctl.c ``proc_get_long``: base 0, then a
+blank or the end) refuses leaves the entry as it was. A key set nowhere keeps the kernel's
+built-in default (the table below, from the kernel's sources); ``ipv4/conf/default`` writes
+reach every interface not set explicitly (net/ipv4/devinet.c ``devinet_copy_dflt_conf``);
+interfaces are assumed to appear after the loader ran and to get their own keys applied when
+they do (udev's 99-systemd.rules).
 """
 
 from __future__ import annotations
@@ -140,8 +140,13 @@ def _snippet(args: Mapping[str, Any]) -> str:
     running = section("running", _scalar_snippet(name))
     if name in _CONFIG_DEFAULTS:
         # the running kernel's build configuration, as distributions install it
-        running += "; " + section("kconfig", f"f=/boot/config-$(uname -r); [ -r \"$f\" ] && "
-                                  f"grep -E \"^(# )?{_CONFIG_DEFAULTS[name][0]}[= ]\" \"$f\"; true")
+        pattern = quote(f"^(# )?{_CONFIG_DEFAULTS[name][0]}[= ]")
+        # the running kernel's own build configuration (CONFIG_IKCONFIG_PROC), else the
+        # copy distributions install next to it
+        running += "; " + section("kconfig", "if [ -r /proc/config.gz ]; then "
+                                  f"gzip -dc /proc/config.gz | grep -E {pattern}; "
+                                  "else f=/boot/config-$(uname -r); [ -r \"$f\" ] && "
+                                  f"grep -E {pattern} \"$f\"; fi; true")
     return running
 
 

@@ -19,8 +19,10 @@ boot), then ``n0``/``n1`` appear as interfaces nobody configured.
 
 from __future__ import annotations
 
+import gzip
 import shlex
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tests.oracle._oracle import Answer, Ask, Case, Consumer, State
@@ -30,6 +32,23 @@ UNSET = "cii-unset"
 KERNEL_DEFAULTS = {"fs/suid_dumpable": 0, "fs/protected_symlinks": 0,
                    "fs/protected_hardlinks": 0, "kernel/yama/ptrace_scope": 1,
                    "net/ipv4/tcp_syncookies": 1}
+
+
+def _aslr_default() -> int | None:
+    """mm/memory.c: randomize_va_space = IS_ENABLED(CONFIG_COMPAT_BRK) ? 1 : 2, read from
+    the running kernel's own configuration."""
+    try:
+        text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode()
+    except OSError:
+        return None
+    if "\nCONFIG_COMPAT_BRK=y\n" in text:
+        return 1
+    return 2 if "\n# CONFIG_COMPAT_BRK is not set\n" in text else None
+
+
+ASLR_DEFAULT = _aslr_default()
+if ASLR_DEFAULT is not None:
+    KERNEL_DEFAULTS["kernel/randomize_va_space"] = ASLR_DEFAULT
 FAKE_KERNEL_KEYS = ("kernel/randomize_va_space", "fs/suid_dumpable", "fs/protected_symlinks",
                     "fs/protected_hardlinks", "kernel/yama/ptrace_scope")
 

@@ -10,7 +10,7 @@ import pytest
 from tests.oracle._kernel_mac import mac_case
 from tests.oracle._kernel_modules import module_case
 from tests.oracle._kernel_mounts import mount_case
-from tests.oracle._kernel_sysctl import sysctl_case
+from tests.oracle._kernel_sysctl import ASLR_DEFAULT, sysctl_case
 from tests.oracle._oracle import Case, case_id, check_case
 
 D = "/etc/sysctl.d/60-cii.conf"
@@ -104,9 +104,10 @@ MORE_SYSCTL_CASES = [
                 files={D: "kernel.randomize_va_space=2\n",
                        "/usr/lib/sysctl.d/90-x.conf": "kernel.randomize_va_space = 1\n"},
                 kernel={"kernel/randomize_va_space": "2"}),
-    # the built-in default is 1 or 2 by CONFIG_COMPAT_BRK: unknowable, so error
-    sysctl_case("kernel.aslr-full", "unset-default-unknown", "fail", ASLR,
-                kernel={"kernel/randomize_va_space": "2"}, noncompliant="error"),
+    # the built-in default is 1 or 2 by CONFIG_COMPAT_BRK, read from /proc/config.gz
+    sysctl_case("kernel.aslr-full", "unset-default-from-kernel-config",
+                "pass" if ASLR_DEFAULT == 2 else "fail", ASLR,
+                kernel={"kernel/randomize_va_space": "2"}),
     sysctl_case("net.tcp-syncookies", "default-on", "pass", COOKIES),
     sysctl_case("net.tcp-syncookies", "trailing-comment-value", "pass", COOKIES,
                 files={D: "net.ipv4.tcp_syncookies = 1 # on\n"}),
