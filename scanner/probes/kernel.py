@@ -347,7 +347,8 @@ def _scalar(name: str, collected: Collected, boot: _Boot | None, boot_error: str
                     at_boot=[_item(name, "after reboot", value, why)])
         return ProbeResult.ok(data)
     shown = " ".join(fields(text))
-    number = kernel_int(shown)
+    # the kernel prints an int sysctl as bare decimal digits; anything else stays text
+    number = int(shown) if re.fullmatch(r"-?[0-9]{1,19}", shown) else None
     data["value"] = shown
     data["running"] = [_item(name, "now", number if number is not None else shown, "/proc/sys")]
     _add_boot(data, boot, boot_error, [(name, name, None)])
