@@ -62,7 +62,8 @@ def test_script_runs_under_each_posix_shell(shell: str) -> None:
     calls = [OS, PASSWD, ProbeCall.of("sysctl", {"name": "kernel.randomize_va_space"})]
     parsed = parse_output(run_script(build_script(calls, token), shell), calls, token)
     assert parsed.complete
-    assert parsed.frames_seen == len(plan_parts(calls).parts) == 3
+    # os, file, the shared init section, the sysctl snippet and the sysctl.d file dump
+    assert parsed.frames_seen == len(plan_parts(calls).parts) == 5
     assert {r.status for r in parsed.results.values()} == {"ok"}
     assert parsed.results[PASSWD].data["mode"] == "0644"
 

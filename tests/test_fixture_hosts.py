@@ -68,13 +68,13 @@ DEFAULT_EXPECTED_FAIL = {
     # kernel defaults (fs.suid_dumpable=2 from systemd's 50-coredump.conf, ptrace_scope 0
     # from 10-default-yama-scope.conf, redirects on, martians not logged). RHEL's
     # 50-redhat.conf sets rp_filter 1 on default and every interface but leaves `all` at the
-    # kernel's 0.
+    # kernel's 0: the kernel filters with the larger of the two (IN_DEV_MAXCONF), so
+    # net.reverse-path-filter passes.
     "kernel.suid-dumpable-disabled",
     "kernel.ptrace-restricted",
     "net.icmp-redirects-rejected",
     "net.send-redirects-disabled",
     "net.log-martians",
-    "net.reverse-path-filter",
     # nothing in modprobe.d disables these modules, so modprobe can load them
     "kernel.unused-filesystems-disabled",
     "kernel.usb-storage-disabled",

@@ -74,7 +74,10 @@ _MAC_SNIPPET = r"""
 if [ -r /sys/fs/selinux/enforce ]; then
   v=; { read -r v < /sys/fs/selinux/enforce; } 2>/dev/null; printf 'selinux_enforce=%s\n' "$v"
 elif [ -d /sys/fs/selinux ]; then echo selinux_enforce=unreadable; fi
-[ -r /etc/selinux/config ] && sed -n 's/^[[:space:]]*SELINUX=/selinux_config=/p' /etc/selinux/config
+if [ -r /etc/selinux/config ]; then
+  sed -n 's/^/selinux_config_line=/p' /etc/selinux/config
+elif [ -e /etc/selinux/config ]; then echo selinux_config_line=cii:unreadable; fi
+v=; { read -r v < /proc/cmdline; } 2>/dev/null; printf 'cmdline=%s\n' "$v"
 if [ -r /sys/module/apparmor/parameters/enabled ]; then
   v=; { read -r v < /sys/module/apparmor/parameters/enabled; } 2>/dev/null
   printf 'apparmor_enabled=%s\n' "$v"
@@ -91,16 +94,60 @@ exit 0
 """
 
 
+def selinux_config_mode(lines: list[str]) -> str | None:
+    """The mode /etc/selinux/config sets for the next boot, as libselinux 3.4
+    ``selinux_getenforcemode`` reads it (asked through ctypes in the oracle): the first
+    line that starts with ``SELINUX=`` exactly (no leading blanks, that case) and whose
+    value starts, in any case, with enforcing, permissive or disabled; lines with another
+    value are skipped. None: no such line (libselinux fails, nothing is enforced)."""
+    for line in lines:
+        if line.startswith("SELINUX="):
+            value = line[len("SELINUX="):].lower()
+            for mode in ("enforcing", "permissive", "disabled"):
+                if value.startswith(mode):
+                    return mode
+    return None
+
+
+def _boot_verdict(selinux_enforcing: bool, apparmor_enforcing: bool, config_mode: str | None,
+                  config_state: str, cmdline: list[str]) -> tuple[bool, str]:
+    """Whether the next boot enforces again (the kernel command line taken as it is now)."""
+    if selinux_enforcing:
+        if "selinux=0" in cmdline or "enforcing=0" in cmdline:
+            return False, "the kernel command line has selinux=0 or enforcing=0"
+        if config_state != "ok":
+            return False, f"/etc/selinux/config is {config_state}: no policy is loaded at boot"
+        if config_mode != "enforcing":
+            return False, f"/etc/selinux/config sets SELINUX={config_mode or 'an invalid mode'}"
+        return True, "/etc/selinux/config sets SELINUX=enforcing"
+    if apparmor_enforcing:
+        if "apparmor=0" in cmdline:
+            return False, "the kernel command line has apparmor=0"
+        return True, "AppArmor is not disabled on the kernel command line"
+    return False, "nothing enforces now"
+
+
 def parse_mac(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
-    """SELinux and AppArmor as the running kernel enforces them, not as configured."""
+    """SELinux and AppArmor as the running kernel enforces them, and whether the next boot
+    enforces again (/etc/selinux/config as libselinux reads it, the kernel command line)."""
     if raw.exit_status != 0:
         return ProbeResult.failed(f"exit status {raw.exit_status}")
     values: dict[str, str] = {}
+    config_lines: list[str] = []
     for line in split_lines(decode(raw.payload)):
         key, sep, value = line.partition("=")
-        if sep and key in ("selinux_enforce", "selinux_config", "apparmor_enabled",
-                           "apparmor_enforce", "apparmor_complain", "apparmor_profiles", "lsm"):
+        if sep and key == "selinux_config_line":
+            config_lines.append(value)
+        elif sep and key == "selinux_config":  # collectors before the line-wise dump
+            config_lines.append("SELINUX=" + value)
+        elif sep and key in ("selinux_enforce", "apparmor_enabled", "cmdline",
+                             "apparmor_enforce", "apparmor_complain", "apparmor_profiles", "lsm"):
             values[key] = value.strip().strip('"')
+    config_state = ("unreadable" if config_lines == ["cii:unreadable"] else
+                    "ok" if config_lines else "missing")
+    config_mode = selinux_config_mode(config_lines) if config_state == "ok" else None
+    if config_mode is not None:
+        values["selinux_config"] = config_mode
     enforce = values.get("selinux_enforce")
     selinux = {"1": "enforcing", "0": "permissive", None: "disabled"}.get(enforce, "unknown")
     apparmor = values.get("apparmor_enabled", "").upper().startswith("Y")
@@ -120,6 +167,12 @@ def parse_mac(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.failed("the MAC state is not readable by the collector "
                                   "(scan as root or with --sudo)")
     data["enforcing"] = selinux_enforcing or apparmor_enforcing
+    at_boot, reason = _boot_verdict(selinux_enforcing, apparmor_enforcing, config_mode,
+                                    config_state, values.get("cmdline", "").split())
+    data["enforcing_at_boot"] = at_boot
+    data["why"] = {"enforcing": f"SELinux {selinux}, AppArmor "
+                   f"{'on' if apparmor else 'off'} with {enforce_profiles or 0} profile(s) "
+                   "in enforce mode", "enforcing_at_boot": reason}
     return ProbeResult.ok(data)
 
 
@@ -151,8 +204,8 @@ PROBES = (
     ),
     Probe(
         name="mac",
-        summary="mandatory access control as the kernel runs it: SELinux mode, AppArmor and "
-        "its profiles in enforce mode",
+        summary="mandatory access control as the kernel runs it (SELinux mode, AppArmor and "
+        "its profiles in enforce mode) and whether the next boot enforces again",
         snippet=lambda args: _MAC_SNIPPET,
         parse=parse_mac,
         cap_bytes=64 * 1024,

@@ -145,12 +145,18 @@ def test_pam_module() -> None:
 
 
 def test_mac_states() -> None:
-    assert interpret("mac", "").data == {
+    empty = interpret("mac", "").data
+    assert {k: v for k, v in empty.items() if k != "why"} == {
         "selinux": "disabled", "selinux_config": None, "apparmor": False,
         "apparmor_enforce_profiles": None, "apparmor_complain_profiles": None, "lsm": [],
-        "enforcing": False}
+        "enforcing": False, "enforcing_at_boot": False}
     enforcing = interpret("mac", "selinux_enforce=1\nselinux_config=enforcing\n").data
     assert (enforcing["selinux"], enforcing["enforcing"]) == ("enforcing", True)
+    assert enforcing["enforcing_at_boot"] is True
+    lines = "selinux_enforce=1\nselinux_config_line=  SELINUX=enforcing\n"
+    assert interpret("mac", lines).data["enforcing_at_boot"] is False  # libselinux: no blanks
+    lines = "selinux_enforce=1\nselinux_config_line=SELINUX=Enforcing\ncmdline=ro enforcing=0\n"
+    assert interpret("mac", lines).data["enforcing_at_boot"] is False
     permissive = interpret("mac", "selinux_enforce=0\nselinux_config=enforcing\n").data
     assert permissive["enforcing"] is False
     apparmor = interpret("mac", "apparmor_enabled=Y\napparmor_enforce=0\napparmor_complain=9\n")
