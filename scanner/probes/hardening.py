@@ -27,10 +27,12 @@ _DISABLING_COMMANDS = re.compile(r"^(/usr)?/bin/(false|true)$")
 
 
 def _dry_run(name: str, section_name: str, config: str) -> str:
-    # modprobe -n: everything but inserting the module or running an install command
+    # modprobe -n: everything but inserting the module or running an install command.
+    # libkmod's complaints about bad config lines quote the line, which may be anything
+    # pasted into modprobe.d (a key): they are dropped on the host, as no verdict uses them.
     return section(section_name, "if command -v modprobe >/dev/null 2>&1; then "
-                   f"modprobe -n -v {config}-- {quote(name)}; echo \"cii:exit $?\"; "
-                   "else echo cii:no-modprobe; fi")
+                   f"{{ modprobe -n -v {config}-- {quote(name)}; echo \"cii:exit $?\"; }} 2>&1 "
+                   "| grep -v '^libkmod: '; else echo cii:no-modprobe; fi")
 
 
 def _module_snippet(args: Mapping[str, Any]) -> str:

@@ -119,8 +119,12 @@ def _interfaces_snippet(family: str, key: str) -> str:
     return (f"if [ -d {base} ]; then "
             f"for f in {base}/*/{quote(key)} {base}/*/forwarding; do "
             'if [ -e "$f" ]; then d=${f%/*}; v=; '
+            # a kernel entry is a regular file of size 0; anything else bound over one (a
+            # device, gigabytes of file) is not read at all.
+            'if [ -f "$f" ] && ! [ -s "$f" ]; then '
             # dash's read returns 1 on /proc/sys even after a full line: test the value
             '{ IFS= read -r v < "$f"; } 2>/dev/null; [ -n "$v" ] || v=cii:unreadable; '
+            "else v=cii:not-proc; fi; "
             "printf '%s %s %s\\n' \"${d##*/}\" \"${f##*/}\" \"$v\"; fi; done; "
             "else echo cii:missing; fi")
 
@@ -400,6 +404,10 @@ def _per_interface(name: str, family: str, key: str, collected: Collected,
     numbers: dict[str, dict[str, int]] = {}
     for iface, texts in values.items():
         for entry_key, text in texts.items():
+            if text == "cii:not-proc":
+                return ProbeResult.failed(
+                    f"/proc/sys/net/{family}/conf/{iface}/{entry_key} is not a kernel /proc/sys "
+                    "entry (a regular file of size 0); what is there was not read")
             number = kernel_int(text)
             if number is None:
                 return ProbeResult.failed(f"net.{family}.conf.{iface}.{entry_key} is not "

@@ -11,7 +11,8 @@ The consumers are apt and dnf, and both are asked first:
   (``acquire-item.cc``, ``AllowInsecureRepositories``) also honours those globals on their
   own, whatever an entry says, so they count by themselves; ``allow-downgrade-to-insecure``
   alone lets nothing unsigned in (the unsigned check follows it) and is only shown.
-  indextargets runs with ``ReleaseInfo=false`` and no cache file, so nothing is written.
+  indextargets runs with ``ReleaseInfo=false``, no cache file and no lists directory, so
+  nothing is written (not even the temp file apt reads an InRelease through).
   ``apt-config shell …/b`` gives those globals and ``APT::Get::AllowUnauthenticated``
   through apt's own ``StringToBool``. Only ``trusted=`` is not shown by apt for an entry
   it has not fetched; it is read from the one line or stanza apt names
@@ -54,7 +55,10 @@ _SHELL_ARGS = " ".join(f"{var} {key}/b" for var, key in _APT_BOOLS.items())
 
 
 def _snippet(args: Mapping[str, Any]) -> str:
+    # No lists directory: apt would copy each InRelease's signed text to a temp file to
+    # read it, and the entries it uses come from the sources alone.
     indextargets = ("apt-get indextargets -o APT::Get::IndexTargets::ReleaseInfo=false "
+                    "-o Dir::State::Lists=/nonexistent/ "
                     "-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= --format "
                     + "'" + _APT_FORMAT + "'")
     return "; ".join([

@@ -32,13 +32,17 @@ from scanner.probes._sections import section
 SUDOERS = "/etc/sudoers"
 SUDOERS_DIR = "/etc/sudoers.d/"
 SECTION = "sudo"
-# sudo -V prints the version to anyone and, to root, the defaults in effect for root;
+# sudo -V prints the version to anyone and, to root, the defaults in effect for root (its
+# stderr, which quotes sudoers lines it cannot parse, stays on the host);
 # visudo -c (check only, read-only) names the lines sudo drops as syntax errors.
 SUDO_SNIPPET = section(SECTION, (
-    "if command -v sudo >/dev/null 2>&1; then sudo -V 2>&1 </dev/null; "
+    "if command -v sudo >/dev/null 2>&1; then sudo -V 2>/dev/null </dev/null; "
     "else echo 'cii:no-sudo'; fi; "
     "if [ \"$(id -u)\" = 0 ] && command -v visudo >/dev/null 2>&1; then "
-    "echo 'cii:visudo'; visudo -c 2>&1 </dev/null; echo \"cii:visudo-rc $?\"; fi; true"))
+    # visudo echoes each line it refuses, whatever it holds; only its file:line verdicts
+    # (and the exit status) leave the host
+    "echo 'cii:visudo'; { visudo -c </dev/null; echo \"cii:visudo-rc $?\"; } 2>&1 "
+    "| grep -E '^(/|>>>|cii:)'; fi; true"))
 _INCLUDE = re.compile(r"^[@#](include|includedir)[ \t]+(\S+)[ \t]*$")
 _DEFAULTS = re.compile(r"^Defaults(?:([@:!>])(\S+))?[ \t]+(.*)$")
 _SCOPE = {None: "generic", "@": "host", ":": "user", ">": "runas", "!": "command"}

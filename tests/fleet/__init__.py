@@ -328,7 +328,8 @@ class Fleet:
         if host.spec.hostile_output:
             lines += [f"mount --bind /usr/bin/busybox {os.path.realpath('/bin/sh')}",
                       "mount --bind /dev/zero /proc/sys/kernel/randomize_va_space",
-                      f"mount --bind {host.directory / 'huge'} /proc/sys/net/ipv4/ip_forward"]
+                      f"mount --bind {host.directory / 'huge'} "
+                      "/proc/sys/net/ipv4/conf/all/forwarding"]
         lines.append(final)
         return "\n".join(lines)
 
