@@ -23,7 +23,7 @@ from scanner.facts import HostIdentity
 from scanner.findings import HostReport, build_document
 from scanner.scan import report_from_facts
 from scanner.waivers import apply_waivers, parse_waivers_text
-from tests.conftest import facts_from_outputs
+from tests.conftest import TEST_TOKEN, facts_from_outputs
 
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLE_BASELINE = GOLDEN / "sample-baseline.yaml"
@@ -40,7 +40,12 @@ def sshd_outputs() -> dict[str, str]:
 
 
 def _sysctl(name: str, value: str, exit_status: int = 0) -> dict[str, Any]:
-    return {"probe": "sysctl", "args": {"name": name}, "stdout": value + "\n", "exit": exit_status}
+    """The sysctl probe's output for a host whose running value is also what sysctl.d
+    sets at boot (the framing of tests/fixtures/rules/kernel.*.yaml)."""
+    stdout = (f"{TEST_TOKEN} F cii:init\nother\nprocess_api\n\ncii:rc 0\n"
+              f"{TEST_TOKEN} F cii:running\n{value}\n\ncii:rc 0\n"
+              f"{TEST_TOKEN} F /etc/sysctl.d/60-site.conf\n{name} = {value}\n\n")
+    return {"probe": "sysctl", "args": {"name": name}, "stdout": stdout, "exit": exit_status}
 
 
 def _shadow(stat_line: str, exit_status: int = 0) -> dict[str, Any]:
