@@ -183,7 +183,7 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     data: dict[str, Any] = {
         "installed": any(t.endswith("/auditd") for t in tools),
         "auditctl": any(t.endswith("/auditctl") for t in tools),
-        "running": "auditd" in processes,
+        "process": "auditd" in processes,
     }
     unobservable: dict[str, str] = {}
     status = collected.sections.get("status")
@@ -191,7 +191,7 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     problem = _auditctl_problem(status, "-s",
                                 bool(re.search(r"(?m)^enabled \d", status_text)))
     if problem:
-        for name in ("enabled", "failure", "backlog_limit", "lost"):
+        for name in ("enabled", "failure", "backlog_limit", "lost", "running"):
             unobservable[name] = problem
     else:
         values = {}
@@ -200,6 +200,11 @@ def parse_auditd(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             values[name] = value
         for name in ("enabled", "failure", "backlog_limit", "lost"):
             data[name] = to_int(values.get(name))
+        # The kernel sends records to the audit daemon it has registered (audit_pid): a
+        # process that is only named auditd receives nothing.
+        daemon = to_int(values.get("pid"))
+        data["daemon_pid"] = daemon
+        data["running"] = daemon is not None and daemon > 0
     table = _syscall_table(collected)
     rules = collected.sections.get("rules")
     problem = _auditctl_problem(rules, "-l", True)

@@ -218,8 +218,9 @@ def run_case(case: Case, root: Path) -> Outcome:
                    report["message"], report["parameters"], report["evidence"])
 
 
-# Filled as cases run, read by conftest's terminal summary.
-RAN: list[tuple[Case, str]] = []
+# The test item running now (set by conftest): each agreed state is recorded in its
+# user_properties, which reach the controller's terminal summary under pytest-xdist too.
+CURRENT_ITEM: list[Any] = []
 
 
 def check_case(case: Case, root: Path) -> None:
@@ -238,7 +239,9 @@ def check_case(case: Case, root: Path) -> None:
         f"{'compliant' if compliant else 'non-compliant'}, so the verdict must be {expected}; "
         f"the scanner said {outcome.scanner_status}: {outcome.scanner_message}\n"
         f"evidence: {json.dumps(outcome.evidence, default=str)[:1500]}\n{shown}")
-    RAN.append((case, outcome.scanner_status))
+    if CURRENT_ITEM:
+        CURRENT_ITEM[-1].user_properties.append(
+            ("oracle", (case.rule, case.consumer.name, outcome.scanner_status)))
 
 
 def case_id(case: Case) -> str:
