@@ -10,7 +10,9 @@ include files, changes one file, and runs the real parsers and the rule again:
   the host compliant if it were read as active (libpam, shadow-utils, sshd, bash end
   lines at ``\\n`` only and read ``#…`` as a comment);
 * a failing case stays non-pass when the file is converted to CRLF, when blanks are added
-  at line ends, or when one of its lines is repeated right after itself;
+  at line ends, or when one of its lines is repeated right after itself (one exception,
+  proven by the consumer: a CR in a PAM file makes libpam refuse every login, so rules
+  asking whether a login is refused pass there);
 * a passing case whose file is a failing case's file plus some active lines (the lines
   that made the host compliant) does not stay ``pass`` when those lines are commented
   out, with or without blanks or a control character after the ``#``.
@@ -64,7 +66,9 @@ def _file_cases(expect: str) -> list[tuple[str, Case, int, str]]:
     return [(rule, case, index, path)
             for rule, case in _cases() if case["expect"] == expect
             for index, output in enumerate(case.get("outputs", []))
-            for path, content in (output.get("files") or {}).items() if isinstance(content, str)]
+            for path, content in (output.get("files") or {}).items()
+            # cii:NAME frames are command output, not a file any consumer reads
+            if isinstance(content, str) and not path.startswith("cii:")]
 
 
 def _same_file_in(rule: str, path: str, expect: str) -> list[str]:
@@ -164,7 +168,22 @@ def test_crlf_trailing_blanks_or_a_repeated_line_never_make_a_failing_host_pass(
         return "\n".join(lines)
 
     status = _verdict(rule, case, index, path, edit)
+    if status == "pass" and _cr_breaks_the_stack(rule, path, kind, blank):
+        return
     assert status != "pass", f"{rule} [{case['name']}] {path}: {kind} made it pass"
+
+
+# Rules that ask "is this login refused?" of a PAM stack. libpam splits a line at blanks,
+# tabs and \n only, so a CR ends up in the module's name (or type): that module is unknown,
+# the line fails, and the stack refuses every login, the empty password and su to root
+# included. The consumer then really refuses what the rule asks about, so a pass is its
+# verdict (tests/oracle/test_pam.py, state cr-line-fails-the-stack).
+_REFUSAL_RULES = frozenset({"auth.pam-nullok-absent", "auth.su-restricted"})
+
+
+def _cr_breaks_the_stack(rule: str, path: str, kind: str, blank: str) -> bool:
+    adds_cr = kind == "crlf" or (kind == "trailing" and "\r" in blank)
+    return adds_cr and rule in _REFUSAL_RULES and path.startswith("/etc/pam.d/")
 
 
 @pytest.mark.skipif(not PASSING, reason="no passing fixture adds lines to a failing one")
@@ -187,4 +206,4 @@ def test_commenting_out_what_made_a_host_compliant_never_leaves_it_passing(
 def test_the_properties_reach_every_rule_whose_fixtures_read_files() -> None:
     """The properties are not vacuous: they draw from many rules' files."""
     assert len({rule for rule, *_ in FAILING}) >= 15
-    assert len({rule for rule, *_ in PASSING}) >= 5
+    assert len({rule for rule, *_ in PASSING}) >= 4

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from scanner import gate
@@ -226,10 +227,13 @@ def test_cli_malformed_waivers_file_exits_2_before_anything_runs(tmp_path: Path)
 
 
 def test_cli_scan_pipeline_applies_waivers_before_the_gate(tmp_path: Path) -> None:
-    from tests.conftest import facts_from_outputs
+    from tests.conftest import FIXTURES, facts_from_outputs
 
-    facts = facts_from_outputs("debian12", [
-        {"probe": "sysctl", "args": {"name": "net.ipv4.ip_forward"}, "stdout": "1\n"}])
+    # a captured host where one interface forwards (kernel.ip-forward-disabled fails)
+    fixture = yaml.safe_load((FIXTURES / "rules" / "kernel.ip-forward-disabled.yaml")
+                             .read_text(encoding="utf-8"))
+    forwarding = next(c for c in fixture["cases"] if c["name"] == "one-interface-forwards")
+    facts = facts_from_outputs("debian12", forwarding["outputs"])
     facts_file = _write(tmp_path, "facts.json", dumps(facts.to_json()))
     waivers = _write(tmp_path, "waivers.yaml", """\
         waivers:
