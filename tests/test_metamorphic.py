@@ -140,7 +140,12 @@ def test_a_comment_with_a_control_character_never_makes_a_failing_host_pass(
 
     def insert(text: str) -> str:
         lines = _lines(text)
-        lines.insert(where % (len(lines) + 1), "#" + control + line)
+        at = where % (len(lines) + 1)
+        # after a line ending in a backslash the next line continues it (sudoers, PAM,
+        # shells): a line put there is no line of its own, so move past the continuation
+        while 0 < at < len(lines) and lines[at - 1].endswith("\\"):
+            at += 1
+        lines.insert(at, "#" + control + line)
         return "\n".join(lines)
 
     status = _verdict(rule, case, index, path, insert)
