@@ -35,6 +35,7 @@ from scanner.probes.pam.stack import (
     control_text,
     host_pam,
     service_names,
+    weakest_service,
 )
 
 __all__ = ["FAILLOCK_CONF", "FAILLOCK_DEFAULTS", "parse_faillock"]
@@ -123,15 +124,7 @@ def parse_faillock(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         results = {name: faillock_for_service(name, pam) for name in services}
     except (Unreadable, Unmodelled, TooManyWorlds) as exc:
         return ProbeResult.failed(f"lockout cannot be judged: {exc}")
-    broken = [r for r in results.values() if r["problems"]]
-    if broken:
-        return ProbeResult.failed(f"lockout for {broken[0]['service']} cannot be judged: "
-                                  f"{broken[0]['problems'][0]}")
-    weakest = min(results.values(), key=_lockout_strength)
-    data = {key: value for key, value in weakest.items() if key != "problems"}
-    data["services"] = {name: {k: v for k, v in r.items() if k != "problems"}
-                        for name, r in results.items()}
-    return ProbeResult.ok(data)
+    return weakest_service(results, "lockout", _lockout_strength)
 
 
 PROBES = (

@@ -30,6 +30,7 @@ from scanner.probes.pam.stack import (
     Unreadable,
     host_pam,
     service_names,
+    weakest_service,
 )
 
 PWHISTORY_CONF = "/etc/security/pwhistory.conf"
@@ -125,15 +126,7 @@ def parse_pwhistory(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         results = {name: pwhistory_for_service(name, pam) for name in services}
     except (Unreadable, Unmodelled, TooManyWorlds) as exc:
         return ProbeResult.failed(f"password history cannot be judged: {exc}")
-    broken = [r for r in results.values() if r["problems"]]
-    if broken:
-        return ProbeResult.failed(f"password history for {broken[0]['service']} cannot be "
-                                  f"judged: {broken[0]['problems'][0]}")
-    weakest = min(results.values(), key=lambda r: int(r["remember"]))
-    data = {key: value for key, value in weakest.items() if key != "problems"}
-    data["services"] = {name: {k: v for k, v in r.items() if k != "problems"}
-                        for name, r in results.items()}
-    return ProbeResult.ok(data)
+    return weakest_service(results, "password history", lambda r: int(r["remember"]))
 
 
 PROBES = (

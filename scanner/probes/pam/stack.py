@@ -9,7 +9,7 @@ run the stack (:mod:`scanner.probes.pam.questions`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,3 +265,18 @@ PROBES = (
         cap_bytes=2 * 1024 * 1024,
     ),
 )
+
+
+def weakest_service(results: Mapping[str, dict[str, Any]], what: str,
+                    strength: Callable[[dict[str, Any]], Any]) -> ProbeResult:
+    """One setting judged per service: an error naming the first service that cannot be
+    judged, else the weakest service's values with every service's beside them."""
+    broken = [r for r in results.values() if r["problems"]]
+    if broken:
+        return ProbeResult.failed(f"{what} for {broken[0]['service']} cannot be judged: "
+                                  f"{broken[0]['problems'][0]}")
+    weakest = min(results.values(), key=strength)
+    data = {key: value for key, value in weakest.items() if key != "problems"}
+    data["services"] = {name: {k: v for k, v in r.items() if k != "problems"}
+                        for name, r in results.items()}
+    return ProbeResult.ok(data)
