@@ -39,10 +39,11 @@ SUDO_SNIPPET = section(SECTION, (
     "if command -v sudo >/dev/null 2>&1; then sudo -V 2>/dev/null </dev/null; "
     "else echo 'cii:no-sudo'; fi; "
     "if [ \"$(id -u)\" = 0 ] && command -v visudo >/dev/null 2>&1; then "
-    # visudo echoes each line it refuses, whatever it holds; only its file:line verdicts
-    # (and the exit status) leave the host
+    # visudo echoes each line it refuses, whatever it holds (a key's base64 line may start
+    # with '/'); only its "FILE:LINE:" and "FILE: " verdicts, its own complaints and the
+    # exit status leave the host
     "echo 'cii:visudo'; { visudo -c </dev/null; echo \"cii:visudo-rc $?\"; } 2>&1 "
-    "| grep -E '^(/|>>>|cii:)'; fi; true"))
+    "| grep -E '^(/[^ :]*:[0-9]+:|/[^ :]*: |>>> |visudo: |cii:)'; fi; true"))
 _INCLUDE = re.compile(r"^[@#](include|includedir)[ \t]+(\S+)[ \t]*$")
 _DEFAULTS = re.compile(r"^Defaults(?:([@:!>])(\S+))?[ \t]+(.*)$")
 _SCOPE = {None: "generic", "@": "host", ":": "user", ">": "runas", "!": "command"}

@@ -115,8 +115,12 @@ def test_secret_shapes_in_every_file_a_probe_reads_never_leave_the_host(tmp_path
     the shipped baseline's probes read, are masked on the host: absent from the raw
     collector output and from every output written, while the files were still read."""
     key = tmp_path / "planted_key"
-    key_lines = keygen(key, "ed25519")
-    block = key.read_text("utf-8")
+    # a body line that starts with '/' looks like a path to tools that quote what they
+    # refuse (visudo): one is always planted, not left to the random key
+    slash_line = b"/ciiPlantedKeyBody+/0123456789abcdefABCDEF=="
+    key_lines = [*keygen(key, "ed25519"), slash_line]
+    begin, rest = key.read_text("utf-8").split("\n", 1)
+    block = "\n".join([begin, slash_line.decode(), rest])
     etc = tmp_path / "etc"
     paths = _planted_paths(plan_parts(load_baseline().probe_calls()).words)
     assert len(paths) > 30  # every family's files, not a handful
