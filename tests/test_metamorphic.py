@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -140,7 +141,9 @@ def test_a_comment_with_a_control_character_never_makes_a_failing_host_pass(
 
     def insert(text: str) -> str:
         lines = _lines(text)
-        at = where % (len(lines) + 1)
+        # a line put after an unterminated last line gives that line its newline, and
+        # consumers that skip an unterminated line (auditd's get_line) then read it
+        at = where % (len(lines) + (1 if text.endswith("\n") else 0))
         # after a line ending in a backslash the next line continues it (sudoers, PAM,
         # shells): a line put there is no line of its own, so move past the continuation
         while 0 < at < len(lines) and lines[at - 1].endswith("\\"):
@@ -168,14 +171,31 @@ def test_crlf_trailing_blanks_or_a_repeated_line_never_make_a_failing_host_pass(
         if kind == "trailing":
             lines[pick % len(lines)] += blank
             return "\n".join(lines)
-        at = pick % len(lines)
+        # the last line, if unterminated, is not repeated: its first copy would gain a newline
+        at = pick % (len(lines) - (0 if text.endswith("\n") else 1) or 1)
         lines.insert(at, lines[at])  # in place: a repeat elsewhere could change its scope
         return "\n".join(lines)
 
+    if kind == "repeat" and _pam_jumps_count_lines(case["outputs"][index], path):
+        return
     status = _verdict(rule, case, index, path, edit)
     if status == "pass" and _cr_breaks_the_stack(rule, path, kind, blank):
         return
     assert status != "pass", f"{rule} [{case['name']}] {path}: {kind} made it pass"
+
+
+# libpam's [value=N] jumps skip N lines of the whole stack, included files' lines too
+# (pam_handlers.c counts handlers after @include is expanded): a repeated line anywhere in a
+# stack with such a jump moves where it lands. Repeating pam_unix under success=1 makes the
+# right password land on pam_deny, and libpam then refuses every login
+# (tests/oracle/test_pam.py, state repeated-jump-line-refuses-everyone): no neutral edit.
+_NUMERIC_JUMP = re.compile(r"\[[^\]]*=[ \t]*[0-9]")
+
+
+def _pam_jumps_count_lines(output: dict[str, Any], path: str) -> bool:
+    return path.startswith("/etc/pam.d/") and any(
+        isinstance(text, str) and _NUMERIC_JUMP.search(text)
+        for name, text in (output.get("files") or {}).items() if name.startswith("/etc/pam.d/"))
 
 
 # Rules that ask "is this login refused?" of a PAM stack. libpam splits a line at blanks,

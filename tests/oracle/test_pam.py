@@ -255,6 +255,11 @@ LOCKOUT_CASES = [
             "auth sufficient pam_unix.so\n" + FAILLOCK_STACK, LOCK_5),
     lockout("no-authfail-line", "fail", "auth required pam_faillock.so preauth\n"
             + COMMON_AUTH, LOCK_5),
+    # the fixture no-authfail-line with its pam_unix line repeated: success=1 of the first
+    # copy skips the second and lands on pam_deny, so the right password never gets in
+    lockout("repeated-jump-line-refuses-everyone", "pass",
+            "auth required pam_faillock.so preauth\n"
+            "auth [success=1 default=ignore] pam_unix.so\n" + COMMON_AUTH, LOCK_5),
     lockout("authfail-optional-still-counts", "pass",
             "auth required pam_faillock.so preauth\n"
             "auth [success=2 default=ignore] pam_unix.so\n"
