@@ -63,6 +63,10 @@ class Facts:
     collected_at: str
     duration_s: float
     tool_version: str = __version__
+    # False when the collector's output stopped early or a part was killed or cut (the
+    # probes it fed are errors naming why); ``incomplete_reason`` is the one-line why.
+    complete: bool = True
+    incomplete_reason: str | None = None
 
     def result(self, call: ProbeCall) -> ProbeResult | None:
         return self.results.get(call)

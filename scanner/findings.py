@@ -74,6 +74,20 @@ class HostReport:
     duration_s: float = 0.0
     results: tuple[RuleResult, ...] = ()
     probe_errors: Mapping[str, str] = field(default_factory=dict)
+    # True only when the collector's END marker arrived and no part was killed at its
+    # deadline, cut at its cap or never reached; always False for a host not scanned.
+    complete: bool = True
+    # One line: the first / main reason the host's evidence is incomplete.
+    incomplete_reason: str | None = None
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == "scanned" and self.complete
+
+    def why_incomplete(self) -> str | None:
+        if self.is_complete:
+            return None
+        return self.incomplete_reason or self.reason or f"host {self.status}"
 
     def to_json(self) -> dict[str, Any]:
         results = sorted(self.results, key=lambda r: r.rule_id)
@@ -86,6 +100,8 @@ class HostReport:
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
             "probe_errors": dict(sorted(self.probe_errors.items())),
+            "complete": self.is_complete,
+            "incomplete_reason": self.why_incomplete(),
             "summary": summarize_results(r.to_json() for r in results),
             "results": [r.to_json() for r in results],
         }
@@ -103,6 +119,8 @@ class HostReport:
             duration_s=float(data.get("duration_s", 0.0)),
             results=tuple(RuleResult.from_json(r) for r in data.get("results", ())),
             probe_errors=dict(data.get("probe_errors", {})),
+            complete=bool(data.get("complete", data["status"] == "scanned")),
+            incomplete_reason=data.get("incomplete_reason"),
         )
 
 
@@ -193,7 +211,7 @@ def build_document(
 def summarize_document(host_docs: Sequence[Mapping[str, Any]], complete: bool) -> dict[str, Any]:
     host_counts = Counter(h["status"] for h in host_docs)
     totals = summarize_results(r for h in host_docs for r in h["results"])
-    assessed = all(h["status"] == "scanned" for h in host_docs)
+    assessed = all(h["status"] == "scanned" and h.get("complete", True) for h in host_docs)
     no_errors = totals["by_status"]["error"] == 0
     return {
         "hosts": {"total": len(host_docs), **{s: host_counts.get(s, 0) for s in HOST_STATUSES}},

@@ -20,6 +20,14 @@ class RunResult:
     exit_status: int | None
     stderr_tail: str = ""
     hostkey_fingerprint: str | None = None
+    # Why the output stopped before the script ended (per-host budget spent, connection
+    # dropped or reset, channel closed without an exit status, cancelled); None when the
+    # script ran to its end. Once the exec channel has started a transport no longer
+    # raises for mid-output problems: it returns what arrived, with ``cut`` set, so every
+    # part whose frame completed keeps its result.
+    cut: str | None = None
+    # The host status a cut output gives when not one frame arrived ("timeout", "error").
+    cut_status: HostStatus = "error"
 
 
 class TransportError(CiiScanError):
@@ -35,10 +43,12 @@ class Transport(Protocol):
     name: str
 
     def run(self, script: str) -> RunResult:
-        """Run the collector script once; raise TransportError when the host can't be used."""
+        """Run the collector script once; raise TransportError when the host can't be used
+        before any output (unreachable, auth, host key, sudo refusing); a problem once
+        output has started is a RunResult with ``cut`` set."""
         ...
 
     def cancel(self) -> None:
         """Abandon the host from another thread (budget spent, run stopping): whatever
-        :meth:`run` is waiting on is closed or killed, so it returns or raises soon."""
+        :meth:`run` is waiting on is closed or killed, so it returns soon, with the output read so far and ``cut`` set."""
         ...
