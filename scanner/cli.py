@@ -175,7 +175,7 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
         ensure_writable_dir(outdir)
         started = collect.utc_now()
         host = HostIdentity(name="local", address="localhost", transport="local")
-        report, _ = assess(LocalTransport(), host, baseline)
+        report, _ = assess(LocalTransport(timeout_s), host, baseline)
         _progress(f"{report.host.name}: {_host_line(report.to_json())}")
         document = findings.build_document(
             baseline=baseline, hosts=[report], started_at=started,
@@ -229,7 +229,7 @@ def collect_command(target: str | None, user: str | None, port: int | None,
     baseline = load_baseline(baseline_ref, profile)
     if target in (None, "local", "localhost"):
         host = HostIdentity(name="local", address="localhost", transport="local")
-        facts = collect.collect(LocalTransport(), host, baseline.probe_calls())
+        facts = collect.collect(LocalTransport(timeout_s), host, baseline.probe_calls())
         os_data = facts.os
         if os_data and os_data.get("hostname"):
             facts = Facts(HostIdentity(str(os_data["hostname"]), "localhost"), facts.results,
@@ -472,7 +472,8 @@ def _read_evidence(path: Path) -> Facts:
     os_data = facts.os
     name = str(os_data["hostname"]) if os_data and os_data.get("hostname") else path.stem
     return Facts(HostIdentity(name, "offline", transport="offline"), parsed.results,
-                 facts.collected_at, 0.0)
+                 facts.collected_at, 0.0, complete=not parsed.problems,
+                 incomplete_reason=parsed.problems[0] if parsed.problems else None)
 
 
 def _invocation(command: str, fail_on: str | None) -> dict[str, Any]:
@@ -542,8 +543,11 @@ def _host_line(host: Mapping[str, Any]) -> str:
     if host["status"] != "scanned":
         return f"{host['status']}: {host['reason']}"
     counts = host["summary"]["by_status"]
-    return ", ".join(f"{counts[s]} {s.replace('_', '-')}" for s in findings.RULE_STATUSES
+    line = ", ".join(f"{counts[s]} {s.replace('_', '-')}" for s in findings.RULE_STATUSES
                      if counts[s])
+    if not host.get("complete", True):
+        line += f" (incomplete: {host.get('incomplete_reason') or 'unknown reason'})"
+    return line
 
 
 def _text(text: Mapping[str, str], lang: str) -> str:

@@ -107,14 +107,43 @@ cii_go() {{
       printf ' x%s' "$?" >&3; }} 2>/dev/null | head -c "$3" | cii_redact >&4; }} 3>&1 ); }} 4>&1
   cii_s=${{cii_r##*x}}; cii_r=${{cii_r% x*}}; cii_d=${{cii_r##* }}
 }}
+# cii_share: hold cii_to to half of what remains of the host budget (cii_end, seconds
+# since the epoch from date +%s; empty when there is no budget or no usable date, and
+# then each part keeps its own fixed limit). Returns 1 when the budget is spent.
+cii_share() {{
+  [ -n "$cii_end" ] || return 0
+  cii_n=$(date +%s 2>/dev/null)
+  case $cii_n in ''|*[!0-9]*) return 0 ;; esac
+  cii_h=$(( (cii_end - cii_n) / 2 ))
+  [ "$cii_n" -lt "$cii_end" ] || return 1
+  [ "$cii_h" -ge 1 ] || cii_h=1
+  [ "$cii_to" -le "$cii_h" ] || cii_to=$cii_h
+  return 0
+}}
+cii_end=
+cii_b={budget}
+if [ -n "$cii_b" ]; then
+  cii_n=$(date +%s 2>/dev/null)
+  case $cii_n in ''|*[!0-9]*) ;; *) cii_end=$((cii_n + cii_b)) ;; esac
+fi
 cii_i=0
 while [ "$cii_i" -lt {count} ]; do
   cii_limits "$cii_i"
+  if ! cii_share; then
+    printf '\n%s S %s\n' "$CII_M" "$cii_i"
+    cii_i=$((cii_i + 1)); continue
+  fi
   cii_go "$cii_i" "$cii_e" {batch_cap} "$cii_to"
   if [ "$cii_d" = "$((cii_e - 1))" ]; then cii_i=$cii_e; continue; fi
   if [ -n "$cii_d" ]; then cii_i=$((cii_d + 1)); fi
-  # part $cii_i did not finish in the batch: run it alone, within its own limits
+  # part $cii_i did not finish in the batch: run it alone, within its own limits (and
+  # its share of what remains of the budget: a part that hung is not given its full
+  # limit again past that share)
   cii_limits "$cii_i"
+  if ! cii_share; then
+    printf '\n%s S %s\n' "$CII_M" "$cii_i"
+    cii_i=$((cii_i + 1)); continue
+  fi
   cii_go "$cii_i" "$((cii_i + 1))" "$cii_c" "$cii_to"
   [ "$cii_d" = "$cii_i" ] || printf '\n%s X %s %s\n' "$CII_M" "$cii_i" "$cii_s"
   cii_i=$((cii_i + 1))
@@ -313,16 +342,23 @@ def _part_chunks(parts: Sequence[Part]) -> list[str]:
     return chunks
 
 
-def build_script(calls: Sequence[ProbeCall], token: str) -> str:
-    """The collector script for these probe calls, framed with ``token``."""
+def build_script(calls: Sequence[ProbeCall], token: str, budget_s: float | None = None) -> str:
+    """The collector script for these probe calls, framed with ``token``.
+
+    ``budget_s`` is the time the script may take on the host (the per-host --timeout less
+    a margin for connect and transfer): each batch's time limit is then at most half of
+    what remains, and once it is spent the parts not yet run are skipped (an ``S`` frame
+    each), so a hung part costs its share and the rest still run."""
     if not TOKEN_PATTERN.fullmatch(token):
         raise ValueError("collector token must come from new_token()")
     compiled = _compiled(calls)
+    budget = "" if budget_s is None else str(max(1, int(budget_s)))
     return "\n".join([
         _PRELUDE.format(version=__version__, token=token, sed_program=quote(SED_PROGRAM)),
         compiled.body,
         _DRIVER.format(chunks=" ".join(f'"$cii_p{n}"' for n in range(compiled.chunks)),
-                       count=len(compiled.plan.parts), batch_cap=BATCH_CAP_BYTES)])
+                       count=len(compiled.plan.parts), batch_cap=BATCH_CAP_BYTES,
+                       budget=budget)])
 
 
 @dataclass(frozen=True)
@@ -330,6 +366,9 @@ class ParsedOutput:
     results: dict[ProbeCall, ProbeResult]
     complete: bool  # the END marker was seen
     frames_seen: int  # parts whose output began; 0 means the script never ran
+    # Why the evidence is incomplete, main reason first: parts never run (budget spent,
+    # output cut), killed at their deadline or cut at their cap. Empty: nothing missing.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -340,13 +379,18 @@ class _PartOutput:
     problem: str | None = None  # the output cannot be trusted, and why
 
 
-def _part_outputs(output: bytes, parts: Sequence[Part], token: str) -> dict[int, _PartOutput]:
-    """Each begun part's output, from its last attempt (a rerun follows a cut batch)."""
+def _part_outputs(output: bytes, parts: Sequence[Part], token: str,
+                  skipped: set[int] | None = None) -> dict[int, _PartOutput]:
+    """Each begun part's output, from its last attempt (a rerun follows a cut batch).
+
+    Parts the host skipped because its budget was spent are added to ``skipped``."""
+    if skipped is None:
+        skipped = set()
     mark = re.escape(token.encode())
     # A frame starts after a newline of its own, or after the one that ended the previous
     # frame: a batch cut right after "E N S" (before its newline) is followed by the
     # rerun's "\nTOKEN B", whose newline the E frame then consumed.
-    frame = re.compile(rb"(?:\n|(?<=\n))" + mark + rb" (B|E|X) (\d{1,6})(?: (\d{0,3}))?\n|\n"
+    frame = re.compile(rb"(?:\n|(?<=\n))" + mark + rb" (B|E|X|S) (\d{1,6})(?: (\d{0,3}))?\n|\n"
                        + mark + rb" END\n")
     found: dict[int, _PartOutput] = {}
     open_part: tuple[int, int] | None = None  # (part, where its payload starts)
@@ -365,6 +409,9 @@ def _part_outputs(output: bytes, parts: Sequence[Part], token: str) -> dict[int,
         index = int(match.group(2)) if kind is not None else -1
         if not 0 <= index < len(parts):  # END, or a part number this plan does not have
             close(match.start(), None)
+        elif kind == b"S":  # skipped: the host budget was spent before it started
+            close(match.start(), None)
+            skipped.add(index)
         elif kind == b"B":
             close(match.start(), None)
             open_part = (index, match.end())
@@ -398,9 +445,9 @@ def _word_outputs(plan: Plan, outputs: dict[int, _PartOutput],
 
 
 def _assemble(call: ProbeCall, pieces: Sequence[_PartOutput | None], own: _PartOutput | None,
-              token: str) -> ProbeResult:
+              token: str, missing_why: str) -> ProbeResult:
     if any(piece is None for piece in pieces):
-        return ProbeResult.failed("the collector never reached this probe (output ended early)")
+        return ProbeResult.failed(f"not collected: {missing_why}")
     done = [piece for piece in pieces if piece is not None]
     problems = [piece.problem for piece in done if piece.problem]
     if problems:
@@ -422,23 +469,68 @@ def _assemble(call: ProbeCall, pieces: Sequence[_PartOutput | None], own: _PartO
                                             token=token))
 
 
-def parse_output(output: bytes, calls: Sequence[ProbeCall], token: str) -> ParsedOutput:
+_NEVER_REACHED = "the collector never reached this probe (output ended early)"
+_BUDGET_SPENT = "the per-host budget was spent on the host before this probe's part started"
+
+
+def parse_output(output: bytes, calls: Sequence[ProbeCall], token: str, *,
+                 cut: str | None = None) -> ParsedOutput:
     """Recover each call's output from the collector's stdout and interpret it.
 
-    Secret shapes are masked again first (:mod:`scanner.redact`), byte for byte, for
-    output from a host without ``sed`` or captured by hand."""
+    ``cut`` is the transport's reason the output stopped early (budget spent, connection
+    dropped); probes whose parts never arrived are errors naming it. Only frames that
+    completed give results. Secret shapes are masked again first (:mod:`scanner.redact`),
+    byte for byte, for output from a host without ``sed`` or captured by hand."""
     output = redact(output)
     plan = plan_parts(calls)
-    outputs = _part_outputs(output, plan.parts, token)
+    skipped: set[int] = set()
+    outputs = _part_outputs(output, plan.parts, token, skipped)
     words = _word_outputs(plan, outputs, token)
     complete = re.search(rb"\n" + re.escape(token.encode()) + rb" END\n", output) is not None
     results = {}
     for index, call in enumerate(calls):
-        pieces = [outputs.get(part) for part in plan.uses[index]]
+        used = list(plan.uses[index])
+        pieces = [outputs.get(part) for part in used]
+        if plan.word_uses[index] and plan.files_part is not None:
+            used.append(plan.files_part)
         pieces += [words.get(word) for word in plan.word_uses[index]]
         own = plan.own[index]
-        results[call] = _assemble(call, pieces, None if own is None else outputs.get(own), token)
-    return ParsedOutput(results, complete, len(outputs))
+        if any(part in skipped and part not in outputs for part in used):
+            why = _BUDGET_SPENT
+        else:
+            why = f"{cut} (the collector never reached this probe)" if cut else _NEVER_REACHED
+        results[call] = _assemble(call, pieces, None if own is None else outputs.get(own),
+                                  token, why)
+    problems = _problems(plan, outputs, words, skipped, complete, cut)
+    return ParsedOutput(results, complete, len(outputs), problems)
+
+
+def _problems(plan: Plan, outputs: dict[int, _PartOutput], words: dict[int, _PartOutput],
+              skipped: set[int], complete: bool, cut: str | None) -> tuple[str, ...]:
+    """One line per reason the evidence is incomplete, the main reason first."""
+    found: list[str] = []
+    missing = [n for n in range(len(plan.parts)) if n not in outputs]
+    total = len(plan.parts)
+    if missing or not complete:
+        base = cut or ("per-host budget spent on the host" if skipped
+                       else "collector output ended before its END marker")
+        found.append(f"{base}: {len(missing)} of {total} parts never ran" if missing else base)
+    for number, part in enumerate(plan.parts):
+        got = outputs.get(number)
+        if got is None:
+            continue
+        if got.exit_status is None:
+            found.append(f"part {part.label!r} was cut off mid-output")
+        elif got.exit_status in (124, 137):
+            found.append(f"part {part.label!r} was killed at its deadline")
+        elif got.truncated:
+            found.append(f"part {part.label!r} output was cut at its cap of "
+                         f"{part.cap_bytes} bytes")
+    read = outputs.get(plan.files_part) if plan.files_part is not None else None
+    if read is not None and read.exit_status == 0 and not read.truncated:
+        found += [f"{plan.words[word]} was read only up to its cap of {plan.file_cap} bytes"
+                  for word, dump in sorted(words.items()) if dump.truncated]
+    return tuple(found)
 
 
 def parse_standalone(output: bytes, source: str) -> tuple[list[ProbeCall], ParsedOutput]:
@@ -470,18 +562,34 @@ def utc_now() -> str:
 def collect(transport: Transport, host: HostIdentity, calls: Sequence[ProbeCall]) -> Facts:
     """Run the collector once through ``transport``; raise TransportError if it never ran."""
     token = new_token()
-    script = build_script(calls, token)
+    budget = getattr(transport, "script_budget_s", None)
+    script = build_script(calls, token, budget if isinstance(budget, (int, float)) else None)
     collected_at = utc_now()
     started = time.monotonic()
     result = transport.run(script)
-    parsed = parse_output(result.stdout, calls, token)
+    parsed = parse_output(result.stdout, calls, token, cut=result.cut)
     if parsed.frames_seen == 0:
+        if result.cut:
+            raise TransportError(result.cut_status, result.cut)
         why = first_line(result.stderr_tail) or f"exit status {result.exit_status}"
         raise TransportError("error", f"the collector script did not run: {why}")
+    problems = parsed.problems
+    if not problems and result.cut:
+        problems = (result.cut,)
     return Facts(
         host=replace(host, hostkey_fingerprint=result.hostkey_fingerprint
                      or host.hostkey_fingerprint),
         results=parsed.results,
         collected_at=collected_at,
         duration_s=time.monotonic() - started,
+        complete=not problems,
+        incomplete_reason=_one_reason(problems),
     )
+
+
+def _one_reason(problems: Sequence[str]) -> str | None:
+    """The main reason, and how many more there are, as one line."""
+    if not problems:
+        return None
+    more = len(problems) - 1
+    return problems[0] + (f" (and {more} more)" if more else "")

@@ -122,12 +122,18 @@ class Facts:
                 results[call] = ProbeResult.ok(entry.get("data"))
             else:
                 results[call] = ProbeResult(entry["status"], None, entry.get("reason", ""))
+        # The document keeps no completeness field of its own: a probe whose part never
+        # arrived says so in its reason, and that is enough to tell.
+        lost = sorted(r.error for r in results.values()
+                      if r.error and r.error.startswith("not collected:"))
         return Facts(
             host=HostIdentity.from_json(data["host"]),
             results=results,
             collected_at=data["collected_at"],
             duration_s=float(data.get("duration_s", 0.0)),
             tool_version=data["tool"]["version"],
+            complete=not lost,
+            incomplete_reason=f"{len(lost)} probe(s) {lost[0]}" if lost else None,
         )
 
 

@@ -32,6 +32,8 @@ def report_from_facts(baseline: Baseline, facts: Facts) -> HostReport:
         duration_s=facts.duration_s,
         results=tuple(evaluate(baseline, facts)),
         probe_errors=probe_errors,
+        complete=facts.complete,
+        incomplete_reason=facts.incomplete_reason,
     )
 
 

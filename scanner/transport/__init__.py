@@ -50,5 +50,6 @@ class Transport(Protocol):
 
     def cancel(self) -> None:
         """Abandon the host from another thread (budget spent, run stopping): whatever
-        :meth:`run` is waiting on is closed or killed, so it returns soon, with the output read so far and ``cut`` set."""
+        :meth:`run` is waiting on is closed or killed, so it returns soon, with the output
+        read so far and ``cut`` set."""
         ...

@@ -32,7 +32,7 @@ from scanner.errors import InputError
 from scanner.inventory import Target, parse_target
 from scanner.lines import split_lines
 from scanner.probes._common import first_line
-from scanner.transport import RunResult, TransportError
+from scanner.transport import HostStatus, RunResult, TransportError
 
 DEFAULT_PORT = 22
 STDERR_TAIL_BYTES = 2000
@@ -305,16 +305,25 @@ class SshTransport:
 
     # -- public
 
+    @property
+    def script_budget_s(self) -> float:
+        """The host budget handed to the script: --timeout less room for connecting,
+        authenticating and sending the script and the last output."""
+        timeout = self.settings.timeout_s
+        return max(1.0, timeout - max(3.0, timeout * 0.15))
+
     def run(self, script: str) -> RunResult:
         with self.connected() as (transport, host_fingerprint):
-            stdout, stderr, status = self.execute(transport, script.encode("utf-8"))
+            stdout, stderr, status, cut = self.execute(transport, script.encode("utf-8"))
         if self.sudo and status not in (0, None) and not stdout.strip():
             sudo_lines = [ln.strip() for ln in split_lines(stderr) if "sudo" in ln.lower()]
             why = (sudo_lines[-1][:200] if sudo_lines else first_line(stderr)) or \
                 f"exit status {status}"
             raise TransportError("error", f"sudo -n could not run the collector: {why}")
         return RunResult(stdout=stdout, exit_status=status, stderr_tail=stderr,
-                         hostkey_fingerprint=host_fingerprint)
+                         hostkey_fingerprint=host_fingerprint,
+                         cut=None if cut is None else cut[1],
+                         cut_status="error" if cut is None else cut[0])
 
     @contextlib.contextmanager
     def connected(self) -> Iterator[tuple[paramiko.Transport, str]]:
@@ -499,9 +508,13 @@ class SshTransport:
 
     # -- the one exec
 
-    def execute(self, transport: paramiko.Transport,
-                script: bytes) -> tuple[bytes, str, int | None]:
-        """One exec channel: ``script`` on stdin of ``sh -s``; (stdout, stderr tail, status)."""
+    def execute(self, transport: paramiko.Transport, script: bytes) -> tuple[
+            bytes, str, int | None, tuple[HostStatus, str] | None]:
+        """One exec channel: ``script`` on stdin of ``sh -s``.
+
+        Returns (stdout, stderr tail, exit status, cut): once the channel has started,
+        a budget spent, a cancel, a dropped connection or too much output end the read
+        and return what arrived, with ``cut`` = (host status, why)."""
         channel = transport.open_session(timeout=self._check_budget())
         self._opened.append(channel)
         channel.exec_command(SUDO_COMMAND if self.sudo else COMMAND)
@@ -515,34 +528,71 @@ class SshTransport:
             # The remote command ended before it read the whole script (sudo refusing,
             # a broken shell): what it printed and its exit status say why.
             pass
-        limit = self.settings.max_output_bytes
         chunks: list[bytes] = []
+        stderr_box = [b""]
+        cut = self._read_all(channel, chunks, stderr_box)
+        status: int | None = None
+        if cut is None:
+            if not channel.status_event.wait(max(0.0, min(self._remaining(), 5.0))):
+                cut = self._why_stopped() or ("error", "the channel closed without an exit "
+                                              "status (output may be incomplete)")
+            elif channel.exit_status_ready():
+                status = channel.recv_exit_status()
+                if status == -1:  # paramiko: the channel closed and no status came
+                    status = None
+                    cut = ("error", "the channel closed without an exit status")
+        with contextlib.suppress(Exception):
+            while channel.recv_stderr_ready():
+                stderr_box[0] = (stderr_box[0] + channel.recv_stderr(65536))[-STDERR_TAIL_BYTES:]
+        text = stderr_box[0].decode("utf-8", errors="replace").strip()
+        return b"".join(chunks), text, status, cut
+
+    def _why_stopped(self) -> tuple[HostStatus, str] | None:
+        if self._cancelled.is_set():
+            return ("timeout", f"cancelled: the {self.settings.timeout_s:g} s per-host budget "
+                    "was spent or the run stopped")
+        if self._remaining() <= 0:
+            return ("timeout", f"per-host budget of {self.settings.timeout_s:g} s spent")
+        return None
+
+    def _read_all(self, channel: paramiko.Channel, chunks: list[bytes],
+                  stderr_box: list[bytes]) -> tuple[HostStatus, str] | None:
+        """Read stdout into ``chunks`` until EOF (None) or a reason to stop (the cut)."""
+        limit = self.settings.max_output_bytes
         total = 0
-        stderr_tail = b""
         while True:
-            remaining = self._check_budget()
-            channel.settimeout(min(READ_SLICE_S, remaining))
+            stopped = self._why_stopped()
+            if stopped is not None:
+                return stopped
+            channel.settimeout(min(READ_SLICE_S, self._remaining()))
             try:
                 data = channel.recv(65536)
+                while channel.recv_stderr_ready():
+                    stderr_box[0] = (stderr_box[0]
+                                     + channel.recv_stderr(65536))[-STDERR_TAIL_BYTES:]
             except TimeoutError:
-                data = None
-            while channel.recv_stderr_ready():
-                stderr_tail = (stderr_tail + channel.recv_stderr(65536))[-STDERR_TAIL_BYTES:]
+                continue
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                return self._why_stopped() or ("error", "the connection dropped mid-output: "
+                                               f"{_one_line(exc)}")
             if data == b"":
-                break
-            if data:
-                chunks.append(data)
-                total += len(data)
-                if total > limit:
-                    raise TransportError("error", f"the host sent more than {limit} bytes of "
-                                         "collector output; refused")
-        if not channel.status_event.wait(max(0.0, min(self._remaining(), 5.0))):
-            self._check_budget()
-        status = channel.recv_exit_status() if channel.exit_status_ready() else None
-        while channel.recv_stderr_ready():
-            stderr_tail = (stderr_tail + channel.recv_stderr(65536))[-STDERR_TAIL_BYTES:]
-        text = stderr_tail.decode("utf-8", errors="replace").strip()
-        return b"".join(chunks), text, status
+                if channel.exit_status_ready() and not self._cancelled.is_set():
+                    return None
+                if self._cancelled.is_set() or not transport_alive(channel):
+                    return self._why_stopped() or ("error", "the connection dropped "
+                                                   "mid-output")
+                return None
+            chunks.append(data)
+            total += len(data)
+            if total > limit:
+                return ("error", f"the host sent more than {limit} bytes of collector "
+                        "output; the rest was refused")
+
+
+def transport_alive(channel: paramiko.Channel) -> bool:
+    """False when the SSH connection under ``channel`` has gone (reset, closed)."""
+    transport = channel.get_transport()
+    return transport is not None and transport.is_active()
 
 
 def _one_line(exc: BaseException) -> str:
