@@ -199,6 +199,9 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
         for report in sorted(outcome.reports, key=lambda r: r.host.name):
             if report.status != "scanned":
                 _progress(f"{report.host.name}: {report.status}: {report.reason}")
+            elif not report.is_complete:
+                _progress(f"{report.host.name}: scanned, incomplete: "
+                          f"{report.why_incomplete()}")
         if outcome.interrupted:
             _progress("interrupted: findings cover the hosts that finished; run again with "
                       "--resume to scan the rest")

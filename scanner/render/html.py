@@ -186,6 +186,8 @@ def _host_view(index: int, host: Mapping[str, Any], rules: Mapping[str, Mapping[
         "search": search,
         "status": host["status"],
         "reason": host["reason"],
+        "complete": host.get("complete", host["status"] == "scanned"),
+        "incomplete_reason": host.get("incomplete_reason") or "",
         "os": os_data.get("pretty_name") or os_data.get("id") or "",
         "facts_digest": host.get("facts_digest") or "",
         "duration_s": host.get("duration_s", 0),
