@@ -102,29 +102,37 @@ _DRIVER = r"""# cii_go FIRST END BYTES SECONDS: run parts FIRST..END-1 as one ba
 # last part that finished, or empty) and cii_s (the batch's exit status).
 cii_go() {{
   {{ cii_r=$( {{ {{ if [ -n "$cii_t" ]; then
-        timeout -k 5 "$4" sh -c "$cii_inner" cii "$1" "$2" {chunks}
-      else sh -c "$cii_inner" cii "$1" "$2" {chunks}; fi
-      printf ' x%s' "$?" >&3; }} 2>/dev/null | head -c "$3" | cii_redact >&4; }} 3>&1 ); }} 4>&1
+        timeout -k "$cii_k" "$4" sh -c "$cii_inner" cii "$1" "$2" {chunks} &
+        cii_tp=$!; wait "$cii_tp"; cii_x=$?
+        # timeout is its process group's leader: a tool that ignored its TERM outlives
+        # it there, holding this pipe open; once it timed out, nothing there may stay
+        case $cii_x in 124|137) kill -9 -"$cii_tp" 2>/dev/null ;; esac
+      else sh -c "$cii_inner" cii "$1" "$2" {chunks}; cii_x=$?; fi
+      printf ' x%s' "$cii_x" >&3; }} 2>/dev/null | head -c "$3" | cii_redact >&4; }} 3>&1 ); }} 4>&1
   cii_s=${{cii_r##*x}}; cii_r=${{cii_r% x*}}; cii_d=${{cii_r##* }}
 }}
-# cii_share: hold cii_to to half of what remains of the host budget (cii_end, seconds
-# since the epoch from date +%s; empty when there is no budget or no usable date, and
-# then each part keeps its own fixed limit). Returns 1 when the budget is spent.
+# cii_share: hold cii_to to half of what remains of the host budget, less the kill
+# grace (cii_end, seconds since the epoch from date +%s; empty when there is no budget
+# or no usable date, and then each part keeps its own fixed limit). Sets cii_sh when
+# the share, not the part's own limit, is the deadline. Returns 1 when the budget is
+# spent.
 cii_share() {{
+  cii_sh=
   [ -n "$cii_end" ] || return 0
   cii_n=$(date +%s 2>/dev/null)
   case $cii_n in ''|*[!0-9]*) return 0 ;; esac
-  cii_h=$(( (cii_end - cii_n) / 2 ))
   [ "$cii_n" -lt "$cii_end" ] || return 1
+  cii_h=$(( (cii_end - cii_n) / 2 - cii_k ))
   [ "$cii_h" -ge 1 ] || cii_h=1
-  [ "$cii_to" -le "$cii_h" ] || cii_to=$cii_h
+  if [ "$cii_to" -gt "$cii_h" ]; then cii_to=$cii_h; cii_sh=1; fi
   return 0
 }}
 cii_end=
+cii_k=5
 cii_b={budget}
 if [ -n "$cii_b" ]; then
   cii_n=$(date +%s 2>/dev/null)
-  case $cii_n in ''|*[!0-9]*) ;; *) cii_end=$((cii_n + cii_b)) ;; esac
+  case $cii_n in ''|*[!0-9]*) ;; *) cii_end=$((cii_n + cii_b)); cii_k=1 ;; esac
 fi
 cii_i=0
 while [ "$cii_i" -lt {count} ]; do
@@ -136,9 +144,13 @@ while [ "$cii_i" -lt {count} ]; do
   cii_go "$cii_i" "$cii_e" {batch_cap} "$cii_to"
   if [ "$cii_d" = "$((cii_e - 1))" ]; then cii_i=$cii_e; continue; fi
   if [ -n "$cii_d" ]; then cii_i=$((cii_d + 1)); fi
-  # part $cii_i did not finish in the batch: run it alone, within its own limits (and
-  # its share of what remains of the budget: a part that hung is not given its full
-  # limit again past that share)
+  # part $cii_i did not finish in the batch. Killed at its share of the budget: it had
+  # its time, it is not given more. Else (its own limit, or a flood cut the batch) it
+  # runs again alone, within its own limits and its share of what remains.
+  case $cii_sh$cii_s in 1124|1137)
+    printf '\n%s X %s %s\n' "$CII_M" "$cii_i" "$cii_s"
+    cii_i=$((cii_i + 1)); continue ;;
+  esac
   cii_limits "$cii_i"
   if ! cii_share; then
     printf '\n%s S %s\n' "$CII_M" "$cii_i"
