@@ -314,7 +314,7 @@ class SshTransport:
 
     def run(self, script: str) -> RunResult:
         with self.connected() as (transport, host_fingerprint):
-            stdout, stderr, status, cut = self.execute(transport, script.encode("utf-8"))
+            stdout, stderr, status, cut = self.execute_partial(transport, script.encode("utf-8"))
         if self.sudo and status not in (0, None) and not stdout.strip():
             sudo_lines = [ln.strip() for ln in split_lines(stderr) if "sudo" in ln.lower()]
             why = (sudo_lines[-1][:200] if sudo_lines else first_line(stderr)) or \
@@ -508,7 +508,18 @@ class SshTransport:
 
     # -- the one exec
 
-    def execute(self, transport: paramiko.Transport, script: bytes) -> tuple[
+    def execute(self, transport: paramiko.Transport,
+                script: bytes) -> tuple[bytes, str, int | None]:
+        """One exec channel: ``script`` on stdin of ``sh -s``; (stdout, stderr tail, status).
+
+        All or nothing: an output that was cut raises TransportError (see
+        :meth:`execute_partial`, which :meth:`run` uses, for what arrived before)."""
+        stdout, stderr, status, cut = self.execute_partial(transport, script)
+        if cut is not None:
+            raise TransportError(cut[0], cut[1])
+        return stdout, stderr, status
+
+    def execute_partial(self, transport: paramiko.Transport, script: bytes) -> tuple[
             bytes, str, int | None, tuple[HostStatus, str] | None]:
         """One exec channel: ``script`` on stdin of ``sh -s``.
 
