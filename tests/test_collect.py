@@ -359,3 +359,87 @@ def test_parts_run_in_the_batch_shell_set_every_variable_they_read() -> None:
 def test_sh_that_could_end_or_change_the_batch_shell_gets_a_subshell(text: str,
                                                                      isolated: bool) -> None:
     assert runs_in_subshell(text) is isolated
+
+
+def test_a_hung_part_costs_only_its_share_of_the_host_budget(
+    patch_probe: Callable[..., None],
+) -> None:
+    """With a host budget, a part that hangs is killed at half of what remains (not its
+    own 60 s), is not given time again, and the parts after it still run."""
+    patch_probe("os", snippet=lambda args: "trap '' TERM; while :; do sleep 1; done")
+    group = ProbeCall.of("file", {"path": "/etc/group"})
+    calls = [PASSWD, OS, group]
+    token = new_token()
+    done = subprocess.run(["sh", "-s"], input=build_script(calls, token, budget_s=8).encode(),
+                          capture_output=True, timeout=60, check=False)
+    parsed = parse_output(done.stdout, calls, token)
+    assert parsed.complete  # the END marker came, within the budget
+    assert parsed.results[OS].status == "error"
+    assert parsed.results[PASSWD].status == "ok"
+    assert parsed.results[group].status == "ok"
+    assert done.stdout.count(f"{token} B 1\n".encode()) <= 1  # no second run of the hang
+    assert any("killed at its deadline" in why for why in parsed.problems), parsed.problems
+
+
+def test_parts_past_a_spent_budget_are_not_collected_naming_it() -> None:
+    token = new_token()
+    calls = [OS, PASSWD]
+    plan = plan_parts(calls)
+    first = plan.own[0]
+    assert first is not None
+    output = run_script(build_script(calls, token))
+    head = output[: output.index(f"{token} E {first} ".encode())]
+    head = head[: head.rindex(b"\n") + 1] + f"{token} E {first} 0\n".encode()
+    skipped = b"".join(f"\n{token} S {n}\n".encode() for n in range(len(plan.parts))
+                       if n != first)
+    # only os's own part ran; the host skipped the rest, its budget spent
+    parsed = parse_output(head + skipped + f"\n{token} END\n".encode(), calls, token)
+    assert parsed.results[PASSWD].status == "error"
+    assert (parsed.results[PASSWD].error or "").startswith("not collected: ")
+    assert "budget" in (parsed.results[PASSWD].error or "")
+    assert parsed.problems and "budget" in parsed.problems[0]
+
+
+def test_output_cut_by_the_transport_names_the_cut() -> None:
+    token = new_token()
+    output = run_script(build_script([OS, PASSWD], token))
+    cut = output[: output.index(f"{token} B 1".encode())]
+    parsed = parse_output(cut, [OS, PASSWD], token, cut="the connection dropped mid-output")
+    assert not parsed.complete
+    assert parsed.results[OS].status == "ok"  # its frame completed: it keeps its result
+    assert "the connection dropped" in (parsed.results[PASSWD].error or "")
+    assert parsed.problems[0].startswith("the connection dropped mid-output: 1 of 2")
+
+
+def test_local_transport_at_its_deadline_keeps_what_arrived(
+    patch_probe: Callable[..., None],
+) -> None:
+    """The local scan honours its timeout like a remote one: the process group is killed
+    at the deadline, and the host is still scanned from the frames that completed."""
+    patch_probe("os", snippet=lambda args: "trap '' TERM; while :; do sleep 1; done")
+    patch_probe("file", timeout_s=5)  # a shorter limit runs first: the file read, then os
+    calls = [PASSWD, OS]
+    assert LocalTransport(timeout_s=3).script_budget_s < 3
+
+    class NoScriptBudget(LocalTransport):
+        """The script's own budget left out (as on a host without date +%s): the
+        transport's deadline must cut it."""
+
+        script_budget_s = None  # type: ignore[assignment]
+
+    facts = collect(NoScriptBudget(timeout_s=3), HostIdentity("local", "localhost"), calls)
+    assert facts.results[PASSWD].status == "ok"
+    assert facts.results[OS].status == "error"
+    assert not facts.complete
+    assert "budget of 3 s spent" in (facts.incomplete_reason or "")
+    assert facts.duration_s < 15
+
+
+def test_local_transport_cancel_returns_partial_output() -> None:
+    import threading
+
+    transport = LocalTransport(timeout_s=60)
+    threading.Timer(1.0, transport.cancel).start()
+    result = transport.run("echo first; sleep 30; echo never\n")
+    assert result.stdout == b"first\n"
+    assert result.cut is not None and "cancelled" in result.cut

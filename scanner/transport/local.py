@@ -81,7 +81,8 @@ class LocalTransport:
         if cut is not None:
             status = None
         return RunResult(stdout=stdout, exit_status=status, stderr_tail=tail, cut=cut,
-                         cut_status="timeout" if cut and "budget" in cut else "error")
+                         cut_status="timeout" if cut and ("budget" in cut or cut.startswith("cancelled"))
+                         else "error")
 
     def _read(self, process: subprocess.Popen[bytes],
               deadline: float) -> tuple[bytes, bytes, str | None]:
@@ -115,6 +116,8 @@ class LocalTransport:
                                 "bytes; the rest was not read")
                     else:
                         stderr = (stderr + data)[-STDERR_TAIL_BYTES:]
+        if self._cancelled.is_set():  # the kill closed the pipes: not the script's end
+            return b"".join(chunks), stderr, "cancelled: the run stopped this host"
         return b"".join(chunks), stderr, None
 
     def cancel(self) -> None:
