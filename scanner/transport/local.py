@@ -80,9 +80,9 @@ class LocalTransport:
         tail = stderr[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace").strip()
         if cut is not None:
             status = None
+        timed_out = cut is not None and ("budget" in cut or cut.startswith("cancelled"))
         return RunResult(stdout=stdout, exit_status=status, stderr_tail=tail, cut=cut,
-                         cut_status="timeout" if cut and ("budget" in cut or cut.startswith("cancelled"))
-                         else "error")
+                         cut_status="timeout" if timed_out else "error")
 
     def _read(self, process: subprocess.Popen[bytes],
               deadline: float) -> tuple[bytes, bytes, str | None]:
