@@ -86,10 +86,12 @@ else cii_redact() {{ cat; }}; fi
 """
 
 # Runs parts $1 up to (not including) $2; the rest of the arguments define the part
-# functions. After each part it reports the part's number on fd 3.
+# functions. After each part it reports the part's number on fd 3; under a host budget
+# (CII_TB set) also, before it, the time it began (s<seconds>).
 _INNER = r"""cii_i=$1; cii_e=$2; shift 2
 for cii_c in "$@"; do eval "$cii_c"; done
 while [ "$cii_i" -lt "$cii_e" ]; do
+  [ -z "$CII_TB" ] || printf ' s%s' "$(date +%s 2>/dev/null)" >&3
   printf '\n%s B %s\n' "$CII_M" "$cii_i"
   "cii_p$cii_i" </dev/null
   printf '\n%s E %s %s\n' "$CII_M" "$cii_i" "$?"
@@ -99,7 +101,8 @@ done
 """
 
 _DRIVER = r"""# cii_go FIRST END BYTES SECONDS: run parts FIRST..END-1 as one batch. Sets cii_d (the
-# last part that finished, or empty) and cii_s (the batch's exit status).
+# last part that finished, or empty), cii_s (the batch's exit status) and cii_ps (when
+# the part that did not finish began; empty without a budget).
 cii_go() {{
   {{ cii_r=$( {{ {{ if [ -n "$cii_t" ]; then
         timeout -k "$cii_k" "$4" sh -c "$cii_inner" cii "$1" "$2" {chunks} &
@@ -109,7 +112,9 @@ cii_go() {{
         case $cii_x in 124|137) kill -9 -"$cii_tp" 2>/dev/null ;; esac
       else sh -c "$cii_inner" cii "$1" "$2" {chunks}; cii_x=$?; fi
       printf ' x%s' "$cii_x" >&3; }} 2>/dev/null | head -c "$3" | cii_redact >&4; }} 3>&1 ); }} 4>&1
-  cii_s=${{cii_r##*x}}; cii_r=${{cii_r% x*}}; cii_d=${{cii_r##* }}
+  cii_s=${{cii_r##*x}}; cii_r=${{cii_r% x*}}; cii_ps=
+  case ${{cii_r##* }} in s*) cii_ps=${{cii_r##* s}}; cii_r=${{cii_r% s*}} ;; esac
+  cii_d=${{cii_r##* }}
 }}
 # cii_share: hold cii_to to half of what remains of the host budget, less the kill
 # grace (cii_end, seconds since the epoch from date +%s; empty when there is no budget
@@ -129,10 +134,14 @@ cii_share() {{
 }}
 cii_end=
 cii_k=5
+unset CII_TB
 cii_b={budget}
 if [ -n "$cii_b" ]; then
   cii_n=$(date +%s 2>/dev/null)
-  case $cii_n in ''|*[!0-9]*) ;; *) cii_end=$((cii_n + cii_b)); cii_k=1 ;; esac
+  case $cii_n in
+    ''|*[!0-9]*) ;;
+    *) cii_end=$((cii_n + cii_b)); cii_k=1; CII_TB=1; export CII_TB ;;
+  esac
 fi
 cii_i=0
 while [ "$cii_i" -lt {count} ]; do
@@ -141,15 +150,22 @@ while [ "$cii_i" -lt {count} ]; do
     printf '\n%s S %s\n' "$CII_M" "$cii_i"
     cii_i=$((cii_i + 1)); continue
   fi
+  cii_bt=$cii_to
   cii_go "$cii_i" "$cii_e" {batch_cap} "$cii_to"
   if [ "$cii_d" = "$((cii_e - 1))" ]; then cii_i=$cii_e; continue; fi
   if [ -n "$cii_d" ]; then cii_i=$((cii_d + 1)); fi
-  # part $cii_i did not finish in the batch. Killed at its share of the budget: it had
-  # its time, it is not given more. Else (its own limit, or a flood cut the batch) it
-  # runs again alone, within its own limits and its share of what remains.
+  # part $cii_i did not finish in the batch. Killed at its share of the budget after
+  # running for half the batch's time or more: it had its time, it is not given more.
+  # Else (its own limit, a flood cut the batch, or the parts before it used the time)
+  # it runs again alone, within its own limits and its share of what remains.
   case $cii_sh$cii_s in 1124|1137)
-    printf '\n%s X %s %s\n' "$CII_M" "$cii_i" "$cii_s"
-    cii_i=$((cii_i + 1)); continue ;;
+    cii_n=$(date +%s 2>/dev/null)
+    case $cii_n$cii_ps in *[!0-9]*) ;; *)
+      if [ -n "$cii_ps" ] && [ $(( (cii_n - cii_ps) * 2 )) -ge "$cii_bt" ]; then
+        printf '\n%s X %s %s\n' "$CII_M" "$cii_i" "$cii_s"
+        cii_i=$((cii_i + 1)); continue
+      fi ;;
+    esac ;;
   esac
   cii_limits "$cii_i"
   if ! cii_share; then
