@@ -109,6 +109,7 @@ class HostReport:
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> HostReport:
         """The inverse of :meth:`to_json` (the scan journal stores host reports this way)."""
+        scanned = data["status"] == "scanned"
         return HostReport(
             host=HostIdentity.from_json(data),
             status=data["status"],
@@ -119,8 +120,9 @@ class HostReport:
             duration_s=float(data.get("duration_s", 0.0)),
             results=tuple(RuleResult.from_json(r) for r in data.get("results", ())),
             probe_errors=dict(data.get("probe_errors", {})),
-            complete=bool(data.get("complete", data["status"] == "scanned")),
-            incomplete_reason=data.get("incomplete_reason"),
+            # for a host not scanned both are derived from its status and reason
+            complete=bool(data.get("complete", True)) if scanned else True,
+            incomplete_reason=data.get("incomplete_reason") if scanned else None,
         )
 
 
