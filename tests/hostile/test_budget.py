@@ -10,6 +10,7 @@ not touch must have exactly the verdict of a clean twin scan of the same machine
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -21,8 +22,13 @@ from typing import Any
 
 import pytest
 
+from scanner import probes
 from scanner.baseline import iter_probe_checks, load_baseline
-from scanner.collect import standalone_snippet
+from scanner.collect import collect, standalone_snippet
+from scanner.facts import HostIdentity
+from scanner.inventory import Target
+from scanner.probes import ProbeCall
+from scanner.transport.ssh import SshTransport, make_settings
 from tests.hostile._namespace import CII_SCAN, REPO_ROOT, namespace_argv, require_namespace
 
 TIMEOUT_S = 20
@@ -149,3 +155,62 @@ def _no_survivor(matches: Callable[[str], bool]) -> None:
             break
         time.sleep(0.2)
     assert not alive, alive
+
+
+# -- the remote variant: the same budget over SSH, in the real fleet (tests/fleet)
+
+from tests.test_ssh_fleet import fleet  # noqa: E402  (the module's real-sshd fixture)
+
+__all__ = ["fleet"]
+
+
+def _hang_os(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``os`` probe never returns (and ignores SIGTERM) on whichever host runs it."""
+    catalog = probes.catalog()
+    monkeypatch.setitem(catalog, "os", dataclasses.replace(
+        catalog["os"], snippet=lambda args: "trap '' TERM; while :; do sleep 1; done"))
+    monkeypatch.setitem(catalog, "file", dataclasses.replace(catalog["file"], timeout_s=5))
+
+
+def _remote(fleet: Any, timeout_s: float) -> SshTransport:
+    settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
+                             identity_files=[fleet.client_key], timeout_s=timeout_s,
+                             max_output_bytes=16 * 1024 * 1024)
+    return SshTransport(Target("alpha", "127.0.1.11", port=2211, user="auditor"), settings)
+
+
+@pytest.mark.sshd
+def test_remote_hung_probe_costs_its_share_and_the_rest_is_kept(
+        fleet: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _hang_os(monkeypatch)
+    group = ProbeCall.of("file", {"path": "/etc/group"})
+    calls = [ProbeCall.of("os"), ProbeCall.of("file", {"path": "/etc/passwd"}), group]
+    started = time.monotonic()
+    facts = collect(_remote(fleet, TIMEOUT_S), HostIdentity("alpha", "127.0.1.11"), calls)
+    assert time.monotonic() - started <= TIMEOUT_S + COLLECT_MARGIN_S
+    assert facts.results[ProbeCall.of("os")].status == "error"
+    assert facts.results[group].status == "ok"
+    assert not facts.complete and "killed at its deadline" in (facts.incomplete_reason or "")
+
+
+@pytest.mark.sshd
+def test_remote_budget_spent_keeps_every_complete_frame(
+        fleet: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host whose own deadlines do not work (as without ``date +%s``): the transport's
+    budget ends the read, and the frames that completed are kept; the host is scanned."""
+    _hang_os(monkeypatch)
+
+    class NoScriptBudget(SshTransport):
+        script_budget_s = None  # type: ignore[assignment]
+
+    transport = NoScriptBudget(Target("alpha", "127.0.1.11", port=2211, user="auditor"),
+                               _remote(fleet, 8).settings)
+    passwd = ProbeCall.of("file", {"path": "/etc/passwd"})
+    calls = [ProbeCall.of("os"), passwd]
+    started = time.monotonic()
+    facts = collect(transport, HostIdentity("alpha", "127.0.1.11"), calls)
+    assert time.monotonic() - started <= 8 + COLLECT_MARGIN_S
+    assert facts.results[passwd].status == "ok"
+    assert facts.results[ProbeCall.of("os")].status == "error"
+    assert not facts.complete
+    assert "per-host budget of 8 s spent" in (facts.incomplete_reason or "")
