@@ -31,7 +31,7 @@ from scanner.findings import HostReport
 from scanner.inventory import Target
 from scanner.lines import split_lines
 from scanner.scan import assess
-from scanner.transport import Transport
+from scanner.transport import RunResult, Transport
 
 JOURNAL_NAME = "journal.jsonl"
 # How long past its own budget a host may run before the fleet closes its sockets,
@@ -58,6 +58,9 @@ class _Running:
     transport: Transport | None
     started: float
     cancelled: bool = False
+    # set once the transport's run() has returned (or raised): from then on the worker
+    # is parsing and evaluating what arrived, and is not abandoned
+    returned: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -242,13 +245,34 @@ def _assess_one(target: Target, baseline: Baseline, factory: TransportFactory,
         transport, identity = factory(target)
     except CiiScanError as exc:
         return _failed(fallback, "error", str(exc))
+    running = _Running(target, identity, transport, time.monotonic())
     with state.lock:
-        state.running[target.key] = _Running(target, identity, transport, time.monotonic())
+        state.running[target.key] = running
     try:
-        report, _ = assess(transport, identity, baseline)
+        report, _ = assess(_Watched(transport, running.returned), identity, baseline)
     except Exception as exc:  # a bug must cost one host, not the fleet
         return _failed(identity, "error", f"internal error: {type(exc).__name__}: {exc}")
     return report
+
+
+class _Watched:
+    """A host's transport that tells the watchdog when its run() has returned."""
+
+    def __init__(self, transport: Transport, returned: threading.Event) -> None:
+        self._transport = transport
+        self._returned = returned
+        self.name = transport.name
+        budget = getattr(transport, "script_budget_s", None)
+        self.script_budget_s = budget if isinstance(budget, (int, float)) else None
+
+    def run(self, script: str) -> RunResult:
+        try:
+            return self._transport.run(script)
+        finally:
+            self._returned.set()
+
+    def cancel(self) -> None:
+        self._transport.cancel()
 
 
 def _watchdog(state: _State, timeout_s: float,
@@ -264,7 +288,10 @@ def _watchdog(state: _State, timeout_s: float,
             if elapsed > timeout_s + CANCEL_GRACE_S and not run.cancelled and run.transport:
                 run.cancelled = True
                 run.transport.cancel()
-            if elapsed > timeout_s + ABANDON_GRACE_S:
+            # A transport that returned after cancel() keeps its host: the partial output
+            # becomes a scanned, incomplete report. Only one that never returns is
+            # abandoned.
+            if elapsed > timeout_s + ABANDON_GRACE_S and not run.returned.is_set():
                 state.running.pop(key)
                 state.ignored.add(key)
                 abandoned.append(key)
