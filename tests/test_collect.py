@@ -416,7 +416,8 @@ def test_local_transport_at_its_deadline_keeps_what_arrived(
 ) -> None:
     """The local scan honours its timeout like a remote one: the process group is killed
     at the deadline, and the host is still scanned from the frames that completed."""
-    patch_probe("os", snippet=lambda args: "trap '' TERM; while :; do sleep 1; done")
+    marker = new_token()  # names the hung part's processes
+    patch_probe("os", snippet=lambda args: f"trap '' TERM; while :; do sleep 1; done # {marker}")
     patch_probe("file", timeout_s=5)  # a shorter limit runs first: the file read, then os
     calls = [PASSWD, OS]
     assert LocalTransport(timeout_s=3).script_budget_s < 3
@@ -433,6 +434,14 @@ def test_local_transport_at_its_deadline_keeps_what_arrived(
     assert not facts.complete
     assert "budget of 3 s spent" in (facts.incomplete_reason or "")
     assert facts.duration_s < 15
+    # nothing of the collector outlives the kill (timeout leads groups of its own)
+    alive = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            alive += [cmdline] if marker.encode() in cmdline.read_bytes() else []
+        except OSError:
+            continue
+    assert not alive
 
 
 def test_local_transport_cancel_returns_partial_output() -> None:

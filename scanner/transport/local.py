@@ -127,10 +127,40 @@ class LocalTransport:
         self._kill()
 
     def _kill(self) -> None:
+        """SIGKILL the collector's session: its own group, and the groups ``timeout``
+        made inside it (each batch's ``timeout`` leads a group of its own, which
+        killing sh's group alone would leave running)."""
         process = self._process
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
+        for pid in _session_members(process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _session_members(session: int) -> list[int]:
+    """Processes whose session is ``session`` (Linux /proc; none found elsewhere)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp session ...: comm may hold spaces and parentheses
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 3 and fields[3] == str(session).encode():
+            members.append(int(entry))
+    return members
 
 
 def _feed(process: subprocess.Popen[bytes], script: bytes) -> None:
