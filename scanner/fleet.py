@@ -310,9 +310,9 @@ def _stop_running(state: _State, finished: queue.Queue[tuple[str, HostReport]],
     for target in planned:
         if target.key in finished_keys:
             continue
-        run = running.get(target.key)
-        if run is not None:
-            kept.append(_failed(run.identity, "interrupted", INTERRUPTED_REASON))
+        began = running.get(target.key)
+        if began is not None:
+            kept.append(_failed(began.identity, "interrupted", INTERRUPTED_REASON))
         else:
             kept.append(HostReport(host=target.identity(), status="not_started",
                                    reason=NOT_STARTED_REASON))
