@@ -4,7 +4,9 @@ Each finished host is appended to ``OUTDIR/journal.jsonl`` (one JSON line,
 flushed and fsynced) the moment it finishes, so a run that is killed keeps
 every host it completed; ``resume`` reads the journal back and scans only the
 rest. Workers are daemon threads: a host that hangs even after its sockets were
-closed is reported as ``timeout`` and abandoned, never waited for.
+closed is reported as ``timeout`` and abandoned, never waited for. A run stopped
+by SIGINT/SIGTERM still reports every planned host (``interrupted`` or
+``not_started`` for those it did not finish, never journaled).
 """
 
 from __future__ import annotations
