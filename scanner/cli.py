@@ -20,7 +20,7 @@ from scanner import waivers as waivers_module
 from scanner.baseline import DEFAULT_BASELINE, load_baseline, shipped_baselines
 from scanner.errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_THRESHOLD, CiiScanError, InputError
 from scanner.facts import Facts, HostIdentity
-from scanner.output import ensure_writable_dir, write_atomic
+from scanner.output import ensure_writable_dir, remove_stale, write_atomic
 from scanner.render import OutputFormat, render
 from scanner.render._text import printable
 from scanner.scan import assess, report_from_facts
@@ -197,20 +197,23 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
         if outcome.resumed:
             _progress(f"{outcome.resumed} host(s) taken from {fleet.journal_path(outdir)}")
         for report in sorted(outcome.reports, key=lambda r: r.host.name):
-            if report.status != "scanned":
+            if report.status not in ("scanned", "not_started"):
                 _progress(f"{report.host.name}: {report.status}: {report.reason}")
             elif not report.is_complete:
                 _progress(f"{report.host.name}: scanned, incomplete: "
                           f"{report.why_incomplete()}")
         if outcome.interrupted:
-            _progress("interrupted: findings cover the hosts that finished; run again with "
-                      "--resume to scan the rest")
+            _progress("interrupted: findings list every planned host, those that did not "
+                      "finish as interrupted or not_started; run again with --resume to "
+                      "scan them")
     document = findings.build_document(
         baseline=baseline, hosts=outcome.reports, started_at=started,
         finished_at=collect.utc_now(), invocation=_invocation("scan", fail_on),
         complete=not outcome.interrupted,
     )
-    _finish(document, outdir, formats, lang, fail_on, fail_on_incomplete)
+    # a stopped run did not cover its scope: never exit 0, whatever --no-fail-on-incomplete
+    _finish(document, outdir, formats, lang, fail_on,
+            fail_on_incomplete or outcome.interrupted)
 
 
 @cli.command("collect")
@@ -492,6 +495,10 @@ def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], l
             fail_on: str | None, fail_on_incomplete: bool) -> NoReturn:
     document = _apply_waivers(document)
     wanted = [OutputFormat.JSON] + [OutputFormat(f) for f in formats if f != "json"]
+    # the outputs of one run only: no report of an earlier run stays beside this findings.json
+    for stale in remove_stale(outdir, [f.filename for f in OutputFormat],
+                              [f.filename for f in wanted]):
+        _progress(f"removed {stale} (an earlier run's report)")
     for fmt in dict.fromkeys(wanted):
         target = outdir / fmt.filename
         write_atomic(target, render(fmt, document, lang=lang))
@@ -528,17 +535,17 @@ def _utc_today() -> datetime.date:
 
 
 def _summary_line(summary: Mapping[str, Any]) -> str:
+    """E.g. '7 hosts in scope: 3 scanned, 4 not started; 40 pass, 2 fail; score 90'."""
     counts = summary["by_status"]
     parts = [f"{counts[s]} {s.replace('_', '-')}" for s in findings.RULE_STATUSES if counts[s]]
     score = summary["score"]
     hosts = summary["hosts"]
-    unassessed = hosts["total"] - hosts["scanned"]
-    text = f"{hosts['scanned']}/{hosts['total']} hosts scanned; " + (", ".join(parts) or
-                                                                    "no results")
+    scope = [f"{hosts.get(s, 0)} {s.replace('_', ' ')}" for s in findings.HOST_STATUSES
+             if s == "scanned" or hosts.get(s, 0)]
+    text = (f"{hosts['total']} host{'s' if hosts['total'] != 1 else ''} in scope: "
+            + ", ".join(scope) + "; " + (", ".join(parts) or "no results"))
     if score is not None:
         text += f"; score {score:g}"
-    if unassessed:
-        text += f"; {unassessed} host(s) not assessed"
     return text
 
 

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 FINDINGS_SCHEMA_VERSION = "1.0"
 RULE_STATUSES = ("pass", "fail", "error", "not_applicable", "waived", "manual")
-HOST_STATUSES = ("scanned", "unreachable", "auth_failed", "hostkey_mismatch", "timeout", "error")
+HOST_STATUSES = ("scanned", "unreachable", "auth_failed", "hostkey_mismatch", "timeout", "error",
+                 "interrupted", "not_started")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 

@@ -4,7 +4,9 @@ Each finished host is appended to ``OUTDIR/journal.jsonl`` (one JSON line,
 flushed and fsynced) the moment it finishes, so a run that is killed keeps
 every host it completed; ``resume`` reads the journal back and scans only the
 rest. Workers are daemon threads: a host that hangs even after its sockets were
-closed is reported as ``timeout`` and abandoned, never waited for.
+closed is reported as ``timeout`` and abandoned, never waited for. A run stopped
+by SIGINT/SIGTERM still reports every planned host (``interrupted`` or
+``not_started`` for those it did not finish, never journaled).
 """
 
 from __future__ import annotations
@@ -210,6 +212,7 @@ def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: Transport
         threads.append(thread)
 
     interrupted = False
+    finished_keys: set[str] = set()
     with _stop_on_signals(stop):
         for _ in range(max(1, min(concurrency, todo))):
             start_worker()
@@ -227,10 +230,12 @@ def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: Transport
                     continue
                 journal.append(key, report)
                 reports.append(report)
+                finished_keys.add(key)
                 done += 1
                 bar.update(report, len(state.running))
             if interrupted:
-                _stop_running(state, finished, journal, reports)
+                reports += _stop_running(state, finished, journal, finished_keys,
+                                         [t for t in targets if t.key not in previous])
         finally:
             stop.set()
             journal.close()
@@ -301,18 +306,43 @@ def _watchdog(state: _State, timeout_s: float,
     return abandoned
 
 
+NOT_STARTED_REASON = "the run was interrupted before this host started"
+INTERRUPTED_REASON = ("the run was interrupted while this host was being scanned; "
+                      "nothing from it was kept")
+
+
 def _stop_running(state: _State, finished: queue.Queue[tuple[str, HostReport]],
-                  journal: Journal, reports: list[HostReport]) -> None:
-    """On a stop request: keep hosts that finished meanwhile, cancel the rest (not recorded)."""
+                  journal: Journal, finished_keys: set[str],
+                  planned: Sequence[Target]) -> list[HostReport]:
+    """On a stop request: keep hosts that finished meanwhile, cancel the rest.
+
+    Every other planned host is still reported, so the findings show the run's whole
+    scope: ``interrupted`` for a host that was being scanned (its partial work is
+    dropped), ``not_started`` for one never begun. Neither is journaled: ``--resume``
+    scans them.
+    """
     with state.lock:
-        for key, run in state.running.items():
+        running = dict(state.running)
+        for key, run in running.items():
             state.ignored.add(key)
             if run.transport is not None:
                 run.transport.cancel()
+    kept: list[HostReport] = []
     while True:
         try:
             key, report = finished.get_nowait()
         except queue.Empty:
-            return
+            break
         journal.append(key, report)
-        reports.append(report)
+        kept.append(report)
+        finished_keys.add(key)
+    for target in planned:
+        if target.key in finished_keys:
+            continue
+        began = running.get(target.key)
+        if began is not None:
+            kept.append(_failed(began.identity, "interrupted", INTERRUPTED_REASON))
+        else:
+            kept.append(HostReport(host=target.identity(), status="not_started",
+                                   reason=NOT_STARTED_REASON))
+    return kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from scanner.errors import OutputError
@@ -44,3 +45,31 @@ def write_atomic(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def remove_stale(directory: Path, owned: Iterable[str], written: Iterable[str]) -> list[Path]:
+    """Remove the files named in ``owned`` that this run does not write (``written``).
+
+    A report left by an earlier run into the same directory would sit beside the new
+    findings.json and be read as part of it. Only names this project writes are
+    touched (a directory or anything else under such a name is left alone, and so is
+    every other file); a symlink of that name is removed, never followed. Returns the
+    paths removed so the caller can say so.
+    """
+    keep = set(written)
+    removed: list[Path] = []
+    for name in owned:
+        if name in keep:
+            continue
+        path = directory / name
+        try:
+            if not (path.is_symlink() or path.is_file()):
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot remove the report of an earlier run "
+                              f"({exc.strerror or exc})") from None
+        removed.append(path)
+    return removed

@@ -21,6 +21,7 @@ import yaml
 from scanner.baseline import Baseline, load_baseline
 from scanner.facts import HostIdentity
 from scanner.findings import HostReport, build_document
+from scanner.fleet import INTERRUPTED_REASON, NOT_STARTED_REASON
 from scanner.scan import report_from_facts
 from scanner.waivers import apply_waivers, parse_waivers_text
 from tests.conftest import TEST_TOKEN, facts_from_outputs
@@ -114,17 +115,27 @@ def sample_reports(baseline: Baseline) -> list[HostReport]:
     auth_failed = HostReport(
         host=HostIdentity("legacy-04", "198.51.100.8", port=2222, transport="ssh"),
         status="auth_failed", reason="authentication failed for user audit (publickey)")
-    return [web, db, hostile, unreachable, auth_failed]
+    # the run was stopped (SIGINT) while pay-07 was being scanned and before app-06 began
+    # (the reasons are scanner.fleet's own)
+    interrupted = HostReport(
+        host=HostIdentity("pay-07", "192.0.2.70", port=22, transport="ssh", groups=("web",)),
+        status="interrupted", reason=INTERRUPTED_REASON)
+    not_started = HostReport(
+        host=HostIdentity("app-06", "192.0.2.60", port=22, transport="ssh", groups=("web",)),
+        status="not_started", reason=NOT_STARTED_REASON)
+    return [web, db, hostile, unreachable, auth_failed, interrupted, not_started]
 
 
 def sample_document(*, waived: bool = True) -> dict[str, Any]:
-    """The sample scan: 3 assessed hosts (one with hostile strings) and 2 that were not."""
+    """The sample scan, stopped before it covered its scope: 3 assessed hosts (one with
+    hostile strings), 2 that could not be, 1 interrupted while scanning, 1 never started."""
     baseline = load_baseline(str(SAMPLE_BASELINE))
     document = build_document(
         baseline=baseline, hosts=sample_reports(baseline),
         started_at="2026-06-01T08:00:00Z", finished_at="2026-06-01T08:00:05Z",
         invocation={"command": "scan", "operator": "auditor", "scanner_host": "scanner-01",
                     "fail_on": "high"},
+        complete=False,
     )
     document["tool"]["version"] = "0.0.0+sample"
     if not waived:
@@ -166,7 +177,8 @@ def sample_old_document() -> dict[str, Any]:
         {"probe": "sshd_effective", "stdout": hardened},
     ], baseline)
     document = build_document(
-        baseline=baseline, hosts=[web, db, legacy, retired, current["edge-03"]],
+        baseline=baseline, hosts=[web, db, legacy, retired, current["edge-03"],
+                                  current["pay-07"], current["app-06"]],
         started_at="2026-05-01T08:00:00Z", finished_at="2026-05-01T08:00:04Z",
         invocation={"command": "scan", "operator": "auditor", "scanner_host": "scanner-01",
                     "fail_on": "high"},

@@ -10,6 +10,7 @@ Needs root, unshare and Debian's sshd: skipped with the reason outside CI, faile
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -265,9 +266,94 @@ def test_sigterm_stops_starting_hosts_and_writes_partial_findings(
     document = json.loads((outdir / "findings.json").read_text())
     validate_document(document)
     assert document["scan"]["complete"] is False
-    names = [host["name"] for host in document["hosts"]]
-    assert "alpha" in names
-    assert "bravo" not in names and "charlie" not in names
+    statuses = {host["name"]: host["status"] for host in document["hosts"]}
+    # every planned host is listed: the one being scanned when the stop came (the tarpit,
+    # holding its connection; not_started only if the stop beat its connect) and the two
+    # never begun, none of them journaled
+    assert statuses["alpha"] == "scanned"
+    assert statuses["tarpit"] in ("interrupted", "not_started")
+    assert statuses["bravo"] == statuses["charlie"] == "not_started"
+    assert len(document["hosts"]) == 4
+    assert not any(json.loads(line)["report"]["name"] in ("tarpit", "bravo", "charlie")
+                   for line in journal)
+    assert "4 hosts in scope: 1 scanned" in stderr
+
+
+SEVEN = ["alpha", "bravo", "charlie", "jumpbox", "hidden", "foxtrot", "golf"]
+REPORTS = ["-f", "html", "-f", "sarif", "-f", "junit", "-f", "csv"]
+
+
+def _reports_count_the_scope(outdir: Path, statuses: dict[str, str]) -> None:
+    """Every report format shows every planned host, not only those that finished."""
+    not_started = sum(status == "not_started" for status in statuses.values())
+    page = (outdir / "report.html").read_text()
+    assert f'id="hosts-total"><div class="value">{len(statuses)}<' in page
+    assert f'id="hosts-not-started"><div class="value">{not_started}<' in page
+    junit = (outdir / "junit.xml").read_text()
+    assert junit.count("<testsuite ") == len(statuses)
+    assert junit.count('type="not_started"') == not_started
+    with (outdir / "findings.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["host"] for row in rows} == set(statuses)
+    assert sum(row["host_status"] == "not_started" for row in rows) == not_started
+    sarif = json.loads((outdir / "findings.sarif").read_text())
+    notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert sum(n["descriptor"]["id"] == "host-not_started" for n in notes) == not_started
+    assert sarif["runs"][0]["properties"]["summary"]["hosts"]["total"] == len(statuses)
+
+
+def test_interrupted_seven_host_run_lists_all_seven_and_resume_completes_it(
+        fleet: Fleet, tmp_path: Path) -> None:
+    inventory = write_inventory(fleet, tmp_path, SEVEN)
+    outdir = tmp_path / "out"
+    args = ["scan", "-i", str(inventory), *common(fleet), "-j", "1", "-o", str(outdir),
+            *REPORTS]
+    process = popen_scan(fleet, *args)
+    wait_for_journal(outdir, 1, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    document = json.loads((outdir / "findings.json").read_text())
+    validate_document(document)
+    assert document["scan"]["complete"] is False
+    assert sorted(h["name"] for h in document["hosts"]) == sorted(SEVEN)  # each once
+    statuses = {host["name"]: host["status"] for host in document["hosts"]}
+    journaled = {json.loads(line)["report"]["name"]
+                 for line in (outdir / "journal.jsonl").read_text().splitlines()}
+    # scanned = journaled; the host being scanned at the stop is interrupted (or scanned if
+    # it finished first); the rest never began. -j 1 stopped after one: some never began.
+    assert {n for n, s in statuses.items() if s == "scanned"} == journaled
+    assert set(statuses.values()) <= {"scanned", "interrupted", "not_started"}
+    assert sum(s == "interrupted" for s in statuses.values()) <= 1
+    not_started = sum(s == "not_started" for s in statuses.values())
+    assert not_started >= 1
+    for host in document["hosts"]:
+        if host["status"] == "not_started":
+            assert host["reason"] == "the run was interrupted before this host started"
+            assert host["results"] == []
+    counts = document["summary"]["hosts"]
+    assert counts["total"] == 7 and counts["not_started"] == not_started
+    assert counts["scanned"] == len(journaled)
+    assert f"7 hosts in scope: {len(journaled)} scanned" in stderr
+    assert f"{not_started} not started" in stderr
+    _reports_count_the_scope(outdir, statuses)
+    started = {h["name"]: h["started_at"] for h in document["hosts"] if h["name"] in journaled}
+
+    resumed = cii_scan(fleet, *args, "--resume")
+    assert resumed.returncode in (0, 3), resumed.stderr
+    document = json.loads((outdir / "findings.json").read_text())
+    validate_document(document)
+    assert sorted(h["name"] for h in document["hosts"]) == sorted(SEVEN)  # each once
+    assert {h["name"]: h["status"] for h in document["hosts"]} == dict.fromkeys(SEVEN,
+                                                                                 "scanned")
+    for host in document["hosts"]:
+        if host["name"] in started:
+            assert host["started_at"] == started[host["name"]]  # from the journal
+    assert document["scan"]["complete"] is True
+    assert document["summary"]["hosts"]["scanned"] == 7
+    assert document["summary"]["hosts"]["not_started"] == 0
+    assert "7 hosts in scope: 7 scanned;" in resumed.stderr
+    _reports_count_the_scope(outdir, dict.fromkeys(SEVEN, "scanned"))
 
 
 def test_secrets_never_reach_any_output(fleet: Fleet, tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ from typing import Literal, Protocol
 
 from scanner.errors import CiiScanError
 
+# not_started and interrupted are never raised by a transport: the fleet gives them to the
+# hosts a stopped run never began, or was scanning when the stop came (nothing of theirs kept).
 HostStatus = Literal["scanned", "unreachable", "auth_failed", "hostkey_mismatch", "timeout",
-                     "error"]
+                     "error", "interrupted", "not_started"]
 
 @dataclass(frozen=True)
 class RunResult:
