@@ -538,7 +538,11 @@ class SshTransport:
                                          "collector output; refused")
         if not channel.status_event.wait(max(0.0, min(self._remaining(), 5.0))):
             self._check_budget()
-        status = channel.recv_exit_status() if channel.exit_status_ready() else None
+        # A channel that closed without ``exit-status`` (the command died by a signal:
+        # sshd sends ``exit-signal``) leaves paramiko's -1 placeholder: no status.
+        status = channel.exit_status if channel.exit_status_ready() else None
+        if status is not None and status < 0:
+            status = None
         while channel.recv_stderr_ready():
             stderr_tail = (stderr_tail + channel.recv_stderr(65536))[-STDERR_TAIL_BYTES:]
         text = stderr_tail.decode("utf-8", errors="replace").strip()
