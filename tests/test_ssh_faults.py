@@ -44,6 +44,7 @@ class Run:
     stderr: str
     hosts: dict[str, dict[str, Any]]
     peak_rss_bytes: int
+    elapsed_s: float  # from start to exit, for the issue's "within --timeout" bound
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def scan_args(faults: FaultFleet, inventory: Path, outdir: Path, jobs: int) -> l
             "--timeout", TIMEOUT_S, "-j", str(jobs), "-o", str(outdir)]
 
 
-def finish(process: subprocess.Popen[str], outdir: Path) -> Run:
+def finish(process: subprocess.Popen[str], outdir: Path, started: float) -> Run:
     """Wait for the scanner and read its peak RSS from the kernel (wait4's rusage)."""
     deadline = time.monotonic() + 300  # a hang guard, not a timing assertion
     while True:
@@ -75,30 +76,33 @@ def finish(process: subprocess.Popen[str], outdir: Path) -> Run:
         assert time.monotonic() < deadline, "the scanner never ended"
         time.sleep(0.1)
     process.returncode = os.waitstatus_to_exitcode(status)
-    assert process.stderr is not None
-    stderr = process.stderr.read()
+    stderr = (outdir.parent / "stderr").read_text()
     document = json.loads((outdir / "findings.json").read_text())
     hosts = {host["name"]: host for host in document["hosts"]}
-    return Run(process.returncode, stderr, hosts, usage.ru_maxrss * 1024)
+    return Run(process.returncode, stderr, hosts, usage.ru_maxrss * 1024,
+               time.monotonic() - started)
 
 
 def start_scan(faults: FaultFleet, work: Path, entries: list[tuple[str, str]],
-               jobs: int) -> tuple[subprocess.Popen[str], Path]:
+               jobs: int) -> tuple[subprocess.Popen[str], Path, float]:
     inventory = work / "inventory.yaml"
     inventory.write_text(faults.inventory_yaml(entries))
     outdir = work / "out"
-    process = subprocess.Popen(scan_args(faults, inventory, outdir, jobs),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env=faults.fleet.env())
-    return process, outdir
+    started = time.monotonic()
+    with (work / "stderr").open("w") as stderr:  # a file: a full pipe would stall the scan
+        process = subprocess.Popen(scan_args(faults, inventory, outdir, jobs),
+                                   stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+                                   env=faults.fleet.env())
+    return process, outdir, started
 
 
 @pytest.fixture(scope="module")
 def fault_run(faults: FaultFleet, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """Every fault host and the clean twin in one run, all at once."""
     work = tmp_path_factory.mktemp("faults")
-    process, outdir = start_scan(faults, work, [(n, n) for n in FAULT_HOSTS], len(FAULT_HOSTS))
-    return finish(process, outdir)
+    process, outdir, started = start_scan(faults, work, [(n, n) for n in FAULT_HOSTS],
+                                          len(FAULT_HOSTS))
+    return finish(process, outdir, started)
 
 
 def verdicts(host: dict[str, Any]) -> dict[str, str]:
@@ -134,6 +138,9 @@ def test_each_fault_host_gets_its_own_status(fault_run: Run, faults: FaultFleet)
     hosts = fault_run.hosts
     assert sorted(hosts) == sorted(FAULT_HOSTS), fault_run.stderr
     assert fault_run.returncode == 3, fault_run.stderr  # juliet cannot be assessed
+    # every host ran at once, each within its budget: the run ends within about one
+    # --timeout (twice it, for process start and the run's own work on a shared CPU)
+    assert fault_run.elapsed_s < 2 * float(TIMEOUT_S), fault_run.elapsed_s
     assert {name: host["status"] for name, host in hosts.items()} == {
         "india": "scanned", "reset": "scanned", "stall": "scanned", "juliet": "timeout",
         "kilo": "scanned", "lima": "scanned"}, fault_run.stderr
@@ -221,15 +228,15 @@ def test_a_jump_host_dying_mid_fleet(faults: FaultFleet, fault_run: Run,
     killed once the first finished. The first keeps its verdicts, the last is unreachable
     through the jump, the one caught in between is never judged on what did not arrive."""
     entries = [(f"behind-{n}", "india via:mike") for n in (1, 2, 3)]
-    process, outdir = start_scan(faults, tmp_path, entries, 1)
+    process, outdir, started = start_scan(faults, tmp_path, entries, 1)
     journal = outdir / "journal.jsonl"
     for _ in range(2400):  # a hang guard, not a timing assertion
         if journal.exists() and journal.read_text().count("\n") >= 1:
             break
-        assert process.poll() is None, process.communicate()
+        assert process.poll() is None, (tmp_path / "stderr").read_text()
         time.sleep(0.05)
     faults.kill_host("mike")
-    run = finish(process, outdir)
+    run = finish(process, outdir, started)
     hosts, twin = run.hosts, fault_run.hosts["india"]
     assert sorted(hosts) == ["behind-1", "behind-2", "behind-3"], run.stderr
     assert run.returncode == 3, run.stderr
