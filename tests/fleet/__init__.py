@@ -26,6 +26,9 @@ Besides plain hosts the fleet has:
 * ``closed``: an address and port where nothing listens.
 * ``tarpit``: a thread that accepts TCP and never says a word.
 
+The faults of the SSH layer (a reset, a stall, a hanging sudo, a flood, a channel without
+exit status, a dying jump host) are a fleet of their own: tests/fleet/faults.py.
+
 Requirements: root, util-linux unshare/nsenter, iproute2, openssh-server and
 sudo. Without them the fixture skips, except in CI (``CI=true``), where it fails.
 """

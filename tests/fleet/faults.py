@@ -99,6 +99,7 @@ class FaultProxy:
             except OSError:
                 client.close()
                 continue
+            server.settimeout(None)
             self._sockets += [client, server]
             thread = threading.Thread(target=self._pump, args=(client, server), daemon=True)
             thread.start()
