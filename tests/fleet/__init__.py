@@ -26,6 +26,9 @@ Besides plain hosts the fleet has:
 * ``closed``: an address and port where nothing listens.
 * ``tarpit``: a thread that accepts TCP and never says a word.
 
+The faults of the SSH layer (a reset, a stall, a hanging sudo, a flood, a channel without
+exit status, a dying jump host) are a fleet of their own: tests/fleet/faults.py.
+
 Requirements: root, util-linux unshare/nsenter, iproute2, openssh-server and
 sudo. Without them the fixture skips, except in CI (``CI=true``), where it fails.
 """
@@ -91,6 +94,12 @@ class HostSpec:
     # for two /proc/sys files, and its account files and login.defs carry GBK, Latin-1
     # and binary bytes (a GBK-named account has an empty password).
     hostile_output: bool = False
+    # Executable scripts bind-mounted over host paths (a sudo that hangs, a tool that floods).
+    replace_files: dict[str, str] = field(default_factory=dict)
+    # The auditor's login shell, as script text (a shell that kills itself after the command).
+    login_shell: str = ""
+    # The host forwards TCP for its logins (a jump host).
+    forwarding: bool = False
 
 
 @dataclass
@@ -272,7 +281,7 @@ class Fleet:
             hidden = next(h for h in HOSTS if h.name == "hidden")
             serving += ["AllowTcpForwarding yes", f"PermitOpen {hidden.address}:{hidden.port}"]
         else:
-            serving += ["AllowTcpForwarding no"]
+            serving += [f"AllowTcpForwarding {'yes' if spec.forwarding else 'no'}"]
         config = [f"{k} {v}" for k, v in settings.items()] + serving
         (etc / "sshd_config").write_text(
             "# fleet fixture: the config this host's sshd serves from and sshd -T reports\n"
@@ -287,6 +296,13 @@ class Fleet:
             noisy.write_text(NOISY_SHELL)
             noisy.chmod(0o755)
             shell = str(noisy)
+        if spec.login_shell:
+            shell = str(directory / "login-shell")
+            Path(shell).write_text(spec.login_shell)
+            Path(shell).chmod(0o755)
+        for number, text in enumerate(spec.replace_files.values()):
+            (directory / f"replaced-{number}").write_text(text)
+            (directory / f"replaced-{number}").chmod(0o755)
         if spec.broken_sudo:
             (directory / "not-sudo").write_text("not an executable\n")
         (etc / "passwd").write_text(_passwd(spec, shell))
@@ -325,6 +341,8 @@ class Fleet:
         lines += [f"mount --bind {etc / src} {dst}" for src, dst in mounts]
         if host.spec.broken_sudo:
             lines.append(f"mount --bind {host.directory / 'not-sudo'} /usr/bin/sudo")
+        lines += [f"mount --bind {host.directory / f'replaced-{number}'} {os.path.realpath(path)}"
+                  for number, path in enumerate(host.spec.replace_files)]
         if host.spec.hostile_output:
             lines += [f"mount --bind /usr/bin/busybox {os.path.realpath('/bin/sh')}",
                       "mount --bind /dev/zero /proc/sys/kernel/randomize_va_space",
