@@ -65,7 +65,11 @@ def dump_words(words: Sequence[str], file_cap: int) -> str:
 
     For each word in turn it prints ``W <index>``, then each match's state (``R`` for
     a file read below, as :func:`dump_files` tags the others); then the sizes of the
-    files read, then at most ``file_cap`` bytes of each, back to back.
+    files, then the content of each file no longer than ``file_cap``, back to back
+    (still through ``head -c``, in case one grew since). A file over the cap is not
+    read at all: whatever a parser made of its first bytes would be a verdict on a
+    truncated file, and a host of gigabyte files would cost gigabytes. Its size is
+    enough for :func:`split_word_dump` to mark the word cut.
     :func:`split_word_dump` turns that into :func:`dump_files` frames per word.
     """
     loops = "".join(
@@ -77,8 +81,44 @@ def dump_words(words: Sequence[str], file_cap: int) -> str:
         'else printf \'%s N %s\\n\' "$CII_M" "$f"; fi; done; '
         for index, word in enumerate(words))
     return (f"set --; {loops}"
-            'if [ "$#" -gt 0 ]; then printf \'%s S\\n\' "$CII_M"; stat -L -c %s -- "$@"; '
-            f'printf \'%s C\\n\' "$CII_M"; head -q -c {int(file_cap)} -- "$@"; fi')
+            'if [ "$#" -gt 0 ]; then printf \'%s S\\n\' "$CII_M"; '
+            'cii_z=$(stat -L -c %s -- "$@"); printf \'%s\\n\' "$cii_z"; '
+            # keep, in order, the files within the cap: each size shifts one file off
+            # the front and puts it back at the end when it is to be read
+            f'for z in $cii_z; do f=$1; shift; [ "$z" -le {int(file_cap)} ] && '
+            'set -- "$@" "$f"; done; '
+            'printf \'%s C\\n\' "$CII_M"; '
+            f'if [ "$#" -gt 0 ]; then head -q -c {int(file_cap)} -- "$@"; fi; fi')
+
+
+# A line in a probe's output saying a file it needs was over its cap: ``<M> CUT <cap>
+# <size> <path>``. :func:`scanner.probes.interpret` makes every probe whose output holds
+# one an ``error`` naming the file, before its parser sees any of it.
+CUT_LINE = re.compile(rb"(?m)^(CIIM[0-9a-f]{32}) CUT (\d{1,20}) (\d{1,20}) ([^\n]*)$")
+
+
+def cut_line(token: str, cap: int, size: int, path: bytes) -> bytes:
+    """The CUT line :func:`split_word_dump` puts where a file over the cap would be."""
+    return token.encode() + b" CUT %d %d " % (cap, size) + path + b"\n"
+
+
+def capped(path: str, cap: int) -> str:
+    """sh printing at most ``cap`` bytes of the file ``path`` (one shell word, already
+    quoted), for a tool that must run over a file's content: ``capped(p, n) | awk ...``
+    instead of giving awk the path, so a gigabyte line costs the host ``cap`` bytes.
+    Put :func:`cut_check` before the pipeline, so a cut is seen."""
+    return f"head -c {int(cap)} -- {path}"
+
+
+def cut_check(path: str, cap: int) -> str:
+    """sh printing a CUT line when the file ``path`` (one quoted shell word) is over
+    ``cap`` bytes: a statement of its own before the pipeline that reads
+    :func:`capped` bytes, so the line reaches the part's output, not the tool. The
+    probe is then ``error`` naming the file, never a verdict on the head of it."""
+    cap = int(cap)
+    return (f'cii_z=$(stat -L -c %s -- {path} 2>/dev/null); '
+            f'[ "${{cii_z:-0}}" -le {cap} ] || '
+            f'printf \'\\n%s CUT %s %s %s\\n\' "$CII_M" {cap} "$cii_z" {path}')
 
 
 @dataclass(frozen=True)
@@ -124,7 +164,7 @@ def split_word_dump(payload: bytes, token: str, count: int,
             return None
         sizes = [int(line) for line in lines]
         content = payload[content_at.end():]
-    if len(sizes) != readable or sum(min(size, file_cap) for size in sizes) != len(content):
+    if len(sizes) != readable or sum(size for size in sizes if size <= file_cap) != len(content):
         return None
     dumps: list[WordDump] = []
     lengths = iter(sizes)
@@ -138,11 +178,13 @@ def split_word_dump(payload: bytes, token: str, count: int,
                 frames.append(prefix + tag + b" " + path + b"\n")
                 continue
             size = next(lengths)
-            cut = cut or size > file_cap
-            shown = min(size, file_cap)
-            frames.append(prefix + b"F " + path + b"\n" + content[offset:offset + shown]
+            if size > file_cap:
+                cut = True
+                frames.append(cut_line(token, file_cap, size, path))
+                continue
+            frames.append(prefix + b"F " + path + b"\n" + content[offset:offset + size]
                           + b"\n")
-            offset += shown
+            offset += size
         dumps.append(WordDump(b"".join(frames), cut))
     return dumps
 
