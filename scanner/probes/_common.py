@@ -20,6 +20,10 @@ from scanner.probes import ProbeResult, RawOutput
 
 quote = shlex.quote
 
+# Bytes of one file a snippet gives a tool (awk, grep, sed, the shell's read) through
+# :func:`capped`: far above any real configuration file; a larger one is cut.
+TOOL_READ_CAP = 4 * 1024 * 1024
+
 FileState = Literal["ok", "unreadable", "missing", "not_regular"]
 _STATE_BY_TAG: dict[str, FileState] = {
     "F": "ok",
@@ -42,8 +46,9 @@ def print_lines(path: str) -> str:
             f"done < {path}; }} 2>/dev/null")
 
 
-def dump_files(*words: str) -> str:
-    """sh that prints every file the words name, each framed with ``$CII_M``.
+def dump_files(*words: str, file_cap: int = TOOL_READ_CAP) -> str:
+    """sh that prints every file the words name, each framed with ``$CII_M``; a file
+    over ``file_cap`` bytes is not read, a CUT line stands for it (as :func:`dump_words`).
 
     Each word is one shell word: a catalog glob such as ``/etc/pam.d/*`` (it
     expands) or an argument already passed through :func:`quote` (it does not).
@@ -51,8 +56,12 @@ def dump_files(*words: str) -> str:
     return (
         f"for f in {' '.join(words)}; do "
         'if [ -f "$f" ]; then '
-        'if [ -r "$f" ]; then printf \'%s F %s\\n\' "$CII_M" "$f"; cat -- "$f"; echo; '
-        'else printf \'%s U %s\\n\' "$CII_M" "$f"; fi; '
+        'if ! [ -r "$f" ]; then printf \'%s U %s\\n\' "$CII_M" "$f"; '
+        'elif cii_z=$(stat -L -c %s -- "$f") && [ "$cii_z" -gt ' + str(int(file_cap)) + ' ]; '
+        'then printf \'%s CUT %s %s %s\\n\' "$CII_M" ' + str(int(file_cap)) + ' "$cii_z" "$f"; '
+        'else printf \'%s F %s\\n\' "$CII_M" "$f"; '
+        'head -c ' + str(int(file_cap)) + ' -- "$f"; echo; '
+        'fi; '
         'elif [ -e "$f" ]; then printf \'%s O %s\\n\' "$CII_M" "$f"; '
         'else printf \'%s N %s\\n\' "$CII_M" "$f"; fi; '
         "done"
