@@ -130,6 +130,19 @@ def cut_check(path: str, cap: int) -> str:
             f'printf \'\\n%s CUT %s %s %s\\n\' "$CII_M" {cap} "$cii_z" {path}')
 
 
+def cut_guard(words: Iterable[str], cap: int = TOOL_READ_CAP) -> str:
+    """sh that prints a CUT line for each file the words (catalog globs or quoted
+    paths) name that is over ``cap`` bytes, and leaves ``cii_cut`` non-empty then: a
+    snippet asks a consumer of those files (modprobe, visudo, rsyslogd, chronyd,
+    useradd, apt) only when ``[ -z "$cii_cut" ]``, so no tool of the host is made to
+    read gigabytes for a probe that is ``error`` anyway. One stat and one awk in all."""
+    cap = int(cap)
+    return (f"cii_cut=$(stat -L -c '%s %n' -- {' '.join(words)} 2>/dev/null | "
+            f"awk -v c={cap} -v m=\"$CII_M\" '$1 + 0 > c + 0 {{ s = $1; "
+            "sub(/^[0-9]+ /, \"\"); printf \"%s CUT %s %s %s\\n\", m, c, s, $0 }'); "
+            "[ -z \"$cii_cut\" ] || printf '\\n%s\\n' \"$cii_cut\"")
+
+
 @dataclass(frozen=True)
 class WordDump:
     frames: bytes  # as dump_files would print them for this word
