@@ -27,7 +27,7 @@ from scanner.probes._common import TOOL_READ_CAP, capped, cut_check, dump_files
 # A reading tool, then (on the same simple command) a path argument it reads.
 _READER = re.compile(
     r"(?<![\w./-])(?P<tool>cat|awk|grep|sed|sort|wc|tr|cut|uniq|tail)\b"
-    r"(?P<args>(?:'[^']*'|[^|;&()`\n'])*?)"
+    r"(?P<args>(?:'[^']*'|\\\n|[^|;&()`\n'])*?)"
     r"(?P<path>(?<![\w.-])(?:/etc|/boot|/home|/root|/usr|/lib|/var|/run)/[^\s;|&)'\"]*"
     r"|\"\$(?:f|d|p|m|c|cii_f)\"(?:/[\w.]+)?)")
 # The shell's read loop fed by redirection from a path (rather than from head -c).
@@ -102,6 +102,7 @@ def test_the_static_check_sees_an_unbounded_read() -> None:
     assert _unbounded('grep -c -E \'TMOUT|umask\' -- "$f"')
     assert _unbounded('while IFS= read -r l; do echo "$l"; done < "$f"')
     assert _unbounded("cat /etc/passwd | wc -l")
+    assert _unbounded("x=$(awk -F: '$3 == 0 { print $1 }' \\\n  /etc/passwd 2>/dev/null)")
     assert not _unbounded(f"{capped('/etc/passwd', TOOL_READ_CAP)} | awk -F: '{{ print }}'")
     assert not _unbounded("cat /proc/self/mounts")
     assert not _unbounded(dump_files("/etc/pam.d/*"))
