@@ -57,8 +57,8 @@ def dump_files(*words: str, file_cap: int = TOOL_READ_CAP) -> str:
         f"for f in {' '.join(words)}; do "
         'if [ -f "$f" ]; then '
         'if ! [ -r "$f" ]; then printf \'%s U %s\\n\' "$CII_M" "$f"; '
-        'elif cii_z=$(stat -L -c %s -- "$f") && [ "$cii_z" -gt ' + str(int(file_cap)) + ' ]; '
-        'then printf \'%s CUT %s %s %s\\n\' "$CII_M" ' + str(int(file_cap)) + ' "$cii_z" "$f"; '
+        'elif sz=$(stat -L -c %s -- "$f") && [ "$sz" -gt ' + str(int(file_cap)) + ' ]; '
+        'then printf \'%s CUT %s %s %s\\n\' "$CII_M" ' + str(int(file_cap)) + ' "$sz" "$f"; '
         'else printf \'%s F %s\\n\' "$CII_M" "$f"; '
         'head -c ' + str(int(file_cap)) + ' -- "$f"; echo; '
         'fi; '
@@ -91,10 +91,10 @@ def dump_words(words: Sequence[str], file_cap: int) -> str:
         for index, word in enumerate(words))
     return (f"set --; {loops}"
             'if [ "$#" -gt 0 ]; then printf \'%s S\\n\' "$CII_M"; '
-            'cii_z=$(stat -L -c %s -- "$@"); printf \'%s\\n\' "$cii_z"; '
+            'sz=$(stat -L -c %s -- "$@"); printf \'%s\\n\' "$sz"; '
             # keep, in order, the files within the cap: each size shifts one file off
             # the front and puts it back at the end when it is to be read
-            f'for z in $cii_z; do f=$1; shift; [ "$z" -le {int(file_cap)} ] && '
+            f'for z in $sz; do f=$1; shift; [ "$z" -le {int(file_cap)} ] && '
             'set -- "$@" "$f"; done; '
             'printf \'%s C\\n\' "$CII_M"; '
             f'if [ "$#" -gt 0 ]; then head -q -c {int(file_cap)} -- "$@"; fi; fi')
@@ -125,22 +125,22 @@ def cut_check(path: str, cap: int) -> str:
     :func:`capped` bytes, so the line reaches the part's output, not the tool. The
     probe is then ``error`` naming the file, never a verdict on the head of it."""
     cap = int(cap)
-    return (f'cii_z=$(stat -L -c %s -- {path} 2>/dev/null); '
-            f'[ "${{cii_z:-0}}" -le {cap} ] || '
-            f'printf \'\\n%s CUT %s %s %s\\n\' "$CII_M" {cap} "$cii_z" {path}')
+    return (f'sz=$(stat -L -c %s -- {path} 2>/dev/null); '
+            f'[ "${{sz:-0}}" -le {cap} ] || '
+            f'printf \'\\n%s CUT %s %s %s\\n\' "$CII_M" {cap} "$sz" {path}')
 
 
 def cut_guard(words: Iterable[str], cap: int = TOOL_READ_CAP) -> str:
     """sh that prints a CUT line for each file the words (catalog globs or quoted
-    paths) name that is over ``cap`` bytes, and leaves ``cii_cut`` non-empty then: a
+    paths) name that is over ``cap`` bytes, and leaves ``cutl`` non-empty then: a
     snippet asks a consumer of those files (modprobe, visudo, rsyslogd, chronyd,
-    useradd, apt) only when ``[ -z "$cii_cut" ]``, so no tool of the host is made to
+    useradd, apt) only when ``[ -z "$cutl" ]``, so no tool of the host is made to
     read gigabytes for a probe that is ``error`` anyway. One stat and one awk in all."""
     cap = int(cap)
-    return (f"cii_cut=$(stat -L -c '%s %n' -- {' '.join(words)} 2>/dev/null | "
+    return (f"cutl=$(stat -L -c '%s %n' -- {' '.join(words)} 2>/dev/null | "
             f"awk -v c={cap} -v m=\"$CII_M\" '$1 + 0 > c + 0 {{ s = $1; "
             "sub(/^[0-9]+ /, \"\"); printf \"%s CUT %s %s %s\\n\", m, c, s, $0 }'); "
-            "[ -z \"$cii_cut\" ] || printf '\\n%s\\n' \"$cii_cut\"")
+            "[ -z \"$cutl\" ] || printf '\\n%s\\n' \"$cutl\"")
 
 
 @dataclass(frozen=True)

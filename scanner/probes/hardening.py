@@ -32,7 +32,7 @@ def _dry_run(name: str, section_name: str, config: str) -> str:
     # pasted into modprobe.d (a key): they are dropped on the host, as no verdict uses them.
     # a modprobe.d file over the cap makes the probe error: kmod is not made to read it
     return section(section_name, cut_guard(MODPROBE_FILES) + "; "
-                   "if [ -n \"$cii_cut\" ]; then echo cii:cut; "
+                   "if [ -n \"$cutl\" ]; then echo cii:cut; "
                    "elif command -v modprobe >/dev/null 2>&1; then "
                    f"{{ modprobe -n -v {config}-- {quote(name)}; echo \"cii:exit $?\"; }} 2>&1 "
                    "| grep -v '^libkmod: '; else echo cii:no-modprobe; fi")

@@ -43,7 +43,7 @@ def _forwarding_snippet(args: Mapping[str, Any]) -> str:
         # opens its file for writing: /proc/self/fd/1 is the part's pipe, and where /proc
         # is missing nothing is created (a missing /dev/stdout would become a file)
         section("rsyslog-full", cut_guard(("/etc/rsyslog.conf", "/etc/rsyslog.d/*.conf"))
-                + "; if [ -n \"$cii_cut\" ]; then echo cii:cut; "
+                + "; if [ -n \"$cutl\" ]; then echo cii:cut; "
                 "elif command -v rsyslogd >/dev/null 2>&1 && "
                 "[ -p /proc/self/fd/1 ]; then rsyslogd -N1 -o /proc/self/fd/1 2>/dev/null; "
                 "else echo cii:missing; fi"),

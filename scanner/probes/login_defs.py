@@ -174,7 +174,7 @@ USERADD_DEFAULTS: dict[str, Any] = {"INACTIVE": -1, "EXPIRE": "", "SHELL": "/bin
 # account (read-only: without -b/-e/-f/-g/-s it only shows them).
 _USERADD_SNIPPET = section(
     "useradd-D",
-    cut_guard(("/etc/default/useradd", LOGIN_DEFS)) + "; if [ -n \"$cii_cut\" ]; then "
+    cut_guard(("/etc/default/useradd", LOGIN_DEFS)) + "; if [ -n \"$cutl\" ]; then "
     "echo cii:cut; elif command -v useradd >/dev/null 2>&1; then useradd -D; "
     "else echo useradd-missing; fi")
 

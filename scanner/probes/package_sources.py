@@ -65,13 +65,13 @@ def _snippet(args: Mapping[str, Any]) -> str:
     # a sources or apt.conf file over the cap: apt and dnf are not made to read it
     guard = cut_guard((*SOURCE_FILES, "/etc/apt/apt.conf", "/etc/apt/apt.conf.d/*"))
     return "; ".join([
-        section("apt-indextargets", guard + "; if [ -n \"$cii_cut\" ]; then echo cii:cut; "
+        section("apt-indextargets", guard + "; if [ -n \"$cutl\" ]; then echo cii:cut; "
                 "elif command -v apt-get >/dev/null 2>&1; then "
                 f"{indextargets}; else echo cii:missing; fi"),
-        section("apt-config", "if [ -n \"$cii_cut\" ]; then echo cii:cut; "
+        section("apt-config", "if [ -n \"$cutl\" ]; then echo cii:cut; "
                 "elif command -v apt-config >/dev/null 2>&1; then "
                 f"apt-config shell {_SHELL_ARGS}; else echo cii:missing; fi"),
-        section("dnf", f"if [ -n \"$cii_cut\" ]; then echo cii:cut; else {DNF_ASK}; fi"),
+        section("dnf", f"if [ -n \"$cutl\" ]; then echo cii:cut; else {DNF_ASK}; fi"),
     ])
 
 

@@ -250,7 +250,7 @@ def _time_snippet(args: Mapping[str, Any]) -> str:
                 "chronyc -n tracking; else echo cii:missing; fi"),
         # chronyd parses its configuration, prints it and exits (chrony >= 4.0)
         section("chronyd-p", cut_guard(TIME_CONFIG_FILES) + "; "
-                "if [ -n \"$cii_cut\" ]; then echo cii:cut; "
+                "if [ -n \"$cutl\" ]; then echo cii:cut; "
                 "elif command -v chronyd >/dev/null 2>&1; then "
                 "chronyd -p 2>/dev/null; else echo cii:missing; fi"),
         section("timedatectl", "if [ -d /run/systemd/system ]; then "

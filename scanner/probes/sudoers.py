@@ -39,10 +39,10 @@ SECTION = "sudo"
 # is error, and sudo is not made to read gigabytes.
 SUDO_SNIPPET = section(SECTION, (
     cut_guard((quote(SUDOERS), "/etc/sudoers.d/*")) + "; "
-    "if [ -n \"$cii_cut\" ]; then echo cii:cut; "
+    "if [ -n \"$cutl\" ]; then echo cii:cut; "
     "elif command -v sudo >/dev/null 2>&1; then sudo -V 2>/dev/null </dev/null; "
     "else echo 'cii:no-sudo'; fi; "
-    "if [ -z \"$cii_cut\" ] && [ \"$(id -u)\" = 0 ] && command -v visudo >/dev/null 2>&1; then "
+    "if [ -z \"$cutl\" ] && [ \"$(id -u)\" = 0 ] && command -v visudo >/dev/null 2>&1; then "
     # visudo echoes each line it refuses, whatever it holds (a key's base64 line may start
     # with '/'); only its "FILE:LINE:" and "FILE: " verdicts, its own complaints and the
     # exit status leave the host
