@@ -26,10 +26,12 @@ from scanner.probes._common import TOOL_READ_CAP, capped, cut_check, dump_files
 
 # A reading tool, then (on the same simple command) a path argument it reads.
 _READER = re.compile(
-    r"(?<![\w./-])(?P<tool>cat|awk|grep|sed|sort|wc|tr|cut|uniq|tail)\b"
+    # the tool in command position (not a word inside an awk program or an echo)
+    r"(?:^|[|;({&`]|\bthen\b|\bdo\b|\belse\b)\s*"
+    r"(?P<tool>cat|awk|grep|sed|sort|wc|tr|cut|uniq|tail)\b"
     r"(?P<args>(?:'[^']*'|\\\n|[^|;&()`\n'])*?)"
     r"(?P<path>(?<![\w.-])(?:/etc|/boot|/home|/root|/usr|/lib|/var|/run)/[^\s;|&)'\"]*"
-    r"|\"\$(?:f|d|p|m|c|cii_f)\"(?:/[\w.]+)?)")
+    r"|\"\$(?:f|d|p|m|c|cii_f)\"(?:/[\w.]+)?)", re.MULTILINE)
 # The shell's read loop fed by redirection from a path (rather than from head -c).
 _READ_LOOP = re.compile(r"done\s*<\s*(?P<path>\"?(?:/etc|/boot|/home|/root|/usr|\$f)[^\s;]*)")
 
@@ -76,10 +78,10 @@ def _unbounded(text: str) -> list[str]:
         path = match.group("path")
         if path.startswith(("/proc", "/sys")):
             continue
-        before = text[max(0, match.start() - 80):match.start()]
+        before = text[max(0, match.start("tool") - 80):match.start("tool")]
         if re.search(r"head -c \d+ -- [^|]*\|\s*$", before):
             continue  # head -c CAP -- PATH | tool: the tool reads the bounded copy
-        found.append(match.group(0).strip())
+        found.append(text[match.start("tool"):match.end()].strip())
     found += [m.group(0) for m in _READ_LOOP.finditer(text)]
     return found
 
