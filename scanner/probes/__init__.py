@@ -161,6 +161,9 @@ def interpret(call: ProbeCall, raw: RawOutput) -> ProbeResult:
     probe = get(call.probe)
     if raw.exit_status is None:
         return ProbeResult.failed("collector output ended before this probe finished")
+    cut = _cut_file(raw)
+    if cut is not None:
+        return ProbeResult.failed(cut)
     if raw.truncated:
         return ProbeResult.failed(
             f"output exceeded the {probe.cap_bytes}-byte cap for this probe; not evaluated"
@@ -171,3 +174,19 @@ def interpret(call: ProbeCall, raw: RawOutput) -> ProbeResult:
         return probe.parse(raw, call.args)
     except Exception as exc:  # a parser bug must not lose the host's other results
         return ProbeResult.failed(f"could not parse probe output ({type(exc).__name__}: {exc})")
+
+
+def _cut_file(raw: RawOutput) -> str | None:
+    """Why the probe cannot be judged when a file it needs was over its cap (a CUT line
+    of this run's marker in its output: ``_common.cut_line``, ``_common.cut_check``)."""
+    if not raw.token or b" CUT " not in raw.payload:
+        return None
+    from scanner.probes._common import CUT_LINE, decode  # _common imports this module
+
+    ours = raw.token.encode()
+    for match in CUT_LINE.finditer(raw.payload):
+        if match.group(1) == ours:
+            path = decode(match.group(4))[:300]
+            return (f"{path} is {int(match.group(3))} bytes: cut at {int(match.group(2))} "
+                    "bytes, the cap for one file, so it was not evaluated")
+    return None

@@ -20,6 +20,10 @@ from scanner.probes import ProbeResult, RawOutput
 
 quote = shlex.quote
 
+# Bytes of one file a snippet gives a tool (awk, grep, sed, the shell's read) through
+# :func:`capped`: far above any real configuration file; a larger one is cut.
+TOOL_READ_CAP = 4 * 1024 * 1024
+
 FileState = Literal["ok", "unreadable", "missing", "not_regular"]
 _STATE_BY_TAG: dict[str, FileState] = {
     "F": "ok",
@@ -42,8 +46,9 @@ def print_lines(path: str) -> str:
             f"done < {path}; }} 2>/dev/null")
 
 
-def dump_files(*words: str) -> str:
-    """sh that prints every file the words name, each framed with ``$CII_M``.
+def dump_files(*words: str, file_cap: int = TOOL_READ_CAP) -> str:
+    """sh that prints every file the words name, each framed with ``$CII_M``; a file
+    over ``file_cap`` bytes is not read, a CUT line stands for it (as :func:`dump_words`).
 
     Each word is one shell word: a catalog glob such as ``/etc/pam.d/*`` (it
     expands) or an argument already passed through :func:`quote` (it does not).
@@ -51,8 +56,12 @@ def dump_files(*words: str) -> str:
     return (
         f"for f in {' '.join(words)}; do "
         'if [ -f "$f" ]; then '
-        'if [ -r "$f" ]; then printf \'%s F %s\\n\' "$CII_M" "$f"; cat -- "$f"; echo; '
-        'else printf \'%s U %s\\n\' "$CII_M" "$f"; fi; '
+        'if ! [ -r "$f" ]; then printf \'%s U %s\\n\' "$CII_M" "$f"; '
+        'elif sz=$(stat -L -c %s -- "$f") && [ "$sz" -gt ' + str(int(file_cap)) + ' ]; '
+        'then printf \'%s CUT %s %s %s\\n\' "$CII_M" ' + str(int(file_cap)) + ' "$sz" "$f"; '
+        'else printf \'%s F %s\\n\' "$CII_M" "$f"; '
+        'head -c ' + str(int(file_cap)) + ' -- "$f"; echo; '
+        'fi; '
         'elif [ -e "$f" ]; then printf \'%s O %s\\n\' "$CII_M" "$f"; '
         'else printf \'%s N %s\\n\' "$CII_M" "$f"; fi; '
         "done"
@@ -65,7 +74,11 @@ def dump_words(words: Sequence[str], file_cap: int) -> str:
 
     For each word in turn it prints ``W <index>``, then each match's state (``R`` for
     a file read below, as :func:`dump_files` tags the others); then the sizes of the
-    files read, then at most ``file_cap`` bytes of each, back to back.
+    files, then the content of each file no longer than ``file_cap``, back to back
+    (still through ``head -c``, in case one grew since). A file over the cap is not
+    read at all: whatever a parser made of its first bytes would be a verdict on a
+    truncated file, and a host of gigabyte files would cost gigabytes. Its size is
+    enough for :func:`split_word_dump` to mark the word cut.
     :func:`split_word_dump` turns that into :func:`dump_files` frames per word.
     """
     loops = "".join(
@@ -77,8 +90,57 @@ def dump_words(words: Sequence[str], file_cap: int) -> str:
         'else printf \'%s N %s\\n\' "$CII_M" "$f"; fi; done; '
         for index, word in enumerate(words))
     return (f"set --; {loops}"
-            'if [ "$#" -gt 0 ]; then printf \'%s S\\n\' "$CII_M"; stat -L -c %s -- "$@"; '
-            f'printf \'%s C\\n\' "$CII_M"; head -q -c {int(file_cap)} -- "$@"; fi')
+            'if [ "$#" -gt 0 ]; then printf \'%s S\\n\' "$CII_M"; '
+            'sz=$(stat -L -c %s -- "$@"); printf \'%s\\n\' "$sz"; '
+            # keep, in order, the files within the cap: each size shifts one file off
+            # the front and puts it back at the end when it is to be read
+            f'for z in $sz; do f=$1; shift; [ "$z" -le {int(file_cap)} ] && '
+            'set -- "$@" "$f"; done; '
+            'printf \'%s C\\n\' "$CII_M"; '
+            f'if [ "$#" -gt 0 ]; then head -q -c {int(file_cap)} -- "$@"; fi; fi')
+
+
+# A line in a probe's output saying a file it needs was over its cap: ``<M> CUT <cap>
+# <size> <path>``. :func:`scanner.probes.interpret` makes every probe whose output holds
+# one an ``error`` naming the file, before its parser sees any of it.
+CUT_LINE = re.compile(rb"(?m)^(CIIM[0-9a-f]{32}) CUT (\d{1,20}) (\d{1,20}) ([^\n]*)$")
+
+
+def cut_line(token: str, cap: int, size: int, path: bytes) -> bytes:
+    """The CUT line :func:`split_word_dump` puts where a file over the cap would be."""
+    return token.encode() + b" CUT %d %d " % (cap, size) + path + b"\n"
+
+
+def capped(path: str, cap: int) -> str:
+    """sh printing at most ``cap`` bytes of the file ``path`` (one shell word, already
+    quoted), for a tool that must run over a file's content: ``capped(p, n) | awk ...``
+    instead of giving awk the path, so a gigabyte line costs the host ``cap`` bytes.
+    Put :func:`cut_check` before the pipeline, so a cut is seen."""
+    return f"head -c {int(cap)} -- {path}"
+
+
+def cut_check(path: str, cap: int) -> str:
+    """sh printing a CUT line when the file ``path`` (one quoted shell word) is over
+    ``cap`` bytes: a statement of its own before the pipeline that reads
+    :func:`capped` bytes, so the line reaches the part's output, not the tool. The
+    probe is then ``error`` naming the file, never a verdict on the head of it."""
+    cap = int(cap)
+    return (f'sz=$(stat -L -c %s -- {path} 2>/dev/null); '
+            f'[ "${{sz:-0}}" -le {cap} ] || '
+            f'printf \'\\n%s CUT %s %s %s\\n\' "$CII_M" {cap} "$sz" {path}')
+
+
+def cut_guard(words: Iterable[str], cap: int = TOOL_READ_CAP) -> str:
+    """sh that prints a CUT line for each file the words (catalog globs or quoted
+    paths) name that is over ``cap`` bytes, and leaves ``cutl`` non-empty then: a
+    snippet asks a consumer of those files (modprobe, visudo, rsyslogd, chronyd,
+    useradd, apt) only when ``[ -z "$cutl" ]``, so no tool of the host is made to
+    read gigabytes for a probe that is ``error`` anyway. One stat and one awk in all."""
+    cap = int(cap)
+    return (f"cutl=$(stat -L -c '%s %n' -- {' '.join(words)} 2>/dev/null | "
+            f"awk -v c={cap} -v m=\"$CII_M\" '$1 + 0 > c + 0 {{ s = $1; "
+            "sub(/^[0-9]+ /, \"\"); printf \"%s CUT %s %s %s\\n\", m, c, s, $0 }'); "
+            "[ -z \"$cutl\" ] || printf '\\n%s\\n' \"$cutl\"")
 
 
 @dataclass(frozen=True)
@@ -124,7 +186,7 @@ def split_word_dump(payload: bytes, token: str, count: int,
             return None
         sizes = [int(line) for line in lines]
         content = payload[content_at.end():]
-    if len(sizes) != readable or sum(min(size, file_cap) for size in sizes) != len(content):
+    if len(sizes) != readable or sum(size for size in sizes if size <= file_cap) != len(content):
         return None
     dumps: list[WordDump] = []
     lengths = iter(sizes)
@@ -138,11 +200,13 @@ def split_word_dump(payload: bytes, token: str, count: int,
                 frames.append(prefix + tag + b" " + path + b"\n")
                 continue
             size = next(lengths)
-            cut = cut or size > file_cap
-            shown = min(size, file_cap)
-            frames.append(prefix + b"F " + path + b"\n" + content[offset:offset + shown]
+            if size > file_cap:
+                cut = True
+                frames.append(cut_line(token, file_cap, size, path))
+                continue
+            frames.append(prefix + b"F " + path + b"\n" + content[offset:offset + size]
                           + b"\n")
-            offset += shown
+            offset += size
         dumps.append(WordDump(b"".join(frames), cut))
     return dumps
 

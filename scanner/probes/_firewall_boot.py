@@ -43,8 +43,8 @@ _ENABLED_FUNCTION = (
 )
 _NFT_CONF = (
     "conf=; for d in " + _UNIT_DIRS + "; do [ -f \"$d/nftables.service\" ] || continue; "
-    "conf=$(sed -n 's/^ExecStart=[^ ]*nft .*-f *\\([^ ;]*\\).*/\\1/p' \"$d/nftables.service\" "
-    "| head -n 1); break; done; "
+    "conf=$(head -c 65536 -- \"$d/nftables.service\" | "
+    "sed -n 's/^ExecStart=[^ ]*nft .*-f *\\([^ ;]*\\).*/\\1/p' | head -n 1); break; done; "
     "[ -n \"$conf\" ] || for c in /etc/nftables.conf /etc/sysconfig/nftables.conf; do "
     "[ -f \"$c\" ] && { conf=$c; break; }; done"
 )

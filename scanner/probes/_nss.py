@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass
 
 from scanner.lines import C_SPACE, split_lines
+from scanner.probes._common import TOOL_READ_CAP, capped, cut_check
 
 _STRTOUL = re.compile("[" + re.escape(C_SPACE) + r"]*([+-]?)([0-9]+)")
 _ULONG = 2**64
@@ -64,7 +65,12 @@ def reduced(kind: str, source: str) -> str:
         return (f"if command -v getent >/dev/null 2>&1; then "
                 f"{{ getent {kind}; echo \"getent-rc $?\"; }} | {awk}; "
                 "else echo getent-missing; fi")
-    return f"{awk} {source}"
+    # the file's bounded copy, never its path: a gigabyte line costs awk the cap only.
+    # head in a pipe hides its failure, so a file that is not a readable regular file
+    # (a directory, a FIFO) fails the section itself, as awk given the path did
+    return (f"if [ -f {source} ] && [ -r {source} ]; then "
+            f"{cut_check(source, TOOL_READ_CAP)}; {capped(source, TOOL_READ_CAP)} | {awk}; "
+            f"else echo 'cii: {source} is not a readable file' >&2; false; fi")
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,9 @@ if [ -r /sys/fs/selinux/enforce ]; then
   v=; { read -r v < /sys/fs/selinux/enforce; } 2>/dev/null; printf 'selinux_enforce=%s\n' "$v"
 elif [ -d /sys/fs/selinux ]; then echo selinux_enforce=unreadable; fi
 if [ -r /etc/selinux/config ]; then
-  sed -n 's/^/selinux_config_line=/p' /etc/selinux/config
+  z=$(stat -L -c %s -- /etc/selinux/config 2>/dev/null)
+  [ "${z:-0}" -le 65536 ] || printf '\n%s CUT %s %s %s\n' "$CII_M" 65536 "$z" /etc/selinux/config
+  head -c 65536 -- /etc/selinux/config | sed -n 's/^/selinux_config_line=/p'
 elif [ -e /etc/selinux/config ]; then echo selinux_config_line=cii:unreadable; fi
 v=; { read -r v < /proc/cmdline; } 2>/dev/null; printf 'cmdline=%s\n' "$v"
 if [ -r /sys/module/apparmor/parameters/enabled ]; then

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes._common import TOOL_READ_CAP, capped, cut_check
 from scanner.probes._nss import (
     PasswdEntry,
     ShadowEntry,
@@ -50,7 +51,9 @@ _REFUSING_SHELLS = ("/usr/sbin/nologin", "/sbin/nologin", "/usr/bin/nologin", "/
 _SHELLS = section("shells", (
     "for k in " + " ".join(_REFUSING_SHELLS) + "; do "
     '[ -f "$k" ] && [ -x "$k" ] && printf \'refuse %s\\n\' "$(readlink -f -- "$k")"; done; '
-    "{ getent passwd 2>/dev/null; cat /etc/passwd 2>/dev/null; } | awk '{ s = $0; "
+    + cut_check("/etc/passwd", TOOL_READ_CAP) + "; "
+    "{ getent passwd 2>/dev/null; " + capped("/etc/passwd", TOOL_READ_CAP)
+    + " 2>/dev/null; } | awk '{ s = $0; "
     'for (i = 0; i < 6; i++) { j = index(s, ":"); if (j == 0) { s = ""; break } '
     "s = substr(s, j + 1) } print s }' | sort -u | while IFS= read -r s; do "
     'p=${s:-/bin/sh}; printf \'shellname %s\\n\' "$s"; '

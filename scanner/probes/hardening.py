@@ -12,7 +12,7 @@ from typing import Any
 
 from scanner.lines import fields, split_lines, strip
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import active_lines, quote
+from scanner.probes._common import active_lines, cut_guard, quote
 from scanner.probes._sections import Collected, section, split_sections
 
 # ---------------------------------------------------------------- kernel modules
@@ -30,7 +30,10 @@ def _dry_run(name: str, section_name: str, config: str) -> str:
     # modprobe -n: everything but inserting the module or running an install command.
     # libkmod's complaints about bad config lines quote the line, which may be anything
     # pasted into modprobe.d (a key): they are dropped on the host, as no verdict uses them.
-    return section(section_name, "if command -v modprobe >/dev/null 2>&1; then "
+    # a modprobe.d file over the cap makes the probe error: kmod is not made to read it
+    return section(section_name, cut_guard(MODPROBE_FILES) + "; "
+                   "if [ -n \"$cutl\" ]; then echo cii:cut; "
+                   "elif command -v modprobe >/dev/null 2>&1; then "
                    f"{{ modprobe -n -v {config}-- {quote(name)}; echo \"cii:exit $?\"; }} 2>&1 "
                    "| grep -v '^libkmod: '; else echo cii:no-modprobe; fi")
 

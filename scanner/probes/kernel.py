@@ -45,7 +45,7 @@ from typing import Any
 
 from scanner.lines import C_SPACE, fields, split_lines, strip
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import print_lines, quote
+from scanner.probes._common import TOOL_READ_CAP, capped, cut_check, print_lines, quote
 from scanner.probes._sections import (
     INIT_SNIPPET,
     Collected,
@@ -97,6 +97,9 @@ _ALIASES = {"net/ipv4/ip_forward": "net/ipv4/conf/all/forwarding"}
 NEW_INTERFACE = "(new-interface)"
 
 
+_F = '"$f"'  # the shell word of the file a snippet reads
+
+
 def _proc_path(name: str) -> str:
     return "/proc/sys/" + name.replace(".", "/")
 
@@ -108,7 +111,7 @@ def _scalar_snippet(name: str) -> str:
     return (f"f={path}; "
             'if [ -r "$f" ]; then '
             'if [ -f "$f" ] && ! [ -s "$f" ]; then ' + print_lines('"$f"') + "; "
-            'else cat -- "$f"; fi; '
+            f"else {cut_check(_F, TOOL_READ_CAP)}; {capped(_F, TOOL_READ_CAP)}; fi; "
             "elif [ -e \"$f\" ]; then echo 'cii:unreadable'; false; "
             "else echo 'cii:missing'; fi")
 
@@ -148,9 +151,12 @@ def _snippet(args: Mapping[str, Any]) -> str:
         # the running kernel's own build configuration (CONFIG_IKCONFIG_PROC), else the
         # copy distributions install next to it
         running += "; " + section("kconfig", "if [ -r /proc/config.gz ]; then "
-                                  f"gzip -dc /proc/config.gz | grep -E {pattern}; "
-                                  "else f=/boot/config-$(uname -r); [ -r \"$f\" ] && "
-                                  f"grep -E {pattern} \"$f\"; fi; true")
+                                  "gzip -dc /proc/config.gz | head -c "
+                                  f"{TOOL_READ_CAP} | grep -E {pattern}; "
+                                  "else f=/boot/config-$(uname -r); [ -r \"$f\" ] && { "
+                                  f"{cut_check(_F, TOOL_READ_CAP)}; "
+                                  f"{capped(_F, TOOL_READ_CAP)} | grep -E {pattern}; "
+                                  "}; fi; true")
     return running
 
 

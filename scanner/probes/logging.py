@@ -15,7 +15,7 @@ from typing import Any
 
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput, rsyslog
-from scanner.probes._common import to_int
+from scanner.probes._common import cut_guard, to_int
 from scanner.probes._sections import (
     PROCESS_LIST_UNREADABLE,
     PROCESSES_SNIPPET,
@@ -42,7 +42,9 @@ def _forwarding_snippet(args: Mapping[str, Any]) -> str:
         # rsyslogd's config check prints the whole configuration, includes resolved. -o
         # opens its file for writing: /proc/self/fd/1 is the part's pipe, and where /proc
         # is missing nothing is created (a missing /dev/stdout would become a file)
-        section("rsyslog-full", "if command -v rsyslogd >/dev/null 2>&1 && "
+        section("rsyslog-full", cut_guard(("/etc/rsyslog.conf", "/etc/rsyslog.d/*.conf"))
+                + "; if [ -n \"$cutl\" ]; then echo cii:cut; "
+                "elif command -v rsyslogd >/dev/null 2>&1 && "
                 "[ -p /proc/self/fd/1 ]; then rsyslogd -N1 -o /proc/self/fd/1 2>/dev/null; "
                 "else echo cii:missing; fi"),
     ])

@@ -20,6 +20,7 @@ from typing import Any
 from scanner.lines import C_SPACE, split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import (
+    cut_guard,
     files_only,
     frames_or_error,
     split_files,
@@ -173,7 +174,9 @@ USERADD_DEFAULTS: dict[str, Any] = {"INACTIVE": -1, "EXPIRE": "", "SHELL": "/bin
 # account (read-only: without -b/-e/-f/-g/-s it only shows them).
 _USERADD_SNIPPET = section(
     "useradd-D",
-    "if command -v useradd >/dev/null 2>&1; then useradd -D; else echo useradd-missing; fi")
+    cut_guard(("/etc/default/useradd", LOGIN_DEFS)) + "; if [ -n \"$cutl\" ]; then "
+    "echo cii:cut; elif command -v useradd >/dev/null 2>&1; then useradd -D; "
+    "else echo useradd-missing; fi")
 
 
 def read_useradd_defaults(text: str) -> dict[str, str]:

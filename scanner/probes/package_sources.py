@@ -36,6 +36,7 @@ from typing import Any
 
 from scanner.lines import C_SPACE, split_lines, strip
 from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes._common import cut_guard
 from scanner.probes._sections import Collected, section, split_sections
 from scanner.probes.package_sources_ini import DNF_ASK, yum_dnf_repos
 
@@ -61,12 +62,16 @@ def _snippet(args: Mapping[str, Any]) -> str:
                     "-o Dir::State::Lists=/nonexistent/ "
                     "-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= --format "
                     + "'" + _APT_FORMAT + "'")
+    # a sources or apt.conf file over the cap: apt and dnf are not made to read it
+    guard = cut_guard((*SOURCE_FILES, "/etc/apt/apt.conf", "/etc/apt/apt.conf.d/*"))
     return "; ".join([
-        section("apt-indextargets", "if command -v apt-get >/dev/null 2>&1; then "
+        section("apt-indextargets", guard + "; if [ -n \"$cutl\" ]; then echo cii:cut; "
+                "elif command -v apt-get >/dev/null 2>&1; then "
                 f"{indextargets}; else echo cii:missing; fi"),
-        section("apt-config", "if command -v apt-config >/dev/null 2>&1; then "
+        section("apt-config", "if [ -n \"$cutl\" ]; then echo cii:cut; "
+                "elif command -v apt-config >/dev/null 2>&1; then "
                 f"apt-config shell {_SHELL_ARGS}; else echo cii:missing; fi"),
-        section("dnf", DNF_ASK),
+        section("dnf", f"if [ -n \"$cutl\" ]; then echo cii:cut; else {DNF_ASK}; fi"),
     ])
 
 

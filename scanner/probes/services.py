@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import active_lines
+from scanner.probes._common import active_lines, cut_guard
 from scanner.probes._sections import (
     INIT_SNIPPET,
     PROCESS_LIST_UNREADABLE,
@@ -249,7 +249,9 @@ def _time_snippet(args: Mapping[str, Any]) -> str:
         section("chronyc", "if command -v chronyc >/dev/null 2>&1; then "
                 "chronyc -n tracking; else echo cii:missing; fi"),
         # chronyd parses its configuration, prints it and exits (chrony >= 4.0)
-        section("chronyd-p", "if command -v chronyd >/dev/null 2>&1; then "
+        section("chronyd-p", cut_guard(TIME_CONFIG_FILES) + "; "
+                "if [ -n \"$cutl\" ]; then echo cii:cut; "
+                "elif command -v chronyd >/dev/null 2>&1; then "
                 "chronyd -p 2>/dev/null; else echo cii:missing; fi"),
         section("timedatectl", "if [ -d /run/systemd/system ]; then "
                 "timedatectl show -p NTPSynchronized -p NTP; else echo cii:skipped; fi"),

@@ -20,7 +20,14 @@ from typing import Any
 
 from scanner.lines import fields, split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import FileFrame, files_only, frames_or_error
+from scanner.probes._common import (
+    TOOL_READ_CAP,
+    FileFrame,
+    capped,
+    cut_check,
+    files_only,
+    frames_or_error,
+)
 from scanner.probes._sections import section
 from scanner.probes.login_defs import LOGIN_DEFS, read_login_defs
 from scanner.probes.pam.stack import PAM_FILES, pam_files, resolve_service
@@ -43,21 +50,27 @@ _SECTION = "shell-startup"
 # section, one that only some may read is reduced on the host to the number of its lines
 # that name TMOUT or umask.
 _WORDS = " ".join(STARTUP_FILES)
+_F = '"$f"'
 _SOURCE_WORD = ("'(^|[;&|({[:space:]])(\\.|source)[[:space:]]+[\"'\\'']?"
                 "/[^[:space:];&|<>()\"'\\''$`]+'")
 STARTUP_SNIPPET = section(_SECTION, (
     f"stat -L -c 'M %a %n' -- {_WORDS} 2>/dev/null; "
-    f"cii_src=$(grep -ohE {_SOURCE_WORD} -- {_WORDS} 2>/dev/null | "
+    # each file's bounded copy (the files part says which are cut), never the paths; one
+    # grep per file, so a binary file hides its own matches only, as grep FILES did
+    f"cii_src=$(for f in {_WORDS}; do [ -f \"$f\" ] || continue; "
+    f"head -c {TOOL_READ_CAP} -- \"$f\" 2>/dev/null | grep -ohE {_SOURCE_WORD}; done | "
     "sed -E 's/.*[[:space:]][\"'\\'']?//' | sort -u); set -f; cii_dump=; "
     "for f in $cii_src; do case \"$f\" in /etc/profile|/etc/profile.d/*|/etc/bash.bashrc|"
     "/etc/bashrc|/etc/skel/*) continue;; esac; "
     "if [ -f \"$f\" ] && [ -r \"$f\" ]; then cii_mode=$(stat -L -c %a -- \"$f\"); "
     "printf 'M %s %s\\n' \"$cii_mode\" \"$f\"; case \"$cii_mode\" in "
     "*[4567]) cii_dump=\"$cii_dump $f\";; "
-    "*) printf 'X %s %s\\n' \"$(grep -c -E 'TMOUT|umask' -- \"$f\")\" \"$f\";; esac; "
+    f"*) {cut_check(_F, TOOL_READ_CAP)}; printf 'X %s %s\\n' "
+    f"\"$({capped(_F, TOOL_READ_CAP)} | grep -c -E 'TMOUT|umask')\" \"$f\";; esac; "
     "elif [ -e \"$f\" ]; then printf 'X U %s\\n' \"$f\"; else printf 'X N %s\\n' \"$f\"; fi; "
     "done; true")) + (
-    "; for f in $cii_dump; do printf '%s F %s\\n' \"$CII_M\" \"$f\"; cat -- \"$f\"; echo; done; "
+    f"; for f in $cii_dump; do {cut_check(_F, TOOL_READ_CAP)}; "
+    f"printf '%s F %s\\n' \"$CII_M\" \"$f\"; {capped(_F, TOOL_READ_CAP)}; echo; done; "
     "set +f")
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from scanner.lines import C_SPACE, fields, split_lines, strip
 from scanner.probes import ProbeResult, RawOutput
-from scanner.probes._common import FileFrame, split_files
+from scanner.probes._common import FileFrame, cut_guard, quote, split_files
 from scanner.probes._sections import section
 
 SUDOERS = "/etc/sudoers"
@@ -35,10 +35,14 @@ SECTION = "sudo"
 # sudo -V prints the version to anyone and, to root, the defaults in effect for root (its
 # stderr, which quotes sudoers lines it cannot parse, stays on the host);
 # visudo -c (check only, read-only) names the lines sudo drops as syntax errors.
+# A sudoers file over the cap (sudo -V as root reads them too) asks neither: the probe
+# is error, and sudo is not made to read gigabytes.
 SUDO_SNIPPET = section(SECTION, (
-    "if command -v sudo >/dev/null 2>&1; then sudo -V 2>/dev/null </dev/null; "
+    cut_guard((quote(SUDOERS), "/etc/sudoers.d/*")) + "; "
+    "if [ -n \"$cutl\" ]; then echo cii:cut; "
+    "elif command -v sudo >/dev/null 2>&1; then sudo -V 2>/dev/null </dev/null; "
     "else echo 'cii:no-sudo'; fi; "
-    "if [ \"$(id -u)\" = 0 ] && command -v visudo >/dev/null 2>&1; then "
+    "if [ -z \"$cutl\" ] && [ \"$(id -u)\" = 0 ] && command -v visudo >/dev/null 2>&1; then "
     # visudo echoes each line it refuses, whatever it holds (a key's base64 line may start
     # with '/'); only its "FILE:LINE:" and "FILE: " verdicts, its own complaints and the
     # exit status leave the host

@@ -30,7 +30,10 @@ printf 'uid=%s\n' "$CII_UID"
 for t in dpkg rpm; do command -v "$t" >/dev/null 2>&1 && printf 'pkgtool=%s\n' "$t"; done
 for f in /etc/os-release /usr/lib/os-release; do
   if [ -r "$f" ]; then
-    while IFS= read -r l || [ -n "$l" ]; do printf 'osr:%s\n' "$l"; done < "$f"; break
+    z=$(stat -L -c %s -- "$f" 2>/dev/null)
+    [ "${z:-0}" -le 16384 ] || printf '\n%s CUT %s %s %s\n' "$CII_M" 16384 "$z" "$f"
+    head -c 16384 -- "$f" | while IFS= read -r l || [ -n "$l" ]; do printf 'osr:%s\n' "$l"; done
+    break
   fi
 done
 true
