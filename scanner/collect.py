@@ -46,6 +46,8 @@ from scanner.errors import InputError
 from scanner.facts import Facts, HostIdentity
 from scanner.probes import ProbeCall, ProbeResult, RawOutput
 from scanner.probes._common import (
+    CUT_LINE,
+    decode,
     dump_files,
     dump_words,
     first_line,
@@ -420,12 +422,24 @@ def parse_output(output: bytes, calls: Sequence[ProbeCall], token: str, *,
             why = f"{cut} (the collector never reached this probe)" if cut else _NEVER_REACHED
         results[call] = _assemble(call, pieces, None if own is None else outputs.get(own),
                                   token, why)
-    problems = _problems(plan, outputs, words, skipped, complete, cut)
+    problems = _problems(plan, outputs, skipped, complete, cut)
+    problems += _files_over_their_cap(output, token)
     return ParsedOutput(results, complete, len(outputs), problems)
 
 
-def _problems(plan: Plan, outputs: dict[int, _PartOutput], words: dict[int, _PartOutput],
-              skipped: set[int], complete: bool, cut: str | None) -> tuple[str, ...]:
+def _files_over_their_cap(output: bytes, token: str) -> tuple[str, ...]:
+    """One line per file the host did not read because it was over its cap (the CUT
+    lines of this run's marker, from the files part or from a probe's own guard)."""
+    found: dict[bytes, str] = {}
+    for match in CUT_LINE.finditer(output):
+        if match.group(1).decode() == token and match.group(4) not in found:
+            found[match.group(4)] = (f"{decode(match.group(4))} is {int(match.group(3))} "
+                                     f"bytes, over the cap of {int(match.group(2))}: not read")
+    return tuple(found.values())
+
+
+def _problems(plan: Plan, outputs: dict[int, _PartOutput], skipped: set[int],
+              complete: bool, cut: str | None) -> tuple[str, ...]:
     """One line per reason the evidence is incomplete, the main reason first."""
     found: list[str] = []
     missing = [n for n in range(len(plan.parts)) if n not in outputs]
@@ -445,10 +459,6 @@ def _problems(plan: Plan, outputs: dict[int, _PartOutput], words: dict[int, _Par
         elif got.truncated:
             found.append(f"part {part.label!r} output was cut at its cap of "
                          f"{part.cap_bytes} bytes")
-    read = outputs.get(plan.files_part) if plan.files_part is not None else None
-    if read is not None and read.exit_status == 0 and not read.truncated:
-        found += [f"{plan.words[word]} was read only up to its cap of {plan.file_cap} bytes"
-                  for word, dump in sorted(words.items()) if dump.truncated]
     return tuple(found)
 
 
