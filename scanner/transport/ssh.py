@@ -593,11 +593,12 @@ class SshTransport:
                     return self._why_stopped() or ("error", "the connection dropped "
                                                    "mid-output")
                 return None
-            chunks.append(data)
-            total += len(data)
-            if total > limit:
+            if total + len(data) > limit:  # keep exactly the bound, not the chunk past it
+                chunks.append(data[:limit - total])
                 return ("error", f"the host sent more than {limit} bytes of collector "
                         "output; the rest was refused")
+            chunks.append(data)
+            total += len(data)
 
 
 def transport_alive(channel: paramiko.Channel) -> bool:

@@ -50,6 +50,8 @@ from pathlib import Path
 
 import paramiko
 
+from scanner.probes.ssh import _START_SLACK_S
+
 SSHD = "/usr/sbin/sshd"
 CLIENT_KEY = "id_fleet"
 LOCKED_KEY = "id_locked"
@@ -354,6 +356,10 @@ class Fleet:
     # -- processes
 
     def start(self) -> None:
+        # The ssh probe takes a config file changed less than its slack before the
+        # daemon's start as changed after it (the start time is known to ~10 ms): start
+        # the daemons well after their files were written, as on a real host.
+        time.sleep(max(0.3, 4 * _START_SLACK_S))
         hidden = self.hosts.get("hidden")
         jumpbox = self.hosts.get("jumpbox")
         for host in self.hosts.values():
@@ -362,7 +368,10 @@ class Fleet:
             script = self._namespace_script(
                 host, f"exec {SSHD} -D -e",
                 net=host is hidden)
-            flags = ["--mount", "--uts"] + (["--net"] if host is hidden else [])
+            # a process table of its own, as a real host has: the ssh probe asks every
+            # running sshd it sees, and must not see the other hosts' session daemons
+            flags = ["--mount", "--uts", "--pid", "--fork", "--mount-proc"] + (
+                ["--net"] if host is hidden else [])
             with host.log.open("ab") as log:
                 host.process = subprocess.Popen(
                     ["unshare", *flags, "sh", "-c", script], stdin=subprocess.DEVNULL,
