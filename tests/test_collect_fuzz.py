@@ -395,3 +395,26 @@ def test_whole_capture_of_this_machine_cut_after_each_frame() -> None:
     half = report(parse_output(output[:frames[len(frames) // 2].end], calls, token).results)
     assert {rule for rule, status in half.items() if status == "pass"} <= {
         rule for rule, status in full.items() if status == "pass"}
+
+
+# ----------------------------------------------------------------------------- regressions
+
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("status", [b"", b"0", b"137", b"141"])
+def test_a_part_stopped_before_its_end_is_an_error_for_every_probe_reading_it(
+        name: str, status: bytes) -> None:
+    """Found by the fuzzer: a shared part (the PAM module list) stopped mid-way (an X line,
+    as the driver prints when a part run alone does not finish) gave its cut payload to the
+    PAM probes as a whole one, since a shared part's status was not looked at; the module
+    list lacked pam_unix.so, every stack read as refusing, and auth.pam-nullok-absent passed
+    on a host that fails it."""
+    cap = capture(name)
+    for frame in cap.frames:
+        text = cap.output[frame.start:frame.end]
+        b_end = text.index(b"\n", 1) + 1
+        e_start = text.rindex(b"\n", 0, len(text) - 1)
+        half = b_end + (e_start - b_end) // 2
+        stopped = (text[:half] + b"\n" + cap.token.encode() + b" X " + str(frame.part).encode()
+                   + (b" " + status if status else b"") + b"\n")
+        check(cap, cap.output[:frame.start] + stopped + cap.output[frame.end:],
+              frozenset({frame.part}))
