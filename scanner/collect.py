@@ -316,13 +316,17 @@ def _part_outputs(output: bytes, parts: Sequence[Part], token: str,
     found: dict[int, _PartOutput] = {}
     open_part: tuple[int, int] | None = None  # (part, where its payload starts)
 
-    def close(stop: int, status: int | None) -> None:
-        """End the open part's payload at ``stop``; a None status: it never finished."""
+    def close(stop: int, status: int | None, stopped: bool = False) -> None:
+        """End the open part's payload at ``stop``; a None status: it never finished;
+        ``stopped``: it was stopped before its own end (its payload is cut anywhere)."""
         nonlocal open_part
         if open_part is not None:
             index, start = open_part
             payload = output[start:stop]
-            found[index] = _PartOutput(payload, status, len(payload) > parts[index].cap_bytes)
+            cut = len(payload) > parts[index].cap_bytes
+            why = (f"the collector stopped this part before it finished (status {status})"
+                   if stopped and status != 124 and not cut else None)
+            found[index] = _PartOutput(payload, status, cut, why)
             open_part = None
 
     for match in frame.finditer(output):
@@ -339,7 +343,10 @@ def _part_outputs(output: bytes, parts: Sequence[Part], token: str,
         elif open_part is not None and open_part[0] == index:
             # E: the part finished with this status (none: killed by a signal);
             # X: the batch running it alone stopped with this status before the E
-            close(match.start(), int(match.group(3)) if match.group(3) else 137)
+            # Either way a shared part's status is not its readers' own, so a stopped one
+            # is marked here: its cut payload must not read as a whole one.
+            close(match.start(), int(match.group(3)) if match.group(3) else 137,
+                  kind == b"X" or not match.group(3))
     close(len(output), None)
     return found
 

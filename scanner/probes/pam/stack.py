@@ -9,6 +9,7 @@ run the stack (:mod:`scanner.probes.pam.questions`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,12 @@ class HostPam:
         return [directory + "/" + handler.module for directory in self.module_dirs()]
 
     def module_dirs(self) -> list[str]:
-        return sorted({path.rsplit("/", 1)[0] for path in self.modules or ()})
+        return list(self._module_dirs)
+
+    @functools.cached_property
+    def _module_dirs(self) -> tuple[str, ...]:
+        # once per host: the PAM model asks for every module of every simulated attempt
+        return tuple(sorted({path.rsplit("/", 1)[0] for path in self.modules or ()}))
 
     def present(self, handler: Handler) -> bool | None:
         """Whether libpam finds the module's file; None when the files were not listed."""
