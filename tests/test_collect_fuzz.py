@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -131,8 +132,15 @@ def _frames(output: bytes, token: str) -> tuple[Frame, ...]:
     return tuple(frames)
 
 
+# The captures are this machine's configuration, seen from a process table of their own:
+# the daemons and sessions other tests happen to leave running at that moment would make
+# the captures (and so the examples drawn from them) differ from run to run.
+_ISOLATED = ["unshare", "--pid", "--fork", "--mount-proc"]
+
+
 def _run_collector(calls: Sequence[ProbeCall], token: str) -> bytes:
-    done = subprocess.run(["sh", "-s"], input=build_script(calls, token).encode(),
+    isolate = _ISOLATED if os.geteuid() == 0 and shutil.which("unshare") else []
+    done = subprocess.run([*isolate, "sh", "-s"], input=build_script(calls, token).encode(),
                           capture_output=True, timeout=300, check=False)
     return done.stdout
 
