@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 
 from scanner.inventory import Target
+from scanner.transport import RunResult
 from scanner.transport.ssh import SshTransport, make_settings
+from tests._scanner import skip_or_fail
 from tests.fleet import FleetUnavailable, check_requirements
 from tests.fleet.faults import FaultFleet, running_fault_fleet
 
@@ -52,9 +54,7 @@ def faults() -> Iterator[FaultFleet]:
     try:
         check_requirements()
     except FleetUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the sshd fleet must run in CI: {exc}")
-        pytest.skip(str(exc))
+        skip_or_fail(f"the sshd fleet cannot run: {exc}")
     with running_fault_fleet() as started:
         yield started
 
@@ -186,20 +186,25 @@ def test_a_flooding_tool_costs_only_its_own_rules_and_memory_stays_bounded(
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0  # the counter is live
 
 
-def test_the_clients_output_bound_holds_against_a_flood(faults: FaultFleet) -> None:
-    """Below what the host sends, the client stops reading at its bound and keeps what came
-    before it (RunResult.cut), instead of buffering without end."""
+def run_directly(faults: FaultFleet, name: str, script: str, limit: int) -> RunResult:
+    """``script`` on host ``name`` through the client transport alone, as the auditor."""
     fleet = faults.fleet
-    limit = 1024 * 1024
     settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
                              identity_files=[fleet.client_key], timeout_s=60,
                              max_output_bytes=limit)
-    address, port = faults.address_of("kilo")
-    transport = SshTransport(Target("kilo", address, port=port, user="auditor"), settings)
+    address, port = faults.address_of(name)
+    transport = SshTransport(Target(name, address, port=port, user="auditor"), settings)
     try:
-        result = transport.run("echo first-line; exec /usr/bin/ss -tln\n")
+        return transport.run(script)
     finally:
         transport.close()
+
+
+def test_the_clients_output_bound_holds_against_a_flood(faults: FaultFleet) -> None:
+    """Below what the host sends, the client stops reading at its bound and keeps what came
+    before it (RunResult.cut), instead of buffering without end."""
+    limit = 1024 * 1024
+    result = run_directly(faults, "kilo", "echo first-line; exec /usr/bin/ss -tln\n", limit)
     assert result.cut
     assert result.stdout.startswith(b"first-line\n")
     assert len(result.stdout) <= limit
@@ -209,16 +214,7 @@ def test_a_channel_closed_without_an_exit_status(fault_run: Run, faults: FaultFl
     """lima's login shell dies by SIGKILL after the command: sshd sends exit-signal and no
     exit-status. The output is whole, the status is unknown (None, not paramiko's -1),
     and the host is judged exactly as its twin."""
-    fleet = faults.fleet
-    settings = make_settings(known_hosts=fleet.known_hosts, accept_new=False,
-                             identity_files=[fleet.client_key], timeout_s=60,
-                             max_output_bytes=1024 * 1024)
-    address, port = faults.address_of("lima")
-    transport = SshTransport(Target("lima", address, port=port, user="auditor"), settings)
-    try:
-        result = transport.run("echo all-of-it\n")
-    finally:
-        transport.close()
+    result = run_directly(faults, "lima", "echo all-of-it\n", 1024 * 1024)
     assert (result.stdout, result.exit_status) == (b"all-of-it\n", None)
     lima, twin = fault_run.hosts["lima"], fault_run.hosts["india"]
     assert lima["status"] == "scanned"
