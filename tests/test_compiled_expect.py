@@ -124,6 +124,13 @@ _AIMED = [
     {"any": [{"in": ["a"]}, {"exists": False}]}, {"none": [{"lt": 0}, {"matches": "^x"}]},
     {"not": {"any_item": {"name": {"equals": "a"}}}}, {"exists": False}, {"absent": False},
     {"all": [{"not_matches": "b"}, {"empty": False}]},
+    # item matches run quiet (no wording of an item's failure): nested, negated, combined
+    {"all_items": {"name": {"not": {"in": ["a", "1"]}}}},
+    {"no_item": {"any": [{"matches": "^x"}, {"lt": 1}, {"contains": "b"}]}},
+    {"any_item": {"any_item": {"equals": "a"}}}, {"all_items": {"no_item": {"gt": 1}}},
+    {"count": {"where": {"matches": "a|1"}, "lt": 2}},
+    {"any_item": {"name": {"all": [{"exists": True}, {"not_equals": "b"}]}, "uid": {"ge": 0}}},
+    {"no_item": {"count": {"ge": 1}}}, {"any_item": {"version_ge": "1.0"}},
 ]
 _COMPILED = [compile_expectation(raw, {}) for raw in [*_EXPECTATIONS, *_AIMED]]
 
