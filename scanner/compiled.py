@@ -327,7 +327,7 @@ def _searcher(program: Any) -> Callable[[str], bool]:
 
     try:
         same = all(search(t) == ref._search(program, t) for t in _SEARCH_SAMPLES)
-    except Exception:  # noqa: BLE001 - any surprise from a private call means: do not use it
+    except Exception:  # any surprise from a private call means: do not use it
         same = False
     return search if same else (lambda text: ref._search(program, text))
 
