@@ -192,6 +192,8 @@ def _compile(exp: Expectation, quiet: bool) -> Fn:
         return negation
     body = (_compile_list(op, operand, quiet) if op in ref.LIST_OPS
             else _compile_scalar(op, operand, quiet))
+    if op in _CHECKS_MISSING:
+        return body
 
     def reported(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
                  ) -> Outcome:
@@ -240,6 +242,7 @@ def _compile_combinator(op: str, parts: tuple[Fn, ...]) -> Fn:
     return no_part
 
 
+_CHECKS_MISSING = frozenset({"equals", "not_equals", "in", "not_in"})  # their bodies do
 ScalarFn = Callable[[Any, Unobservable, str, dict[Any, Any]], Outcome]
 
 
@@ -257,6 +260,8 @@ def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
 
         def compare(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
                     ) -> Outcome:
+            if value is MISSING or value is None:  # (the commonest check: no wrapper call)
+                return Outcome("error", missing)
             if matches(value) == wanted:
                 return PASS
             return FAIL if quiet else Outcome("fail", show(value) + suffix)
@@ -297,7 +302,18 @@ def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
             return FAIL if quiet else Outcome("fail", show(value) + suffix)
         return containing
 
-    # the rest (versions, empty, modes, owners) are rare: the interpreter's own code
+    if op == "mode_at_most":
+        def mode(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+                 ) -> Outcome:
+            return ref._mode_at_most(operand, value)
+        return mode
+    if op in ("owner", "group"):
+        def ownership(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+                      ) -> Outcome:
+            return ref._owner_group(op, operand, value)
+        return ownership
+
+    # the rest (versions, empty) are rare: the interpreter's own code
     def scalar(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
                ) -> Outcome:
         return ref._apply_scalar(op, operand, value)

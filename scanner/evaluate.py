@@ -95,9 +95,11 @@ def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
         reason = result.error or "probe failed"
         return _Evaluated("error", reason, ({**where, "error": reason},))
     value, unobservable = subject_of(check, result.data)
-    missing_reason = f"{check.key or call.probe} not reported by the host"
-    if check.key and isinstance(unobservable, Mapping) and check.key in unobservable:
-        missing_reason = unobservable[check.key]
+    key = check.key
+    if key and key in unobservable:  # (subject_of gives a dict)
+        missing_reason = unobservable[key]
+    else:
+        missing_reason = f"{key or call.probe} not reported by the host"
     outcome = compiled.apply(check.expect, value, unobservable, missing_reason, cache)
     evidence = {**where, "value": bounded_evidence(value, cache)}
     detail = outcome.detail
