@@ -83,7 +83,7 @@ def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evalu
 def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
                           ) -> _Evaluated:
     call = check.call
-    where = _where(check)
+    where = _where(check)  # shared: only ever copied into each evidence item
     result = facts.result(call)
     if result is None:
         reason = f"probe {call.key} was not collected for this host (facts from another baseline?)"
@@ -103,16 +103,16 @@ def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
     outcome = compiled.apply(check.expect, value, unobservable, missing_reason, cache)
     evidence = {**where, "value": bounded_evidence(value, cache)}
     detail = outcome.detail
-    # a probe may say why a value is what it is (e.g. why retention is 0 days)
-    why = result.data.get("why") if isinstance(result.data, dict) else None
-    if outcome.verdict == "fail" and check.key and isinstance(why, Mapping) \
-            and isinstance(why.get(check.key), str):
-        detail = f"{detail}: {why[check.key]}"
+    if outcome.verdict == "fail" and key:
+        # a probe may say why a value is what it is (e.g. why retention is 0 days)
+        why = result.data.get("why") if isinstance(result.data, dict) else None
+        if isinstance(why, Mapping) and isinstance(why.get(key), str):
+            detail = f"{detail}: {why[key]}"
     return _Evaluated(outcome.verdict, detail, (evidence,))
 
 
-def _where(check: ProbeCheck) -> dict[str, Any]:
-    """The evidence's naming of the check (a fresh dict; its arguments parsed once)."""
+def _where(check: ProbeCheck) -> Mapping[str, Any]:
+    """The evidence's naming of the check, worked out once per check (callers copy it)."""
     where: dict[str, Any] | None = check.__dict__.get("_where")
     if where is None:
         call = check.call
@@ -122,7 +122,7 @@ def _where(check: ProbeCheck) -> dict[str, Any]:
         if check.key:
             where["key"] = check.key
         object.__setattr__(check, "_where", where)  # per check, once per run
-    return dict(where)
+    return where
 
 
 def subject_of(check: ProbeCheck, data: Any) -> tuple[Any, Mapping[str, str]]:
