@@ -46,6 +46,8 @@ else:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
+        parent, _, child = name.rpartition(".")
+        setattr(sys.modules[parent], child, module)  # as an import binds it in its package
         return module
 
     baseline_module = _lazy("scanner.baseline")
