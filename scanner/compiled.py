@@ -11,7 +11,9 @@ and a fleet has many hosts:
   operands' numeric and text forms computed once (``_same``'s rules, see
   :func:`same_as_any`), not ``_same`` per operand per item;
 - messages are built only for the outcome that carries them (the interpreter renders
-  the value for every comparison, passing or not);
+  the value for every comparison, passing or not), and an item's failure inside a
+  quantifier, which no caller reads, not at all (see :func:`compiled`);
+- a regex asks RE2 only whether it matches (scanner/compiled_values.py);
 - ``any_item``/``no_item``/``count`` over a list of records whose match pins a field to
   names (``{name: {in: [...]}}``) look those names up in an index of the list, built
   once per host evaluation and shared by every rule over the same list (the package
@@ -40,6 +42,8 @@ ItemFn = Callable[[Any, Unobservable, dict[Any, Any]], Outcome]
 
 PASS = Outcome("pass")
 FAIL = Outcome("fail")  # a quiet closure's failure (see compiled())
+
+
 # ---------------------------------------------------------------------------- compiling
 
 
