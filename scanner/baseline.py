@@ -13,15 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
-from scanner import probes
+from scanner import probes, schemacheck
 from scanner.errors import InputError
 from scanner.expect import Expectation, ExpectationError, compile_expectation
 from scanner.resources import baselines_dir, schema_path
 from scanner.yamlio import Document, PathKey, format_path, load_file
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 OS_FAMILIES = ("debian", "rhel")
@@ -127,16 +128,46 @@ def resolve_reference(reference: str, relative_to: Path | None = None) -> Path:
 
 
 @cache
+def _baseline_schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(
+        schema_path("baseline.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
 def _schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_path("baseline.schema.json").read_text(encoding="utf-8"))
+    import jsonschema  # only to word what is wrong with an invalid file
+
+    schema = _baseline_schema()
     validator_cls = jsonschema.validators.validator_for(schema)
     validator_cls.check_schema(schema)
     return validator_cls(schema)
 
 
+@cache
+def _schema_check() -> schemacheck.Check | None:
+    try:
+        return schemacheck.compile_schema(_baseline_schema())
+    except schemacheck.Unsupported:
+        return None
+
+
+@cache
+def _args_check(probe_name: str) -> schemacheck.Check | None:
+    try:
+        return schemacheck.compile_schema(probes.get(probe_name).args_schema)
+    except schemacheck.Unsupported:
+        return None
+
+
 def _validate_schema(doc: Document) -> None:
     if not isinstance(doc.data, dict):
         raise BaselineError(doc.source, "a baseline must be a YAML mapping", doc.line_of(()))
+    quick = _schema_check()
+    if quick is not None and quick(doc.data):
+        return  # valid; jsonschema is asked only to word a problem
+    import jsonschema
+
     errors = sorted(_schema_validator().iter_errors(doc.data),
                     key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -370,8 +401,8 @@ def _compile_check(doc: Document, raw: dict[str, Any], path: PathKey,
         args = {k: _resolve_arg(v, parameters) for k, v in args.items()}
     except KeyError as exc:
         raise _error(doc, path, f"unknown parameter ${exc.args[0]}") from None
-    arg_errors = sorted(jsonschema.Draft202012Validator(probe.args_schema).iter_errors(args),
-                        key=lambda e: e.validator != "additionalProperties")
+    quick = _args_check(name)
+    arg_errors = [] if quick is not None and quick(args) else _arg_errors(probe, args)
     if arg_errors:
         error = arg_errors[0]
         if error.validator == "additionalProperties":
@@ -386,6 +417,14 @@ def _compile_check(doc: Document, raw: dict[str, Any], path: PathKey,
     except ExpectationError as exc:
         raise _error(doc, (*path, "expect", *exc.path), str(exc)) from None
     return ProbeCheck(probes.ProbeCall.of(name, args), raw.get("key"), expect)
+
+
+def _arg_errors(probe: probes.Probe, args: Mapping[str, Any]
+                ) -> list[jsonschema.ValidationError]:
+    import jsonschema  # only to word what is wrong with the arguments
+
+    return sorted(jsonschema.Draft202012Validator(probe.args_schema).iter_errors(args),
+                  key=lambda e: e.validator != "additionalProperties")
 
 
 def _resolve_arg(value: Any, parameters: Mapping[str, Any]) -> Any:

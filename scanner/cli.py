@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
+import importlib.util
 import json
 import socket
 import sys
@@ -13,23 +14,58 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from scanner import __version__, clauses, collect, findings, fleet, gate
-from scanner import diff as diff_module
-from scanner import inventory as inventory_module
-from scanner import waivers as waivers_module
-from scanner.baseline import DEFAULT_BASELINE, load_baseline, shipped_baselines
+from scanner import __version__
 from scanner.errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_THRESHOLD, CiiScanError, InputError
-from scanner.facts import Facts, HostIdentity
 from scanner.output import ensure_writable_dir, remove_stale, write_atomic
 from scanner.render import OutputFormat, render
 from scanner.render._text import printable
-from scanner.scan import assess, report_from_facts
 from scanner.transport import Transport, TransportError
-from scanner.transport.local import LocalTransport
 
 if TYPE_CHECKING:
+    from scanner import baseline as baseline_module
+    from scanner import clauses, collect, findings, fleet, gate
+    from scanner import diff as diff_module
+    from scanner import facts as facts_module
+    from scanner import inventory as inventory_module
+    from scanner import scan as scan_module
+    from scanner import waivers as waivers_module
     from scanner.baseline import Baseline
+    from scanner.facts import Facts, HostIdentity
+    from scanner.transport import local as local_transport
     from scanner.transport.ssh import SshSettings
+else:
+    # Each command imports only what it uses, when it runs: `--help` and `baselines list`
+    # need neither the collector, the fleet nor the SSH layer (importing all of it took
+    # most of --help's time). The modules load on first attribute access.
+    def _lazy(name: str) -> Any:
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.loader is not None
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        parent, _, child = name.rpartition(".")
+        setattr(sys.modules[parent], child, module)  # as an import binds it in its package
+        return module
+
+    baseline_module = _lazy("scanner.baseline")
+    clauses = _lazy("scanner.clauses")
+    collect = _lazy("scanner.collect")
+    findings = _lazy("scanner.findings")
+    fleet = _lazy("scanner.fleet")
+    gate = _lazy("scanner.gate")
+    diff_module = _lazy("scanner.diff")
+    facts_module = _lazy("scanner.facts")
+    inventory_module = _lazy("scanner.inventory")
+    scan_module = _lazy("scanner.scan")
+    waivers_module = _lazy("scanner.waivers")
+    local_transport = _lazy("scanner.transport.local")
+
+# scanner.baseline.DEFAULT_BASELINE (tests/test_startup.py holds the two equal): importing
+# scanner.baseline for one string would cost every command the YAML and regex engines
+DEFAULT_BASELINE = "cii-art9-linux"
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -166,7 +202,7 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     journaled to OUTDIR/journal.jsonl as they finish; --resume continues a run
     that was interrupted.
     """
-    baseline = load_baseline(baseline_ref, profile)
+    baseline = baseline_module.load_baseline(baseline_ref, profile)
     _check_waiver_rules(baseline)
     if local and (targets or inventory):
         raise click.UsageError("--local scans this machine; do not combine it with targets "
@@ -174,8 +210,8 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     if not targets and inventory is None:
         ensure_writable_dir(outdir)
         started = collect.utc_now()
-        host = HostIdentity(name="local", address="localhost", transport="local")
-        report, _ = assess(LocalTransport(timeout_s), host, baseline)
+        host = facts_module.HostIdentity(name="local", address="localhost", transport="local")
+        report, _ = scan_module.assess(local_transport.LocalTransport(timeout_s), host, baseline)
         _progress(f"{report.host.name}: {_host_line(report.to_json())}")
         document = findings.build_document(
             baseline=baseline, hosts=[report], started_at=started,
@@ -232,14 +268,16 @@ def collect_command(target: str | None, user: str | None, port: int | None,
     this machine is collected. The probes collected are those the baseline's
     enabled rules need. Exit 3 if the host could not be reached.
     """
-    baseline = load_baseline(baseline_ref, profile)
+    baseline = baseline_module.load_baseline(baseline_ref, profile)
     if target in (None, "local", "localhost"):
-        host = HostIdentity(name="local", address="localhost", transport="local")
-        facts = collect.collect(LocalTransport(timeout_s), host, baseline.probe_calls())
+        host = facts_module.HostIdentity(name="local", address="localhost", transport="local")
+        facts = collect.collect(local_transport.LocalTransport(timeout_s), host,
+                                baseline.probe_calls())
         os_data = facts.os
         if os_data and os_data.get("hostname"):
-            facts = Facts(HostIdentity(str(os_data["hostname"]), "localhost"), facts.results,
-                          facts.collected_at, facts.duration_s)
+            facts = facts_module.Facts(
+                facts_module.HostIdentity(str(os_data["hostname"]), "localhost"), facts.results,
+                facts.collected_at, facts.duration_s)
     else:
         chosen = inventory_module.with_defaults(
             [inventory_module.parse_target(target, f"target {target!r}")], user, port, jump,
@@ -288,11 +326,11 @@ def evaluate_command(evidence: tuple[Path, ...], baseline_ref: str, profile: str
                      fail_on_incomplete: bool) -> None:
     """Evaluate stored evidence offline: facts JSON from `collect`, or the raw output
     of `collector-script` run by hand on a host."""
-    baseline = load_baseline(baseline_ref, profile)
+    baseline = baseline_module.load_baseline(baseline_ref, profile)
     _check_waiver_rules(baseline)
     ensure_writable_dir(outdir)
     started = collect.utc_now()
-    reports = [report_from_facts(baseline, _read_evidence(path)) for path in evidence]
+    reports = [scan_module.report_from_facts(baseline, _read_evidence(path)) for path in evidence]
     document = findings.build_document(
         baseline=baseline, hosts=reports, started_at=started, finished_at=collect.utc_now(),
         invocation=_invocation("evaluate", fail_on),
@@ -309,7 +347,7 @@ def collector_script(baseline_ref: str, profile: str | None) -> None:
     On the host:   sh collector.sh > collector-output.txt
     Back here:     cii-scan evaluate collector-output.txt -b BASELINE
     """
-    baseline = load_baseline(baseline_ref, profile)
+    baseline = baseline_module.load_baseline(baseline_ref, profile)
     click.echo(collect.build_script(baseline.probe_calls(), collect.new_token()), nl=False)
 
 
@@ -321,8 +359,8 @@ def baselines() -> None:
 @baselines.command("list")
 def baselines_list() -> None:
     """List the shipped baselines."""
-    for baseline_id in shipped_baselines():
-        loaded = load_baseline(baseline_id)
+    for baseline_id in baseline_module.shipped_baselines():
+        loaded = baseline_module.load_baseline(baseline_id)
         profiles = ", ".join(loaded.profiles) or "-"
         click.echo(f"{loaded.id}\t{loaded.version}\t{len(loaded.rules)} rules\t"
                    f"profiles: {profiles}\t{loaded.title['en']}")
@@ -336,7 +374,7 @@ def baselines_list() -> None:
               help="Show GB/T 22239-2019 8.1.4 coverage: item -> automated / manual rules.")
 def baselines_show(reference: str, profile: str | None, lang: str, matrix: bool) -> None:
     """Show a baseline's rules, severities and references (or its clause coverage)."""
-    loaded = load_baseline(reference, profile)
+    loaded = baseline_module.load_baseline(reference, profile)
     if matrix:
         click.echo(f"{loaded.id} {loaded.version} — GB/T 22239-2019 8.1.4")
         click.echo(clauses.format_matrix(clauses.coverage_matrix(loaded), lang), nl=False)
@@ -361,7 +399,7 @@ def baselines_show(reference: str, profile: str | None, lang: str, matrix: bool)
 def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
     """Validate baseline or tailoring files (exit 0 valid, 2 invalid)."""
     for path in files:
-        loaded = load_baseline(str(path), profile)
+        loaded = baseline_module.load_baseline(str(path), profile)
         click.echo(f"{path}: ok ({loaded.id} {loaded.version}, {len(loaded.rules)} rules)")
 
 
@@ -471,15 +509,16 @@ def _read_evidence(path: Path) -> Facts:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(str(path), f"not valid JSON facts ({exc})") from None
-        return Facts.from_json(data, str(path))
+        return facts_module.Facts.from_json(data, str(path))
     _, parsed = collect.parse_standalone(raw, str(path))
-    facts = Facts(HostIdentity(path.stem, "offline", transport="offline"), parsed.results,
-                  collect.utc_now(), 0.0)
+    host = facts_module.HostIdentity(path.stem, "offline", transport="offline")
+    facts = facts_module.Facts(host, parsed.results, collect.utc_now(), 0.0)
     os_data = facts.os
     name = str(os_data["hostname"]) if os_data and os_data.get("hostname") else path.stem
-    return Facts(HostIdentity(name, "offline", transport="offline"), parsed.results,
-                 facts.collected_at, 0.0, complete=not parsed.problems,
-                 incomplete_reason=parsed.problems[0] if parsed.problems else None)
+    return facts_module.Facts(facts_module.HostIdentity(name, "offline", transport="offline"),
+                              parsed.results, facts.collected_at, 0.0,
+                              complete=not parsed.problems,
+                              incomplete_reason=parsed.problems[0] if parsed.problems else None)
 
 
 def _invocation(command: str, fail_on: str | None) -> dict[str, Any]:

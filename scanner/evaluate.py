@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scanner import probes
+from scanner import compiled, probes
 from scanner.baseline import Baseline, Check, CompositeCheck, ProbeCheck, Rule
-from scanner.expect import MISSING, Outcome, apply, combine, describe
+from scanner.expect import MISSING, Outcome, combine, describe
 from scanner.facts import Facts
 from scanner.findings import RuleResult
 
@@ -34,11 +34,15 @@ def evaluate(baseline: Baseline, facts: Facts) -> list[RuleResult]:
     """Every enabled rule of ``baseline`` judged on ``facts``, in rule-id order."""
     os_data = facts.os
     family = os_data.get("family") if os_data else None
-    return [evaluate_rule(rule, facts, family) for rule in sorted(baseline.rules,
-                                                                 key=lambda r: r.id)]
+    cache: dict[Any, Any] = {}  # indexes of this host's lists, shared by its rules
+    return [evaluate_rule(rule, facts, family, cache) for rule in sorted(baseline.rules,
+                                                                        key=lambda r: r.id)]
 
 
-def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None) -> RuleResult:
+def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None,
+                  cache: dict[Any, Any] | None = None) -> RuleResult:
+    """One rule judged on ``facts``; ``cache`` (per host, see ``evaluate``) may be shared
+    by the rules of one host's evaluation, never across hosts."""
     expected = describe_check(rule.check) if rule.check is not None else ""
     if rule.applies_to:
         if os_family is None or os_family == "unknown":
@@ -49,7 +53,7 @@ def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None) -> RuleResult
                            f"applies to {', '.join(rule.applies_to)}; this host is {os_family}")
     if rule.check is None:
         return _result(rule, "manual", expected, (), "needs an assessor's judgement")
-    outcome = _evaluate_check(rule.check, facts)
+    outcome = _evaluate_check(rule.check, facts, {} if cache is None else cache)
     if rule.manual is not None:
         note = "needs an assessor's judgement; the evidence shown was collected from the host"
         if outcome.status == "error":
@@ -64,10 +68,10 @@ def _result(rule: Rule, status: str, expected: str, evidence: tuple[Mapping[str,
                       expected=expected, observed=list(evidence), message=message)
 
 
-def _evaluate_check(check: Check, facts: Facts) -> _Evaluated:
+def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evaluated:
     if isinstance(check, ProbeCheck):
-        return _evaluate_probe_check(check, facts)
-    parts = [_evaluate_check(part, facts) for part in check.parts]
+        return _evaluate_probe_check(check, facts, cache)
+    parts = [_evaluate_check(part, facts, cache) for part in check.parts]
     evidence = tuple(item for part in parts for item in part.evidence)
     applicable = [p for p in parts if p.status != "not_applicable"]
     if not applicable:
@@ -76,11 +80,10 @@ def _evaluate_check(check: Check, facts: Facts) -> _Evaluated:
     return _Evaluated(outcome.verdict, outcome.detail, evidence)
 
 
-def _evaluate_probe_check(check: ProbeCheck, facts: Facts) -> _Evaluated:
+def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
+                          ) -> _Evaluated:
     call = check.call
-    where = {"probe": call.probe, **({"args": call.args} if call.args else {})}
-    if check.key:
-        where["key"] = check.key
+    where = _where(check)  # shared: only ever copied into each evidence item
     result = facts.result(call)
     if result is None:
         reason = f"probe {call.key} was not collected for this host (facts from another baseline?)"
@@ -92,18 +95,34 @@ def _evaluate_probe_check(check: ProbeCheck, facts: Facts) -> _Evaluated:
         reason = result.error or "probe failed"
         return _Evaluated("error", reason, ({**where, "error": reason},))
     value, unobservable = subject_of(check, result.data)
-    missing_reason = f"{check.key or call.probe} not reported by the host"
-    if check.key and isinstance(unobservable, Mapping) and check.key in unobservable:
-        missing_reason = unobservable[check.key]
-    outcome = apply(check.expect, value, unobservable, missing_reason)
-    evidence = {**where, "value": bounded_evidence(value)}
+    key = check.key
+    if key and key in unobservable:  # (subject_of gives a dict)
+        missing_reason = unobservable[key]
+    else:
+        missing_reason = f"{key or call.probe} not reported by the host"
+    outcome = compiled.apply(check.expect, value, unobservable, missing_reason, cache)
+    evidence = {**where, "value": bounded_evidence(value, cache)}
     detail = outcome.detail
-    # a probe may say why a value is what it is (e.g. why retention is 0 days)
-    why = result.data.get("why") if isinstance(result.data, dict) else None
-    if outcome.verdict == "fail" and check.key and isinstance(why, Mapping) \
-            and isinstance(why.get(check.key), str):
-        detail = f"{detail}: {why[check.key]}"
+    if outcome.verdict == "fail" and key:
+        # a probe may say why a value is what it is (e.g. why retention is 0 days)
+        why = result.data.get("why") if isinstance(result.data, dict) else None
+        if isinstance(why, Mapping) and isinstance(why.get(key), str):
+            detail = f"{detail}: {why[key]}"
     return _Evaluated(outcome.verdict, detail, (evidence,))
+
+
+def _where(check: ProbeCheck) -> Mapping[str, Any]:
+    """The evidence's naming of the check, worked out once per check (callers copy it)."""
+    where: dict[str, Any] | None = check.__dict__.get("_where")
+    if where is None:
+        call = check.call
+        where = {"probe": call.probe}
+        if call.args_json != "{}":
+            where["args"] = call.args
+        if check.key:
+            where["key"] = check.key
+        object.__setattr__(check, "_where", where)  # per check, once per run
+    return where
 
 
 def subject_of(check: ProbeCheck, data: Any) -> tuple[Any, Mapping[str, str]]:
@@ -134,6 +153,15 @@ def lookup(base: Any, key: str) -> Any:
 
 
 def describe_check(check: Check) -> str:
+    """A human reading of a check, for findings' ``expected``; worked out once per check."""
+    described: str | None = check.__dict__.get("_described")
+    if described is None:
+        described = _describe_check(check)
+        object.__setattr__(check, "_described", described)
+    return described
+
+
+def _describe_check(check: Check) -> str:
     if isinstance(check, ProbeCheck):
         subject = check.key or probes.get(check.call.probe).subject or check.call.probe
         args = check.call.args
@@ -148,18 +176,63 @@ def describe_check(check: Check) -> str:
     )
 
 
-def bounded_evidence(value: Any) -> Any:
-    """Evidence small enough for a report: long lists and strings are cut, and say so."""
+def bounded_evidence(value: Any, cache: dict[Any, Any] | None = None) -> Any:
+    """Evidence small enough for a report: long lists and strings are cut, and say so.
+
+    With ``cache`` (one host's evaluation), a value several rules show (the account list,
+    sshd's settings) is cut once and the rules' evidence shares the copy: findings are
+    data, never changed after evaluation.
+    """
+    if cache is None or not isinstance(value, (list, dict)):
+        return _bounded(value)
+    key = ("evidence", id(value))
+    entry = cache.get(key)
+    if entry is not None and entry[0] is value:
+        return entry[1]
+    bounded = _bounded(value)
+    cache[key] = (value, bounded)  # the value is kept, so its id is not reused meanwhile
+    return bounded
+
+
+def _bounded(value: Any) -> Any:
+    kind = type(value)  # exact types first (facts are JSON data), leaves without a call
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                key = str(key)
+            sort = type(item)
+            if (sort is str and len(item) <= MAX_EVIDENCE_TEXT) or sort is int \
+                    or sort is bool or item is None:
+                out[key] = item
+            else:
+                out[key] = _bounded(item)
+        return out
+    if kind is list:
+        cut = len(value) > MAX_EVIDENCE_ITEMS
+        shown = [item if type(item) is str and len(item) <= MAX_EVIDENCE_TEXT
+                 else _bounded(item) for item in (value[:MAX_EVIDENCE_ITEMS] if cut else value)]
+        if cut:
+            shown.append(f"… ({len(value) - MAX_EVIDENCE_ITEMS} more items)")
+        return shown
+    if kind is str:
+        return value if len(value) <= MAX_EVIDENCE_TEXT else _bounded_reference(value)
+    if kind is int or kind is bool or kind is float or value is None:
+        return value
+    return _bounded_reference(value)
+
+
+def _bounded_reference(value: Any) -> Any:
     if value is MISSING:
         return None
     if isinstance(value, str) and len(value) > MAX_EVIDENCE_TEXT:
         return value[:MAX_EVIDENCE_TEXT] + f"… ({len(value) - MAX_EVIDENCE_TEXT} more chars)"
     if isinstance(value, list) and len(value) > MAX_EVIDENCE_ITEMS:
-        return [bounded_evidence(v) for v in value[:MAX_EVIDENCE_ITEMS]] + [
+        return [_bounded(v) for v in value[:MAX_EVIDENCE_ITEMS]] + [
             f"… ({len(value) - MAX_EVIDENCE_ITEMS} more items)"
         ]
     if isinstance(value, list):
-        return [bounded_evidence(v) for v in value]
+        return [_bounded(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): bounded_evidence(v) for k, v in value.items()}
+        return {str(k): _bounded(v) for k, v in value.items()}
     return value

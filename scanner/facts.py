@@ -12,9 +12,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 from scanner import __version__
 from scanner.errors import InputError
@@ -112,6 +113,8 @@ class Facts:
     def from_json(data: Any, source: str) -> Facts:
         errors = list(_validator().iter_errors(data))
         if errors:
+            import jsonschema  # only to word an error
+
             best = jsonschema.exceptions.best_match(errors)
             where = "/".join(str(p) for p in best.absolute_path) or "(top)"
             raise InputError(source, f"not a valid facts document at {where}: {best.message}")
@@ -139,5 +142,7 @@ class Facts:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # imported when a document is validated, not by every command
+
     schema = json.loads(schema_path("facts.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)

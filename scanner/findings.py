@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
 from scanner import __version__
 from scanner.errors import InputError
 from scanner.facts import HostIdentity
 from scanner.resources import schema_path
 
 if TYPE_CHECKING:
+    import jsonschema
+
     from scanner.baseline import Baseline
 
 FINDINGS_SCHEMA_VERSION = "1.0"
@@ -237,6 +237,8 @@ def resummarize(document: Mapping[str, Any]) -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # imported when a document is validated, not by every command
+
     schema = json.loads(schema_path("findings.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 

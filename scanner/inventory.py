@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 from scanner.errors import InputError
 from scanner.facts import HostIdentity
@@ -119,6 +120,8 @@ def _refuse_passwords(value: Any, where: str, line: int | None) -> None:
 
 @cache
 def _inventory_validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # imported when a document is validated, not by every command
+
     schema = json.loads(schema_path("inventory.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
 

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 from scanner.errors import InputError
 from scanner.findings import resummarize
@@ -74,6 +75,8 @@ def evidence_digest(observed: Sequence[Any]) -> str:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # imported when a document is validated, not by every command
+
     schema = json.loads(schema_path("waivers.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
 

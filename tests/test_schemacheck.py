@@ -1,0 +1,105 @@
+"""The compiled schema check answers as ``jsonschema`` does, on the schemas it replaces.
+
+scanner.schemacheck decides valid-or-not for the baseline schema and every probe's
+argument schema; ``jsonschema`` is only asked to word a problem. So it must never call
+valid what ``jsonschema`` calls invalid (a malformed baseline would then load) nor the
+reverse. Checked on the shipped and example baselines and on generated mutations of
+them: a node replaced, removed, or joined by an unknown key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scanner import probes, schemacheck
+from scanner.resources import baselines_dir, schema_path
+from scanner.yamlio import load_file
+from tests.test_properties import _JSON, EXAMPLES
+
+SCHEMA = json.loads(schema_path("baseline.schema.json").read_text(encoding="utf-8"))
+REFERENCE = jsonschema.Draft202012Validator(SCHEMA)
+QUICK = schemacheck.compile_schema(SCHEMA)
+DOCUMENTS = [load_file(path).data for path in sorted(baselines_dir().rglob("*.yaml"))]
+_LEAVES = st.one_of(_JSON, st.sampled_from(
+    ["", "x", "high", "debian", "a.b", "Bad Id", "1.0", "cis", "$p", "probe", "expect"]),
+    st.sampled_from([{}, [], {"probe": "os", "expect": {"exists": True}}, {"all": []},
+                     {"any": [{"probe": "os", "expect": {"exists": True}}]}, {"en": "x"}]))
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*path, index))
+    return found
+
+
+def _mutated(document: Any, path: tuple[Any, ...], how: str, leaf: Any) -> Any:
+    document = copy.deepcopy(document)
+    if not path:
+        return leaf
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1]
+    if how == "replace":
+        parent[last] = leaf
+    elif how == "remove":
+        del parent[last]
+    elif isinstance(parent[last], dict):
+        parent[last]["unexpected_key"] = leaf
+    else:
+        parent[last] = [parent[last], leaf]
+    return document
+
+
+def test_shipped_documents_are_valid_both_ways() -> None:
+    assert DOCUMENTS
+    for document in DOCUMENTS:
+        assert QUICK(document) is True
+        assert REFERENCE.is_valid(document)
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), how=st.sampled_from(["replace", "remove", "add"]), leaf=_LEAVES)
+def test_mutated_baselines_are_judged_as_jsonschema_judges(data: st.DataObject, how: str,
+                                                           leaf: Any) -> None:
+    document = data.draw(st.sampled_from(DOCUMENTS))
+    path = data.draw(st.sampled_from(_paths(document)))
+    mutated = _mutated(document, path, how, leaf)
+    assert QUICK(mutated) == REFERENCE.is_valid(mutated), (path, how, leaf)
+
+
+@pytest.mark.parametrize("name", sorted(probes.catalog()))
+def test_probe_argument_schemas_are_judged_as_jsonschema_judges(name: str) -> None:
+    schema = probes.get(name).args_schema
+    quick = schemacheck.compile_schema(schema)
+    reference = jsonschema.Draft202012Validator(schema)
+
+    @settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True)
+    @given(args=st.dictionaries(
+        st.sampled_from([*schema.get("properties", {}), "extra"]),
+        _LEAVES | st.sampled_from(["/etc/passwd", "sshd", "x" * 300, "a b", "net.ipv4.x"]),
+        max_size=4))
+    def check(args: dict[str, Any]) -> None:
+        assert quick(args) == reference.is_valid(args), args
+
+    check()
+
+
+def test_unknown_keywords_are_refused_not_skipped() -> None:
+    with pytest.raises(schemacheck.Unsupported):
+        schemacheck.compile_schema({"type": "array", "uniqueItems": True})
+    with pytest.raises(schemacheck.Unsupported):
+        schemacheck.compile_schema({"$ref": "https://example.org/schema"})

@@ -1,0 +1,41 @@
+"""Start-up imports only what the command needs (as whole processes, like a user's shell).
+
+`--help` and `baselines list` are answered without the YAML, regex and schema engines
+the scan path needs, and without paramiko; the schema validator loads only when a document
+is validated, and jsonschema only when a document is wrong (to word the problem).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from scanner import baseline, cli
+from tests._scanner import CII_SCAN
+
+# (scanner's own modules load lazily, outside -X importtime's view: what they import shows)
+HEAVY = ("jsonschema", "paramiko", "yaml", "re2", "scanner.yamlio", "scanner.expect",
+         "scanner.probes", "scanner.collect_sh", "scanner.inventory")
+
+
+def _imported(*args: str) -> set[str]:
+    proc = subprocess.run([CII_SCAN[0], "-X", "importtime", *CII_SCAN[1:], *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_help_imports_none_of_the_engines() -> None:
+    imported = _imported("--help")
+    assert "click" in imported  # the probe sees imports at all
+    assert not [name for name in HEAVY if name in imported]
+
+
+def test_a_valid_baseline_loads_without_jsonschema() -> None:
+    imported = _imported("baselines", "list")
+    assert "yaml" in imported and "scanner.yamlio" in imported
+    assert "jsonschema" not in imported and "paramiko" not in imported
+
+
+def test_the_cli_default_baseline_is_the_baseline_modules() -> None:
+    assert cli.DEFAULT_BASELINE == baseline.DEFAULT_BASELINE
