@@ -21,6 +21,7 @@ It prints a Markdown table; nothing is asserted. This is a script, not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -121,15 +122,22 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
 
 
 class DelayProxy:
-    """A loopback TCP proxy that delays every chunk by ``one_way_s`` in each direction."""
+    """A loopback TCP proxy that delays every chunk by ``one_way_s`` in each direction.
+
+    Each chunk is due ``one_way_s`` after it was read and chunks leave in the order they
+    came, so the link adds latency without limiting bandwidth (what tc netem's delay does,
+    which this machine's namespaces cannot use). :meth:`close` also closes every
+    connection it carries, so a benchmark that is stopped leaves no socket behind."""
 
     def __init__(self, listen: tuple[str, int], upstream: tuple[str, int],
                  one_way_s: float) -> None:
         self.upstream = upstream
         self.one_way_s = one_way_s
-        self.server = socket.create_server(listen, backlog=64)
+        self.server = socket.create_server(listen, backlog=256)
         self.server.settimeout(0.2)
         self.stop = threading.Event()
+        self._open: dict[tuple[socket.socket, socket.socket], int] = {}
+        self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -138,11 +146,23 @@ class DelayProxy:
                 client, _ = self.server.accept()
             except OSError:
                 continue
-            upstream = socket.create_connection(self.upstream)
-            for source, sink in ((client, upstream), (upstream, client)):
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            client.settimeout(None)
+            for sock in (client, upstream):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            pair = (client, upstream)
+            with self._lock:
+                self._open[pair] = 2  # writers still running
+            for source, sink in (pair, pair[::-1]):
                 pending: queue.Queue[tuple[float, bytes]] = queue.Queue()
                 threading.Thread(target=self._read, args=(source, pending), daemon=True).start()
-                threading.Thread(target=self._write, args=(sink, pending), daemon=True).start()
+                threading.Thread(target=self._write, args=(sink, pending, pair),
+                                 daemon=True).start()
 
     def _read(self, source: socket.socket, pending: queue.Queue[tuple[float, bytes]]) -> None:
         while True:
@@ -154,7 +174,8 @@ class DelayProxy:
             if not data:
                 return
 
-    def _write(self, sink: socket.socket, pending: queue.Queue[tuple[float, bytes]]) -> None:
+    def _write(self, sink: socket.socket, pending: queue.Queue[tuple[float, bytes]],
+               pair: tuple[socket.socket, socket.socket]) -> None:
         while True:
             due, data = pending.get()
             delay = due - time.monotonic()
@@ -163,14 +184,34 @@ class DelayProxy:
             try:
                 if not data:
                     sink.shutdown(socket.SHUT_WR)
-                    return
+                    break
                 sink.sendall(data)
             except OSError:
+                break
+        self._finished(pair)
+
+    def _finished(self, pair: tuple[socket.socket, socket.socket]) -> None:
+        """Close a connection's two sockets once both directions ended (no fd is kept)."""
+        with self._lock:
+            left = self._open.get(pair, 0) - 1
+            if left > 0:
+                self._open[pair] = left
                 return
+            self._open.pop(pair, None)
+        for sock in pair:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def close(self) -> None:
         self.stop.set()
         self.server.close()
+        with self._lock:
+            pairs = list(self._open)
+            self._open.clear()
+        for pair in pairs:
+            for sock in pair:
+                with contextlib.suppress(OSError):
+                    sock.close()
 
 
 def measure_host(label: str, target: Target, settings: SshSettings, calls: list[ProbeCall],
