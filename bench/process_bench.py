@@ -235,10 +235,12 @@ class Scans:
         target = f"auditor@{endpoint.address}:{endpoint.port}"
         return self._scan([target, "--sudo", *self._common(outdir)], outdir, key)
 
-    def scan_inventory(self, inventory: Path, jobs: int, key: str) -> Run:
+    def scan_inventory(self, inventory: Path, jobs: int, key: str,
+                       timeout_s: float | None = None) -> Run:
         outdir = self._outdir()
-        return self._scan(["-i", str(inventory), "-j", str(jobs), *self._common(outdir)],
-                          outdir, key)
+        budget = [] if timeout_s is None else ["--timeout", f"{timeout_s:g}"]
+        return self._scan(["-i", str(inventory), "-j", str(jobs), *budget,
+                           *self._common(outdir)], outdir, key)
 
     def _outdir(self) -> Path:
         self.count += 1
@@ -345,6 +347,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--targets", type=int, default=1000,
                         help="inventory targets of the RSS run (0 skips it)")
     parser.add_argument("--rss-jobs", type=int, default=50)
+    parser.add_argument("--rss-timeout", type=float, default=600.0,
+                        help="--timeout of the RSS run: on a loaded machine a host at -j 50 "
+                        "may need more than the default 120 s, and a host cut by its "
+                        "budget would hold less memory than a scanned one")
     parser.add_argument("--skip", default="", help="comma-separated: one,fleet")
     return parser.parse_args()
 
@@ -376,6 +382,7 @@ def main() -> None:
                                  lambda: scans.floor([first], 1),
                                  lambda: scans.scan_one(first, "one"))
             rows.append(pair_row(f"one host, {link_name}", measured, scans, "one"))
+            log(rows[-1])
         if "fleet" not in skip:
             inventory = inventory_file(fleet.base / "fleet.yaml", link.endpoints,
                                        len(link.endpoints))
@@ -385,12 +392,13 @@ def main() -> None:
                                  lambda: scans.scan_inventory(inventory, jobs, "fleet"))
             rows.append(pair_row(f"fleet of {options.hosts}, -j {jobs}, {link_name}", measured,
                                  scans, "fleet"))
+            log(rows[-1])
         if options.targets > 0:
             inventory = inventory_file(fleet.base / "targets.yaml", link.endpoints,
                                        options.targets)
             log(f"RSS: {options.targets} targets over {len(link.endpoints)} hosts at "
                 f"-j {options.rss_jobs}")
-            run = scans.scan_inventory(inventory, options.rss_jobs, "rss")
+            run = scans.scan_inventory(inventory, options.rss_jobs, "rss", options.rss_timeout)
             outcome = scans.outcomes["rss"]
             log(f"RSS: {run.elapsed_s:.1f} s, peak {run.peak_mib:.0f} MiB")
             extra.append(f"| {options.targets} targets ({len(link.endpoints)} real hosts), "
@@ -398,6 +406,7 @@ def main() -> None:
                          f"({options.targets / run.elapsed_s:.1f} targets/s) | "
                          f"**{run.peak_mib:.0f} MiB** | exit {run.exit_code}; "
                          f"{outcome.describe()} |")
+            log(extra[-1])
     import paramiko
 
     print(f"Command: `{command}`  \nStarted {started_at}; finished "
