@@ -23,7 +23,11 @@ Every connection goes through a loopback TCP proxy per host that delays each chu
 half of --rtt-ms each way (tc netem cannot be used in this machine's namespaces); 0
 connects directly. Each scan's findings.json is checked (every host scanned and complete,
 the same verdict counts in every run), so a fast run that saw less cannot pass unnoticed.
-Progress goes to stderr as it happens; the Markdown table goes to stdout at the end.
+Python keeps bytecode in a private cache for both (--bytecode cached), as an installed
+cii-scan has it; --rss-limit stops an RSS run that would outlast the time you have and
+reports the peak so far, labelled partial.
+Progress goes to stderr as it happens (each row as soon as it is measured); the Markdown
+table goes to stdout at the end.
 SIGINT/SIGTERM kill the running child, close the proxies and stop every host.
 Nothing is asserted: this is a script, not a test.
 """
@@ -39,6 +43,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -108,7 +113,9 @@ class Children:
         self.cwd = Path.cwd()
         self.running: subprocess.Popen[bytes] | None = None
 
-    def run(self, argv: list[str], what: str) -> Run:
+    def run(self, argv: list[str], what: str, limit_s: float | None = None) -> Run:
+        """Run ``argv`` to its end; past ``limit_s`` it gets SIGTERM (a scan then writes
+        what it finished, the rest ``interrupted``/``not_started``)."""
         errors = self.cwd / "child-stderr.txt"
         with errors.open("wb") as stderr:
             started = time.perf_counter()
@@ -116,10 +123,16 @@ class Children:
                                      stderr=stderr, env=self.env, cwd=self.cwd,
                                      start_new_session=True)
             self.running = child
+            timer = None
+            if limit_s is not None:
+                timer = threading.Timer(limit_s, self._terminate, args=(child,))
+                timer.start()
             try:
                 _, status, usage = os.wait4(child.pid, 0)
             finally:
                 self.running = None
+                if timer is not None:
+                    timer.cancel()
             elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         run = Run(elapsed, usage.ru_maxrss / 1024, child.returncode)
@@ -127,6 +140,13 @@ class Children:
             text = errors.read_text(errors="replace")[-2000:]
             raise SystemExit(f"{what} process failed ({run.exit_code}):\n{text}")
         return run
+
+    @staticmethod
+    def _terminate(child: subprocess.Popen[bytes]) -> None:
+        if child.returncode is None:
+            log(f"stopping pid {child.pid} (SIGTERM): its time limit passed")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGTERM)
 
     def kill(self) -> None:
         child = self.running
@@ -236,18 +256,22 @@ class Scans:
         return self._scan([target, "--sudo", *self._common(outdir)], outdir, key)
 
     def scan_inventory(self, inventory: Path, jobs: int, key: str,
-                       timeout_s: float | None = None) -> Run:
+                       timeout_s: float | None = None, limit_s: float | None = None) -> Run:
         outdir = self._outdir()
         budget = [] if timeout_s is None else ["--timeout", f"{timeout_s:g}"]
         return self._scan(["-i", str(inventory), "-j", str(jobs), *budget,
-                           *self._common(outdir)], outdir, key)
+                           *self._common(outdir)], outdir, key, limit_s)
 
     def _outdir(self) -> Path:
         self.count += 1
         return self.runs / f"run-{self.count:04d}"
 
-    def _scan(self, args: list[str], outdir: Path, key: str) -> Run:
-        run = self.children.run([sys.executable, "-m", "scanner", "scan", *args], "scan")
+    def _scan(self, args: list[str], outdir: Path, key: str,
+              limit_s: float | None = None) -> Run:
+        run = self.children.run([sys.executable, "-m", "scanner", "scan", *args], "scan",
+                                limit_s)
+        if not (outdir / "findings.json").is_file():
+            raise SystemExit(f"{key}: the scan (exit {run.exit_code}) wrote no findings.json")
         outcome, host_s = read_findings(outdir)
         self.host_s.setdefault(key, []).append(host_s)
         if outcome.incomplete or set(outcome.statuses) != {"scanned"}:
@@ -312,6 +336,20 @@ def pair_row(label: str, measured: Pairs, scans: Scans, key: str) -> str:
             f"{floor_rss:.0f} / {rss:.0f} MiB | {notes} |")
 
 
+def child_env(fleet: Fleet, bytecode: str) -> dict[str, str]:
+    """The environment of every measured process, floor and scan alike.
+
+    ``cached`` (the default) lets Python keep bytecode, in a private PYTHONPYCACHEPREFIX
+    the warm-up fills, as an installed cii-scan has it: an environment with
+    PYTHONDONTWRITEBYTECODE=1 (this one has) and a checkout without __pycache__ would
+    otherwise recompile every scanner module in every process, which no user pays."""
+    env = {**fleet.env(), "PYTHONPATH": str(REPO)}
+    if bytecode == "cached":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(fleet.base / "pycache")
+    return env
+
+
 def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -351,7 +389,13 @@ def parse_args() -> argparse.Namespace:
                         help="--timeout of the RSS run: on a loaded machine a host at -j 50 "
                         "may need more than the default 120 s, and a host cut by its "
                         "budget would hold less memory than a scanned one")
+    parser.add_argument("--rss-limit", type=float, default=None, metavar="SECONDS",
+                        help="stop the RSS run (SIGTERM) after this long and report the peak "
+                        "so far, labelled partial, with how many targets it finished")
     parser.add_argument("--skip", default="", help="comma-separated: one,fleet")
+    parser.add_argument("--bytecode", choices=("cached", "env"), default="cached",
+                        help="cached: bytecode kept in a private cache (as installed); env: "
+                        "as this environment says (PYTHONDONTWRITEBYTECODE)")
     return parser.parse_args()
 
 
@@ -370,7 +414,7 @@ def main() -> None:
         log(f"starting {options.hosts} sshd hosts (load average {load_average()})")
         fleet = stack.enter_context(running_fleet(bench_specs(options.hosts), tarpit=False))
         log(f"{options.hosts} sshd hosts running")
-        children.env = {**fleet.env(), "PYTHONPATH": str(REPO)}
+        children.env = child_env(fleet, options.bytecode)
         children.cwd = fleet.base
         link = open_link(fleet, options.rtt_ms)
         stack.callback(link.close)
@@ -398,13 +442,17 @@ def main() -> None:
                                        options.targets)
             log(f"RSS: {options.targets} targets over {len(link.endpoints)} hosts at "
                 f"-j {options.rss_jobs}")
-            run = scans.scan_inventory(inventory, options.rss_jobs, "rss", options.rss_timeout)
+            run = scans.scan_inventory(inventory, options.rss_jobs, "rss", options.rss_timeout,
+                                       options.rss_limit)
             outcome = scans.outcomes["rss"]
+            scanned = outcome.statuses["scanned"]
+            partial = "" if scanned == options.targets else (
+                f"PARTIAL ({scanned} of {options.targets} scanned: the peak so far); ")
             log(f"RSS: {run.elapsed_s:.1f} s, peak {run.peak_mib:.0f} MiB")
             extra.append(f"| {options.targets} targets ({len(link.endpoints)} real hosts), "
                          f"-j {options.rss_jobs}, {link_name} | {run.elapsed_s:.1f} s "
-                         f"({options.targets / run.elapsed_s:.1f} targets/s) | "
-                         f"**{run.peak_mib:.0f} MiB** | exit {run.exit_code}; "
+                         f"({scanned / run.elapsed_s:.1f} scanned/s) | "
+                         f"**{run.peak_mib:.0f} MiB** | {partial}exit {run.exit_code}; "
                          f"{outcome.describe()} |")
             log(extra[-1])
     import paramiko
@@ -412,7 +460,7 @@ def main() -> None:
     print(f"Command: `{command}`  \nStarted {started_at}; finished "
           f"{time.strftime('%H:%M:%S')}; {os.cpu_count()} CPUs; load average before "
           f"{load_before}, after {load_average()}; Python {sys.version.split()[0]}, "
-          f"paramiko {paramiko.__version__}.\n")
+          f"paramiko {paramiko.__version__}; bytecode: {options.bytecode}.\n")
     if rows:
         print("| what | pairs | floor (median) | cii-scan scan (median) | median of pair "
               "ratios | quartiles | ratio of medians | peak RSS floor / scan | notes |\n"
