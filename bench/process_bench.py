@@ -40,6 +40,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -196,6 +197,36 @@ def open_link(fleet: Fleet, rtt_ms: float) -> Link:
     return link
 
 
+def check_link(rtt_ms: float) -> str:
+    """The link's round trip, measured: 1-byte ping-pongs through a DelayProxy to an echo."""
+    if rtt_ms <= 0:
+        return "no delay proxy"
+    echo = socket.create_server(("127.0.3.250", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = echo.accept()
+            with conn:
+                while data := conn.recv(64):
+                    conn.sendall(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    proxy = DelayProxy(("127.0.3.251", 0), echo.getsockname()[:2], rtt_ms / 2000)
+    try:
+        samples = []
+        with socket.create_connection(proxy.server.getsockname()[:2], timeout=10) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(10):
+                started = time.perf_counter()
+                sock.sendall(b"x")
+                sock.recv(64)
+                samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        proxy.close()
+        echo.close()
+    return f"link round trip measured {statistics.median(samples):.1f} ms (median of 10)"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one scan's findings.json says: host statuses and the verdict counts."""
@@ -336,14 +367,14 @@ def pair_row(label: str, measured: Pairs, scans: Scans, key: str) -> str:
             f"{floor_rss:.0f} / {rss:.0f} MiB | {notes} |")
 
 
-def child_env(fleet: Fleet, bytecode: str) -> dict[str, str]:
+def child_env(fleet: Fleet, bytecode: str, checkout: Path) -> dict[str, str]:
     """The environment of every measured process, floor and scan alike.
 
     ``cached`` (the default) lets Python keep bytecode, in a private PYTHONPYCACHEPREFIX
     the warm-up fills, as an installed cii-scan has it: an environment with
     PYTHONDONTWRITEBYTECODE=1 (this one has) and a checkout without __pycache__ would
     otherwise recompile every scanner module in every process, which no user pays."""
-    env = {**fleet.env(), "PYTHONPATH": str(REPO)}
+    env = {**fleet.env(), "PYTHONPATH": str(checkout)}
     if bytecode == "cached":
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(fleet.base / "pycache")
@@ -393,6 +424,9 @@ def parse_args() -> argparse.Namespace:
                         help="stop the RSS run (SIGTERM) after this long and report the peak "
                         "so far, labelled partial, with how many targets it finished")
     parser.add_argument("--skip", default="", help="comma-separated: one,fleet")
+    parser.add_argument("--checkout", type=Path, default=REPO,
+                        help="the cii-scan checkout whose `python -m scanner` is measured "
+                        "(default: this one; the fleet and the proxy always come from here)")
     parser.add_argument("--bytecode", choices=("cached", "env"), default="cached",
                         help="cached: bytecode kept in a private cache (as installed); env: "
                         "as this environment says (PYTHONDONTWRITEBYTECODE)")
@@ -404,6 +438,9 @@ def main() -> None:
     skip = set(filter(None, options.skip.split(",")))
     check_requirements()
     command = shlex.join([sys.executable, *sys.argv])
+    revision = subprocess.run(["git", "-C", str(options.checkout), "describe", "--always",
+                               "--dirty"], capture_output=True, text=True,
+                              check=False).stdout.strip() or "unknown"
     started_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     load_before = load_average()
     rows: list[str] = []
@@ -414,11 +451,13 @@ def main() -> None:
         log(f"starting {options.hosts} sshd hosts (load average {load_average()})")
         fleet = stack.enter_context(running_fleet(bench_specs(options.hosts), tarpit=False))
         log(f"{options.hosts} sshd hosts running")
-        children.env = child_env(fleet, options.bytecode)
+        children.env = child_env(fleet, options.bytecode, options.checkout)
         children.cwd = fleet.base
         link = open_link(fleet, options.rtt_ms)
         stack.callback(link.close)
         scans = Scans(fleet, link, children)
+        link_check = check_link(options.rtt_ms)
+        log(link_check)
         link_name = f"+{options.rtt_ms:g} ms RTT" if options.rtt_ms > 0 else "loopback"
         first = link.endpoints[0]
         if "one" not in skip:
@@ -460,7 +499,8 @@ def main() -> None:
     print(f"Command: `{command}`  \nStarted {started_at}; finished "
           f"{time.strftime('%H:%M:%S')}; {os.cpu_count()} CPUs; load average before "
           f"{load_before}, after {load_average()}; Python {sys.version.split()[0]}, "
-          f"paramiko {paramiko.__version__}; bytecode: {options.bytecode}.\n")
+          f"paramiko {paramiko.__version__}; bytecode: {options.bytecode}; scanner: "
+          f"{options.checkout} at {revision}; {link_check}.\n")
     if rows:
         print("| what | pairs | floor (median) | cii-scan scan (median) | median of pair "
               "ratios | quartiles | ratio of medians | peak RSS floor / scan | notes |\n"
