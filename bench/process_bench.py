@@ -40,7 +40,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,17 +47,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.ssh_bench import DelayProxy, bench_specs, quartiles  # noqa: E402
+from bench.link import Endpoint, Link, check_link, open_link  # noqa: E402
+from bench.ssh_bench import bench_specs, quartiles  # noqa: E402
 from tests.fleet import Fleet, check_requirements, running_fleet  # noqa: E402
-
-PROXY_PORT_BASE = 4000
 
 # The floor as a user would write it: import paramiko, one verified connection, `true`.
 # A fleet floor runs one such connection per host, --fleet-jobs at a time, in one process.
@@ -154,77 +152,6 @@ class Children:
         if child is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.pid, signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    address: str
-    port: int
-
-
-@dataclass
-class Link:
-    """Where the client connects for each fleet host: a delay proxy, or the host itself."""
-
-    endpoints: list[Endpoint]
-    known_hosts: Path
-    proxies: list[DelayProxy] = field(default_factory=list)
-
-    def close(self) -> None:
-        for proxy in self.proxies:
-            proxy.close()
-
-
-def open_link(fleet: Fleet, rtt_ms: float) -> Link:
-    hosts = list(fleet.hosts.values())
-    if rtt_ms <= 0:
-        return Link([Endpoint(h.name, h.address, h.port) for h in hosts], fleet.known_hosts)
-    link = Link([], fleet.base / "known_hosts_link")
-    known = []
-    try:
-        for number, host in enumerate(hosts, start=1):
-            address, port = f"127.0.3.{number}", PROXY_PORT_BASE + number
-            link.proxies.append(DelayProxy((address, port), (host.address, host.port),
-                                           rtt_ms / 2000))
-            link.endpoints.append(Endpoint(host.name, address, port))
-            key_type, key_b64 = host.host_pub.read_text().split()[:2]
-            known.append(f"[{address}]:{port} {key_type} {key_b64}\n")
-    except BaseException:
-        link.close()
-        raise
-    link.known_hosts.write_text("".join(known))
-    return link
-
-
-def check_link(rtt_ms: float) -> str:
-    """The link's round trip, measured: 1-byte ping-pongs through a DelayProxy to an echo."""
-    if rtt_ms <= 0:
-        return "no delay proxy"
-    echo = socket.create_server(("127.0.3.250", 0))
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            conn, _ = echo.accept()
-            with conn:
-                while data := conn.recv(64):
-                    conn.sendall(data)
-
-    threading.Thread(target=serve, daemon=True).start()
-    proxy = DelayProxy(("127.0.3.251", 0), echo.getsockname()[:2], rtt_ms / 2000)
-    try:
-        samples = []
-        with socket.create_connection(proxy.server.getsockname()[:2], timeout=10) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for _ in range(10):
-                started = time.perf_counter()
-                sock.sendall(b"x")
-                sock.recv(64)
-                samples.append((time.perf_counter() - started) * 1000)
-    finally:
-        proxy.close()
-        echo.close()
-    return f"link round trip measured {statistics.median(samples):.1f} ms (median of 10)"
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,13 @@ It prints a Markdown table; nothing is asserted. This is a script, not a test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import queue
 import resource
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.link import DelayProxy  # noqa: E402
 from scanner import collect  # noqa: E402
 from scanner.baseline import iter_probe_checks, load_baseline  # noqa: E402
 from scanner.inventory import Target  # noqa: E402
@@ -119,99 +116,6 @@ def interleaved(repeat: int, variants: dict[str, Callable[[], float]]
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     low, mid, high = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
     return low, mid, high
-
-
-class DelayProxy:
-    """A loopback TCP proxy that delays every chunk by ``one_way_s`` in each direction.
-
-    Each chunk is due ``one_way_s`` after it was read and chunks leave in the order they
-    came, so the link adds latency without limiting bandwidth (what tc netem's delay does,
-    which this machine's namespaces cannot use). :meth:`close` also closes every
-    connection it carries, so a benchmark that is stopped leaves no socket behind."""
-
-    def __init__(self, listen: tuple[str, int], upstream: tuple[str, int],
-                 one_way_s: float) -> None:
-        self.upstream = upstream
-        self.one_way_s = one_way_s
-        self.server = socket.create_server(listen, backlog=256)
-        self.server.settimeout(0.2)
-        self.stop = threading.Event()
-        self._open: dict[tuple[socket.socket, socket.socket], int] = {}
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                continue
-            try:
-                upstream = socket.create_connection(self.upstream, timeout=10)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            client.settimeout(None)
-            for sock in (client, upstream):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            pair = (client, upstream)
-            with self._lock:
-                self._open[pair] = 2  # writers still running
-            for source, sink in (pair, pair[::-1]):
-                pending: queue.Queue[tuple[float, bytes]] = queue.Queue()
-                threading.Thread(target=self._read, args=(source, pending), daemon=True).start()
-                threading.Thread(target=self._write, args=(sink, pending, pair),
-                                 daemon=True).start()
-
-    def _read(self, source: socket.socket, pending: queue.Queue[tuple[float, bytes]]) -> None:
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            pending.put((time.monotonic() + self.one_way_s, data))
-            if not data:
-                return
-
-    def _write(self, sink: socket.socket, pending: queue.Queue[tuple[float, bytes]],
-               pair: tuple[socket.socket, socket.socket]) -> None:
-        while True:
-            due, data = pending.get()
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                if not data:
-                    sink.shutdown(socket.SHUT_WR)
-                    break
-                sink.sendall(data)
-            except OSError:
-                break
-        self._finished(pair)
-
-    def _finished(self, pair: tuple[socket.socket, socket.socket]) -> None:
-        """Close a connection's two sockets once both directions ended (no fd is kept)."""
-        with self._lock:
-            left = self._open.get(pair, 0) - 1
-            if left > 0:
-                self._open[pair] = left
-                return
-            self._open.pop(pair, None)
-        for sock in pair:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.close()
-        with self._lock:
-            pairs = list(self._open)
-            self._open.clear()
-        for pair in pairs:
-            for sock in pair:
-                with contextlib.suppress(OSError):
-                    sock.close()
 
 
 def measure_host(label: str, target: Target, settings: SshSettings, calls: list[ProbeCall],
