@@ -91,6 +91,9 @@ if any(statuses):
 """
 
 
+WATCH_S = 15.0
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -112,9 +115,11 @@ class Children:
         self.cwd = Path.cwd()
         self.running: subprocess.Popen[bytes] | None = None
 
-    def run(self, argv: list[str], what: str, limit_s: float | None = None) -> Run:
+    def run(self, argv: list[str], what: str, limit_s: float | None = None,
+            progress: Callable[[int, float], None] | None = None) -> Run:
         """Run ``argv`` to its end; past ``limit_s`` it gets SIGTERM (a scan then writes
-        what it finished, the rest ``interrupted``/``not_started``)."""
+        what it finished, the rest ``interrupted``/``not_started``); ``progress(pid,
+        elapsed)`` is called every WATCH_S seconds while it runs."""
         errors = self.cwd / "child-stderr.txt"
         with errors.open("wb") as stderr:
             started = time.perf_counter()
@@ -122,16 +127,15 @@ class Children:
                                      stderr=stderr, env=self.env, cwd=self.cwd,
                                      start_new_session=True)
             self.running = child
-            timer = None
-            if limit_s is not None:
-                timer = threading.Timer(limit_s, self._terminate, args=(child,))
-                timer.start()
+            ended = threading.Event()
+            if limit_s is not None or progress is not None:
+                threading.Thread(target=self._watch, args=(child, started, limit_s, progress,
+                                                           ended), daemon=True).start()
             try:
                 _, status, usage = os.wait4(child.pid, 0)
             finally:
+                ended.set()
                 self.running = None
-                if timer is not None:
-                    timer.cancel()
             elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         run = Run(elapsed, usage.ru_maxrss / 1024, child.returncode)
@@ -141,11 +145,19 @@ class Children:
         return run
 
     @staticmethod
-    def _terminate(child: subprocess.Popen[bytes]) -> None:
-        if child.returncode is None:
-            log(f"stopping pid {child.pid} (SIGTERM): its time limit passed")
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGTERM)
+    def _watch(child: subprocess.Popen[bytes], started: float, limit_s: float | None,
+               progress: Callable[[int, float], None] | None, ended: threading.Event) -> None:
+        terminated = False
+        while not ended.wait(WATCH_S):
+            elapsed = time.perf_counter() - started
+            if progress is not None:
+                with contextlib.suppress(OSError):
+                    progress(child.pid, elapsed)
+            if limit_s is not None and elapsed > limit_s and not terminated:
+                terminated = True
+                log(f"stopping pid {child.pid} (SIGTERM): its time limit passed")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGTERM)
 
     def kill(self) -> None:
         child = self.running
@@ -214,20 +226,22 @@ class Scans:
         return self._scan([target, "--sudo", *self._common(outdir)], outdir, key)
 
     def scan_inventory(self, inventory: Path, jobs: int, key: str,
-                       timeout_s: float | None = None, limit_s: float | None = None) -> Run:
+                       timeout_s: float | None = None, limit_s: float | None = None,
+                       memory: MemoryWatch | None = None) -> Run:
         outdir = self._outdir()
         budget = [] if timeout_s is None else ["--timeout", f"{timeout_s:g}"]
+        progress = None if memory is None else memory.sampler(outdir)
         return self._scan(["-i", str(inventory), "-j", str(jobs), *budget,
-                           *self._common(outdir)], outdir, key, limit_s)
+                           *self._common(outdir)], outdir, key, limit_s, progress)
 
     def _outdir(self) -> Path:
         self.count += 1
         return self.runs / f"run-{self.count:04d}"
 
-    def _scan(self, args: list[str], outdir: Path, key: str,
-              limit_s: float | None = None) -> Run:
+    def _scan(self, args: list[str], outdir: Path, key: str, limit_s: float | None = None,
+              progress: Callable[[int, float], None] | None = None) -> Run:
         run = self.children.run([sys.executable, "-m", "scanner", "scan", *args], "scan",
-                                limit_s)
+                                limit_s, progress)
         if not (outdir / "findings.json").is_file():
             raise SystemExit(f"{key}: the scan (exit {run.exit_code}) wrote no findings.json")
         outcome, host_s = read_findings(outdir)
@@ -239,6 +253,37 @@ class Scans:
             log(f"WARNING: {key}: this run's results differ from the first run's:\n"
                 f"  first: {first.describe()}\n  now:   {outcome.describe()}")
         return run
+
+
+class MemoryWatch:
+    """Samples a running scan's RSS and how many targets it finished (its journal's lines),
+    so a long run shows its memory growing and a partial one can say at what count it
+    peaked."""
+
+    def __init__(self, targets: int) -> None:
+        self.targets = targets
+        self.samples: list[tuple[float, int, float]] = []  # elapsed, finished, peak MiB
+
+    def sampler(self, outdir: Path) -> Callable[[int, float], None]:
+        def sample(pid: int, elapsed: float) -> None:
+            status = dict(line.split(":", 1) for line in
+                          (Path(f"/proc/{pid}/status").read_text().splitlines()) if ":" in line)
+            rss, peak = (int(status[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+            journal = outdir / "journal.jsonl"
+            finished = journal.read_bytes().count(b"\n") if journal.exists() else 0
+            self.samples.append((elapsed, finished, peak))
+            log(f"RSS run: {elapsed:.0f} s, {finished} of {self.targets} targets finished, "
+                f"RSS {rss:.0f} MiB, peak so far {peak:.0f} MiB")
+        return sample
+
+    def growth(self) -> str:
+        """How the peak grew between the first sample past the ramp-up and the last one."""
+        later = [s for s in self.samples if s[1] > 0]
+        if len(later) < 2 or later[-1][1] == later[0][1]:
+            return ""
+        (_, n0, p0), (_, n1, p1) = later[0], later[-1]
+        return (f"peak {p0:.0f} MiB at {n0} finished, {p1:.0f} MiB at {n1} "
+                f"({(p1 - p0) / (n1 - n0) * 100:.1f} MiB per 100 targets); ")
 
 
 def inventory_file(path: Path, endpoints: list[Endpoint], count: int) -> Path:
@@ -408,12 +453,14 @@ def main() -> None:
                                        options.targets)
             log(f"RSS: {options.targets} targets over {len(link.endpoints)} hosts at "
                 f"-j {options.rss_jobs}")
+            memory = MemoryWatch(options.targets)
             run = scans.scan_inventory(inventory, options.rss_jobs, "rss", options.rss_timeout,
-                                       options.rss_limit)
+                                       options.rss_limit, memory)
             outcome = scans.outcomes["rss"]
             scanned = outcome.statuses["scanned"]
             partial = "" if scanned == options.targets else (
                 f"PARTIAL ({scanned} of {options.targets} scanned: the peak so far); ")
+            partial += memory.growth()
             log(f"RSS: {run.elapsed_s:.1f} s, peak {run.peak_mib:.0f} MiB")
             extra.append(f"| {options.targets} targets ({len(link.endpoints)} real hosts), "
                          f"-j {options.rss_jobs}, {link_name} | {run.elapsed_s:.1f} s "
