@@ -16,6 +16,7 @@ tests/fleet, then measures, interleaving the variants run by run:
   (d) (a) and (b) again through a loopback TCP proxy that adds --rtt-ms of RTT.
 
 It prints a Markdown table; nothing is asserted. This is a script, not a test.
+What a user feels -- whole processes, start-up included -- is bench/process_bench.py.
 """
 
 from __future__ import annotations
