@@ -16,6 +16,7 @@ tests/fleet, then measures, interleaving the variants run by run:
   (d) (a) and (b) again through a loopback TCP proxy that adds --rtt-ms of RTT.
 
 It prints a Markdown table; nothing is asserted. This is a script, not a test.
+What a user feels -- whole processes, start-up included -- is bench/process_bench.py.
 """
 
 from __future__ import annotations
@@ -23,14 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import resource
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.link import DelayProxy  # noqa: E402
 from scanner import collect  # noqa: E402
 from scanner.baseline import iter_probe_checks, load_baseline  # noqa: E402
 from scanner.inventory import Target  # noqa: E402
@@ -118,59 +117,6 @@ def interleaved(repeat: int, variants: dict[str, Callable[[], float]]
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     low, mid, high = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
     return low, mid, high
-
-
-class DelayProxy:
-    """A loopback TCP proxy that delays every chunk by ``one_way_s`` in each direction."""
-
-    def __init__(self, listen: tuple[str, int], upstream: tuple[str, int],
-                 one_way_s: float) -> None:
-        self.upstream = upstream
-        self.one_way_s = one_way_s
-        self.server = socket.create_server(listen, backlog=64)
-        self.server.settimeout(0.2)
-        self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                continue
-            upstream = socket.create_connection(self.upstream)
-            for source, sink in ((client, upstream), (upstream, client)):
-                pending: queue.Queue[tuple[float, bytes]] = queue.Queue()
-                threading.Thread(target=self._read, args=(source, pending), daemon=True).start()
-                threading.Thread(target=self._write, args=(sink, pending), daemon=True).start()
-
-    def _read(self, source: socket.socket, pending: queue.Queue[tuple[float, bytes]]) -> None:
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            pending.put((time.monotonic() + self.one_way_s, data))
-            if not data:
-                return
-
-    def _write(self, sink: socket.socket, pending: queue.Queue[tuple[float, bytes]]) -> None:
-        while True:
-            due, data = pending.get()
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                if not data:
-                    sink.shutdown(socket.SHUT_WR)
-                    return
-                sink.sendall(data)
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.close()
 
 
 def measure_host(label: str, target: Target, settings: SshSettings, calls: list[ProbeCall],
