@@ -16,7 +16,8 @@ link and the same unprivileged ``auditor`` login collecting through ``sudo -n``:
   (b) a fleet of --hosts hosts: the floor fleet (one process, one floor connection per
       host, --fleet-jobs at a time) vs ``scan -i inventory -j --fleet-jobs``; --fleet-pairs
       alternating pairs;
-  (c) the peak RSS (wait4's rusage) of one ``scan`` of --targets inventory targets at
+  (c) the peak RSS (wait4's rusage, through tests/_peak_rss.py's launcher, so this
+      script's own memory is not counted in it) of one ``scan`` of --targets inventory targets at
       -j --rss-jobs: the real hosts are fewer, each reached under many inventory names.
 
 Every connection goes through a loopback TCP proxy per host that delays each chunk by
@@ -56,6 +57,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.link import Endpoint, Link, check_link, open_link  # noqa: E402
 from bench.ssh_bench import bench_specs, quartiles  # noqa: E402
+from tests._peak_rss import measured, measured_pid, read_report  # noqa: E402
 from tests.fleet import Fleet, check_requirements, running_fleet  # noqa: E402
 
 # The floor as a user would write it: import paramiko, one verified connection, `true`.
@@ -100,7 +102,9 @@ def log(message: str) -> None:
 
 @dataclass(frozen=True)
 class Run:
-    """One finished child process: wall time from spawn to reap, peak RSS from wait4."""
+    """One finished child process: wall time from fork to reap and peak RSS from wait4,
+    both taken by a small launcher (tests/_peak_rss.py): a child this script forks itself
+    would count this script's resident set in its peak."""
 
     elapsed_s: float
     peak_mib: float
@@ -123,23 +127,24 @@ class Children:
         errors = self.cwd / "child-stderr.txt"
         with errors.open("wb") as stderr:
             started = time.perf_counter()
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=stderr, env=self.env, cwd=self.cwd,
-                                     start_new_session=True)
+            report = self.cwd / "child-measured.json"
+            report.unlink(missing_ok=True)
+            child = subprocess.Popen(measured(argv, report), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=stderr, env=self.env,
+                                     cwd=self.cwd, start_new_session=True)
             self.running = child
             ended = threading.Event()
             if limit_s is not None or progress is not None:
                 threading.Thread(target=self._watch, args=(child, started, limit_s, progress,
                                                            ended), daemon=True).start()
             try:
-                _, status, usage = os.wait4(child.pid, 0)
+                child.wait()
             finally:
                 ended.set()
                 self.running = None
-            elapsed = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        run = Run(elapsed, usage.ru_maxrss / 1024, child.returncode)
-        if run.exit_code < 0 or (what == "floor" and run.exit_code != 0):
+        measurement = read_report(report)
+        run = Run(measurement.elapsed_s, measurement.peak_rss_bytes / 2**20, child.returncode)
+        if run.exit_code >= 128 or (what == "floor" and run.exit_code != 0):  # a signal
             text = errors.read_text(errors="replace")[-2000:]
             raise SystemExit(f"{what} process failed ({run.exit_code}):\n{text}")
         return run
@@ -150,14 +155,17 @@ class Children:
         terminated = False
         while not ended.wait(WATCH_S):
             elapsed = time.perf_counter() - started
+            pid = measured_pid(child.pid)  # the measured command, under the launcher
+            if pid is None:
+                continue
             if progress is not None:
                 with contextlib.suppress(OSError):
-                    progress(child.pid, elapsed)
+                    progress(pid, elapsed)
             if limit_s is not None and elapsed > limit_s and not terminated:
                 terminated = True
-                log(f"stopping pid {child.pid} (SIGTERM): its time limit passed")
+                log(f"stopping pid {pid} (SIGTERM): its time limit passed")
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGTERM)
+                    os.kill(pid, signal.SIGTERM)
 
     def kill(self) -> None:
         child = self.running

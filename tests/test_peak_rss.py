@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests._peak_rss import measured, peak_rss_bytes
+from tests._peak_rss import measured, measured_pid, peak_rss_bytes, read_report
 
 BALLAST = 300 * 1024 * 1024
 SMALL_COMMAND = [sys.executable, "-c", "pass"]
@@ -46,3 +48,17 @@ def test_the_launcher_exits_as_the_command_did(tmp_path: Path) -> None:
     assert done.returncode == 3 and peak_rss_bytes(report) > 0
     killed = subprocess.run(measured(["sh", "-c", "kill -TERM $$"], report))
     assert killed.returncode == 128 + 15
+
+
+def test_a_signal_to_the_group_ends_the_command_and_the_launcher_still_reports(
+        tmp_path: Path) -> None:
+    report = tmp_path / "peak"
+    started = subprocess.Popen(measured(["sleep", "30"], report), start_new_session=True)
+    for _ in range(100):
+        if measured_pid(started.pid) is not None:
+            break
+        time.sleep(0.05)
+    assert measured_pid(started.pid) is not None
+    os.killpg(started.pid, signal.SIGTERM)
+    assert started.wait(timeout=30) == 128 + 15
+    assert read_report(report).elapsed_s < 30
