@@ -1,6 +1,6 @@
 """Evaluation and start-up benchmark: what a run costs before and after the host answers.
 
-    python bench/eval_bench.py [--facts FACTS.json] [--repeat 11]
+    .venv/bin/python3 bench/eval_bench.py [--facts FACTS.json] [--repeat 11]
 
 Prints, each as the median (and quartiles) of --repeat runs, as it goes:
 

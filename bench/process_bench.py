@@ -1,6 +1,6 @@
 """Whole-process benchmark: `cii-scan scan` as a user runs it vs the floor, both as processes.
 
-    sudo python bench/process_bench.py --hosts 40 --pairs 10 --fleet-pairs 3 \\
+    sudo .venv/bin/python3 bench/process_bench.py --hosts 40 --pairs 10 --fleet-pairs 3 \\
         --rtt-ms 20 --targets 1000
 
 What the user feels is the whole process: interpreter start, imports, baseline load,

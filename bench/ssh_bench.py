@@ -1,6 +1,6 @@
 """SSH benchmark against a real OpenSSH fleet on loopback; ratios are measured side by side.
 
-    sudo python bench/ssh_bench.py --hosts 100 --repeat 10 --rtt-ms 20
+    sudo .venv/bin/python3 bench/ssh_bench.py --hosts 100 --repeat 10 --rtt-ms 20
 
 Needs what the test fleet needs (root, util-linux unshare, iproute2, Debian
 openssh-server, sudo, openssl). It starts ``--hosts`` sshd "hosts" from

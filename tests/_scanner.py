@@ -11,6 +11,7 @@ with ``CI=true`` it fails instead, so the suite cannot quietly turn into a no-op
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,3 +32,12 @@ def skip_or_fail(reason: str) -> None:
 def require_root(what: str = "this test") -> None:
     if os.geteuid() != 0:
         skip_or_fail(f"{what} needs root")
+
+
+def copy_source_tree(destination: Path) -> Path:
+    """This checkout's files (no VCS data, caches, virtual environment or results) at
+    ``destination``: what a clone of it holds, with any uncommitted change."""
+    shutil.copytree(REPO_ROOT, destination, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache",
+        ".pytest_cache", "build", "cii-scan-results", ".hypothesis"))
+    return destination

@@ -17,7 +17,16 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# The Python test needs go into a virtual environment of this checkout (.venv), never into
+# the system Python (PEP 668: Debian's and Ubuntu's refuse a bare pip install). Whatever
+# python3 is first on PATH makes it; the suite then runs with the venv first on PATH.
+venv="$PWD/.venv"
+if ! "$venv/bin/python3" -c 'import sys' 2>/dev/null; then
+  echo "run-all: creating the virtual environment $venv"
+  python3 -m venv --clear "$venv"
+fi
+"$venv/bin/python3" -m pip install -q --disable-pip-version-check -e '.[test]'
+export PATH="$venv/bin:$PATH"
 
 echo "run-all: ruff"
 python3 -m ruff check scanner tests bench

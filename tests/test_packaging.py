@@ -10,17 +10,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests._scanner import copy_source_tree
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with cii-scan installed from a copy of the source tree."""
     root = tmp_path_factory.mktemp("packaging")
-    source = root / "src"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-        "build", "cii-scan-results", ".hypothesis"))
+    source = copy_source_tree(root / "src")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
