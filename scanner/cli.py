@@ -17,7 +17,7 @@ import click
 from scanner import __version__
 from scanner.errors import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_THRESHOLD, CiiScanError, InputError
 from scanner.output import ensure_writable_dir, remove_stale, write_atomic
-from scanner.render import OutputFormat, render
+from scanner.render import OutputFormat, render, render_pieces
 from scanner.render._text import printable
 from scanner.transport import Transport, TransportError
 
@@ -232,20 +232,21 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     if not quiet:
         if outcome.resumed:
             _progress(f"{outcome.resumed} host(s) taken from {fleet.journal_path(outdir)}")
-        for report in sorted(outcome.reports, key=lambda r: r.host.name):
-            if report.status not in ("scanned", "not_started"):
-                _progress(f"{report.host.name}: {report.status}: {report.reason}")
-            elif not report.is_complete:
-                _progress(f"{report.host.name}: scanned, incomplete: "
-                          f"{report.why_incomplete()}")
+        for finished in sorted(outcome.reports, key=lambda r: r.host.name):
+            if finished.status not in ("scanned", "not_started"):
+                _progress(f"{finished.host.name}: {finished.status}: {finished.reason}")
+            elif not finished.is_complete:
+                _progress(f"{finished.host.name}: scanned, incomplete: "
+                          f"{finished.why_incomplete()}")
         if outcome.interrupted:
             _progress("interrupted: findings list every planned host, those that did not "
                       "finish as interrupted or not_started; run again with --resume to "
                       "scan them")
+    # lazy: each host's report is read back from the journal as it is written out
     document = findings.build_document(
         baseline=baseline, hosts=outcome.reports, started_at=started,
         finished_at=collect.utc_now(), invocation=_invocation("scan", fail_on),
-        complete=not outcome.interrupted,
+        complete=not outcome.interrupted, lazy=True,
     )
     # a stopped run did not cover its scope: never exit 0, whatever --no-fail-on-incomplete
     _finish(document, outdir, formats, lang, fail_on,
@@ -540,7 +541,7 @@ def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], l
         _progress(f"removed {stale} (an earlier run's report)")
     for fmt in dict.fromkeys(wanted):
         target = outdir / fmt.filename
-        write_atomic(target, render(fmt, document, lang=lang))
+        write_atomic(target, render_pieces(fmt, document, lang=lang))
         _progress(f"wrote {target}")
     summary = document["summary"]
     _progress(_summary_line(summary))

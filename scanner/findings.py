@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from scanner import __version__
 from scanner.errors import InputError
@@ -183,18 +183,67 @@ def rule_catalog(baseline: Baseline) -> list[dict[str, Any]]:
     ]
 
 
+class Reported(Protocol):
+    """What a document is built from: a host report held in memory (:class:`HostReport`)
+    or one kept on disk and read back when the document is written (the scan journal's)."""
+
+    @property
+    def host(self) -> HostIdentity: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class HostDocs(Sequence[dict[str, Any]]):
+    """A findings document's hosts, each made (or read back) only when it is reached.
+
+    A scan of a thousand hosts would otherwise hold every host's results at once, and
+    again as JSON text: here one host is in memory at a time while the document is
+    summarised, validated and written (:func:`iter_dumps`). Iterating twice reads twice.
+    """
+
+    def __init__(self, reports: Sequence[Reported]) -> None:
+        self._reports = reports
+
+    def __len__(self) -> int:
+        return len(self._reports)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [report.to_json() for report in self._reports[index]]
+        return self._reports[index].to_json()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for report in self._reports:
+            yield report.to_json()
+
+
+def _host_order(host: HostIdentity) -> tuple[str, str, int]:
+    return (host.name, host.address, host.port or 0)
+
+
 def build_document(
     *,
     baseline: Baseline,
-    hosts: Iterable[HostReport],
+    hosts: Iterable[Reported],
     started_at: str,
     finished_at: str,
     invocation: Mapping[str, Any],
     complete: bool = True,
+    lazy: bool = False,
 ) -> dict[str, Any]:
-    """The findings document for one scan."""
-    host_docs = sorted((h.to_json() for h in hosts),
-                       key=lambda h: (h["name"], h["address"], h["port"] or 0))
+    """The findings document for one scan.
+
+    ``lazy``: the hosts stay where they are (a :class:`HostDocs`), for a fleet whose
+    reports are on disk; the document is then written with :func:`iter_dumps`."""
+    ordered = sorted(hosts, key=lambda report: _host_order(report.host))
+    host_docs: Sequence[dict[str, Any]] = (
+        HostDocs(ordered) if lazy else [report.to_json() for report in ordered])
     return {
         "schema_version": FINDINGS_SCHEMA_VERSION,
         "tool": {"name": "cii-scan", "version": __version__},
@@ -211,13 +260,22 @@ def build_document(
     }
 
 
-def summarize_document(host_docs: Sequence[Mapping[str, Any]], complete: bool) -> dict[str, Any]:
-    host_counts = Counter(h["status"] for h in host_docs)
-    totals = summarize_results(r for h in host_docs for r in h["results"])
-    assessed = all(h["status"] == "scanned" and h.get("complete", True) for h in host_docs)
+def summarize_document(host_docs: Iterable[Mapping[str, Any]], complete: bool) -> dict[str, Any]:
+    host_counts: Counter[str] = Counter()
+    assessed = True
+
+    def results() -> Iterator[Mapping[str, Any]]:  # one pass, so lazy hosts are read once
+        nonlocal assessed
+        for host in host_docs:
+            host_counts[host["status"]] += 1
+            assessed = assessed and host["status"] == "scanned" and host.get("complete", True)
+            yield from host["results"]
+
+    totals = summarize_results(results())
     no_errors = totals["by_status"]["error"] == 0
     return {
-        "hosts": {"total": len(host_docs), **{s: host_counts.get(s, 0) for s in HOST_STATUSES}},
+        "hosts": {"total": sum(host_counts.values()),
+                  **{s: host_counts.get(s, 0) for s in HOST_STATUSES}},
         **totals,
         "complete": complete and assessed and no_errors,
     }
@@ -236,17 +294,35 @@ def resummarize(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validators() -> tuple[jsonschema.protocols.Validator, jsonschema.protocols.Validator]:
+    """(the whole document's validator, one host's): a document is checked one host at a
+    time, so a thousand hosts are never all in memory to be validated."""
     import jsonschema  # imported when a document is validated, not by every command
 
     schema = json.loads(schema_path("findings.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    host_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"],
+                   "$ref": "#/$defs/host"}
+    checker = jsonschema.FormatChecker()
+    return (jsonschema.Draft202012Validator(schema, format_checker=checker),
+            jsonschema.Draft202012Validator(host_schema, format_checker=checker))
 
 
 def validation_errors(document: Any) -> list[str]:
     """Every schema violation, as 'path: message' lines (empty when valid)."""
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+    whole, one_host = _validators()
+    hosts = document.get("hosts") if isinstance(document, dict) else None
+    if not isinstance(hosts, HostDocs):
+        return _worded(whole.iter_errors(document), ())
+    problems = _worded(whole.iter_errors({**document, "hosts": []}), ())
+    for number, host in enumerate(hosts):
+        problems += _worded(one_host.iter_errors(host), ("hosts", number))
+    return problems
+
+
+def _worded(errors: Iterable[jsonschema.ValidationError], prefix: tuple[Any, ...]) -> list[str]:
+    ordered = sorted(errors, key=lambda e: list(map(str, e.path)))
+    return [f"{'/'.join(map(str, (*prefix, *e.absolute_path))) or '(top)'}: {e.message}"
+            for e in ordered]
 
 
 def validate_document(document: Any) -> None:
@@ -258,7 +334,31 @@ def validate_document(document: Any) -> None:
 
 def dumps(document: Mapping[str, Any]) -> str:
     """Canonical text of a findings (or facts) document: sorted keys, UTF-8, newline-ended."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return "".join(iter_dumps(document))
+
+
+def iter_dumps(document: Mapping[str, Any]) -> Iterator[str]:
+    """:func:`dumps`'s text in pieces, one host at a time: ``json.dumps(document, indent=2,
+    sort_keys=True, ensure_ascii=False)`` and a newline, without ever holding the whole
+    text (or, for :class:`HostDocs`, every host)."""
+    yield "{"
+    for number, key in enumerate(sorted(document)):
+        yield ("," if number else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": "
+        value = document[key]
+        if key == "hosts" and isinstance(value, (list, HostDocs)) and len(value):
+            for index, host in enumerate(value):
+                yield ("[" if index == 0 else ",") + "\n    " + _nested(host, "    ")
+            yield "\n  ]"
+        else:
+            yield _nested(value, "  ")
+    yield "\n}\n"
+
+
+def _nested(value: Any, indent: str) -> str:
+    """``value`` as json.dumps(indent=2) prints it at ``indent``'s depth (an encoded
+    string holds no raw newline, so every newline in the text is a line break)."""
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return text.replace("\n", "\n" + indent)
 
 
 def load_document(text: str, source: str) -> dict[str, Any]:

@@ -20,10 +20,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, BinaryIO
 
 from scanner.baseline import Baseline
 from scanner.collect import utc_now
@@ -31,7 +31,6 @@ from scanner.errors import CiiScanError, OutputError
 from scanner.facts import HostIdentity
 from scanner.findings import HostReport
 from scanner.inventory import Target
-from scanner.lines import split_lines
 from scanner.scan import assess
 from scanner.transport import RunResult, Transport
 
@@ -46,9 +45,72 @@ POLL_S = 0.2
 TransportFactory = Callable[[Target], tuple[Transport, HostIdentity]]
 
 
+@dataclass(frozen=True)
+class JournaledReport:
+    """A finished host whose report lives in the journal; only its outline is in memory.
+
+    A fleet of a thousand hosts would otherwise hold every host's results until the end
+    of the run. The outline answers what the run's end needs (status, reason,
+    completeness); :meth:`to_json` reads the whole report back, one host at a time, when
+    the findings are written."""
+
+    outline: HostReport  # the report without its results, evidence and probe errors
+    path: Path
+    offset: int
+    length: int
+    key: str
+
+    @staticmethod
+    def of(report: HostReport, path: Path, offset: int, length: int,
+           key: str) -> JournaledReport:
+        outline = replace(report, results=(), probe_errors={}, os=None)
+        return JournaledReport(outline, path, offset, length, key)
+
+    @property
+    def host(self) -> HostIdentity:
+        return self.outline.host
+
+    @property
+    def status(self) -> str:
+        return self.outline.status
+
+    @property
+    def reason(self) -> str:
+        return self.outline.reason
+
+    @property
+    def is_complete(self) -> bool:
+        return self.outline.is_complete
+
+    def why_incomplete(self) -> str | None:
+        return self.outline.why_incomplete()
+
+    def to_json(self) -> dict[str, Any]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                entry = json.loads(handle.read(self.length))
+            if entry["key"] != self.key:
+                raise ValueError(entry["key"])
+            report: dict[str, Any] = entry["report"]
+        except FileNotFoundError:
+            raise OutputError(f"{self.path}: the journal was removed while this run was "
+                              "writing its findings") from None
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot read the journal back "
+                              f"({exc.strerror or exc})") from None
+        except (ValueError, KeyError, TypeError):
+            raise OutputError(f"{self.path}: the journal changed while this run was writing "
+                              "its findings (another run into the same directory?)") from None
+        return report
+
+
+Finished = HostReport | JournaledReport
+
+
 @dataclass
 class FleetOutcome:
-    reports: list[HostReport]
+    reports: list[Finished]
     interrupted: bool = False
     resumed: int = 0  # hosts taken from the journal instead of scanned again
 
@@ -76,27 +138,36 @@ def journal_path(outdir: Path) -> Path:
     return outdir / JOURNAL_NAME
 
 
-def read_journal(path: Path, baseline_digest: str) -> dict[str, HostReport]:
+def read_journal(path: Path, baseline_digest: str) -> dict[str, JournaledReport]:
     """Host reports already journaled for this baseline, by target key.
 
     A torn last line (the process was killed mid-write) or a line from another
-    baseline is skipped, not an error: that host is simply scanned again.
+    baseline is skipped, not an error: that host is simply scanned again. Each line is
+    read once here, and again only when the findings are written.
     """
-    found: dict[str, HostReport] = {}
+    found: dict[str, JournaledReport] = {}
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        handle = path.open("rb")
     except FileNotFoundError:
         return found
     except OSError as exc:
         raise OutputError(f"{path}: cannot read the journal ({exc.strerror or exc})") from None
-    for line in split_lines(text):
-        try:
-            entry = json.loads(line)
-            if entry.get("baseline_digest") != baseline_digest:
-                continue
-            found[str(entry["key"])] = HostReport.from_json(entry["report"])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
+    offset = 0
+    with handle:
+        for line in handle:
+            length = len(line)
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("torn")
+                entry = json.loads(line)
+                if entry.get("baseline_digest") != baseline_digest:
+                    raise ValueError("another baseline")
+                key = str(entry["key"])
+                report = HostReport.from_json(entry["report"])
+                found[key] = JournaledReport.of(report, path, offset, length, key)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass
+            offset += length
     return found
 
 
@@ -107,20 +178,40 @@ class Journal:
         self.path = path
         self.baseline_digest = baseline_digest
         try:
-            self._handle: TextIO = path.open("a" if keep else "w", encoding="utf-8")
+            self._handle: BinaryIO = path.open("ab" if keep else "wb")
+            self._offset = self._handle.seek(0, os.SEEK_END)
+            # a torn line left by a killed run must end before the next one starts
+            self._torn = self._offset > 0 and _last_byte(path, self._offset) != b"\n"
         except OSError as exc:
             raise OutputError(f"{path}: cannot write the journal ({exc.strerror or exc})"
                               ) from None
 
-    def append(self, key: str, report: HostReport) -> None:
-        line = json.dumps({"key": key, "baseline_digest": self.baseline_digest,
-                           "report": report.to_json()}, sort_keys=True, ensure_ascii=False)
-        self._handle.write(line + "\n")
-        self._handle.flush()
+    def append(self, key: str, report: HostReport) -> JournaledReport:
+        """Journal ``report``; what is returned keeps only its outline in memory."""
+        line = (json.dumps({"key": key, "baseline_digest": self.baseline_digest,
+                            "report": report.to_json()}, sort_keys=True, ensure_ascii=False)
+                + "\n").encode("utf-8")
+        if self._torn:
+            self._write(b"\n")
+            self._torn = False
+        offset = self._offset
+        self._write(line)
         os.fsync(self._handle.fileno())
+        return JournaledReport.of(report, self.path, offset, len(line), key)
+
+    def _write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self._handle.flush()
+        self._offset += len(data)
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    with path.open("rb") as reader:
+        reader.seek(size - 1)
+        return reader.read(1)
 
 
 class _Progress:
@@ -178,7 +269,7 @@ def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: Transport
     previous = read_journal(path, baseline.digest) if resume else {}
     targets = list({t.key: t for t in reversed(targets)}.values())[::-1]  # once each
     wanted = {t.key for t in targets}
-    reports = [report for key, report in previous.items() if key in wanted]
+    reports: list[Finished] = [report for key, report in previous.items() if key in wanted]
     resumed = len(reports)
     pending: queue.Queue[Target] = queue.Queue()
     for target in targets:
@@ -228,8 +319,7 @@ def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: Transport
                     key, report = finished.get(timeout=POLL_S)
                 except queue.Empty:
                     continue
-                journal.append(key, report)
-                reports.append(report)
+                reports.append(journal.append(key, report))
                 finished_keys.add(key)
                 done += 1
                 bar.update(report, len(state.running))
@@ -313,7 +403,7 @@ INTERRUPTED_REASON = ("the run was interrupted while this host was being scanned
 
 def _stop_running(state: _State, finished: queue.Queue[tuple[str, HostReport]],
                   journal: Journal, finished_keys: set[str],
-                  planned: Sequence[Target]) -> list[HostReport]:
+                  planned: Sequence[Target]) -> list[Finished]:
     """On a stop request: keep hosts that finished meanwhile, cancel the rest.
 
     Every other planned host is still reported, so the findings show the run's whole
@@ -327,14 +417,13 @@ def _stop_running(state: _State, finished: queue.Queue[tuple[str, HostReport]],
             state.ignored.add(key)
             if run.transport is not None:
                 run.transport.cancel()
-    kept: list[HostReport] = []
+    kept: list[Finished] = []
     while True:
         try:
             key, report = finished.get_nowait()
         except queue.Empty:
             break
-        journal.append(key, report)
-        kept.append(report)
+        kept.append(journal.append(key, report))
         finished_keys.add(key)
     for target in planned:
         if target.key in finished_keys:

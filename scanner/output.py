@@ -28,15 +28,21 @@ def ensure_writable_dir(directory: Path) -> None:
                           f"({exc.strerror or exc})") from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one rename; the old file stays whole until then."""
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Replace ``path`` with ``text`` (or its pieces, written as they come) in one rename;
+    the old file stays whole until then, and a piece that fails to come (an exception)
+    leaves no file behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             os.fchmod(fd, _creation_mode())
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
+                if isinstance(text, str):
+                    handle.write(text)
+                else:
+                    for piece in text:
+                        handle.write(piece)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp_name, path)

@@ -13,6 +13,7 @@ import pytest
 
 from scanner import fleet
 from scanner.baseline import Baseline, load_baseline
+from scanner.errors import OutputError
 from scanner.facts import HostIdentity
 from scanner.findings import HostReport, build_document, validate_document
 from scanner.inventory import Target
@@ -78,8 +79,45 @@ def test_read_journal_skips_torn_and_foreign_lines(tmp_path: Path) -> None:
                     + json.dumps(good)[:40])  # killed mid-write
     found = fleet.read_journal(path, "sha256:1")
     assert list(found) == ["a|192.0.2.1|22"]
-    assert found["a|192.0.2.1|22"] == report
+    assert found["a|192.0.2.1|22"].outline == report  # what stays in memory ...
+    assert found["a|192.0.2.1|22"].to_json() == report.to_json()  # ... and what is read back
     assert fleet.read_journal(tmp_path / "missing.jsonl", "sha256:1") == {}
+
+
+def test_a_host_journaled_after_a_torn_line_is_read_back_on_the_next_resume(
+        tmp_path: Path) -> None:
+    """A killed run leaves a torn last line; the resumed run's first line must not be
+    glued to it, or that host is lost to the resume after."""
+    path = tmp_path / "journal.jsonl"
+    first = HostReport(HostIdentity("a", "192.0.2.1", 22, "ssh"), "timeout", "budget")
+    journal = fleet.Journal(path, "sha256:1", keep=False)
+    journal.append("a|192.0.2.1|22", first)
+    journal.close()
+    with path.open("ab") as handle:
+        handle.write(b'{"key": "b|192.0.2.2|22", "baseline_dig')  # killed mid-write
+    second = HostReport(HostIdentity("c", "192.0.2.3", 22, "ssh"), "unreachable", "refused")
+    journal = fleet.Journal(path, "sha256:1", keep=True)
+    kept = journal.append("c|192.0.2.3|22", second)
+    journal.close()
+    assert kept.to_json() == second.to_json() and kept.outline.results == ()
+    found = fleet.read_journal(path, "sha256:1")
+    assert sorted(found) == ["a|192.0.2.1|22", "c|192.0.2.3|22"]
+    assert found["c|192.0.2.3|22"].to_json() == second.to_json()
+
+
+def test_a_journal_changed_under_a_run_is_an_error_not_another_hosts_report(
+        tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = fleet.Journal(path, "sha256:1", keep=False)
+    kept = journal.append("a|192.0.2.1|22",
+                          HostReport(HostIdentity("a", "192.0.2.1", 22, "ssh"), "timeout", "x"))
+    journal.close()
+    path.write_text("")  # another run into the same directory started over
+    with pytest.raises(OutputError, match="journal changed"):
+        kept.to_json()
+    path.unlink()
+    with pytest.raises(OutputError, match="journal was removed"):
+        kept.to_json()
 
 
 def test_resume_takes_finished_hosts_from_the_journal(baseline: Baseline,

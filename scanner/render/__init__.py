@@ -7,7 +7,7 @@ to its formatter (imported lazily) and a test walks the whole enum.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -52,3 +52,16 @@ def renderer_for(fmt: OutputFormat) -> Renderer:
 
 def render(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en") -> str:
     return renderer_for(fmt)(document, lang=lang)
+
+
+def render_pieces(fmt: OutputFormat, document: Mapping[str, Any],
+                  lang: str = "en") -> Iterable[str]:
+    """:func:`render`'s text, in pieces for a formatter that can give them as it goes
+    (``render_pieces`` beside its ``render``: the findings document, host by host), else
+    in one piece."""
+    module_name, _ = _RENDERERS[fmt]
+    pieces: Callable[..., Iterable[str]] | None = getattr(
+        importlib.import_module(module_name), "render_pieces", None)
+    if pieces is not None:
+        return pieces(document, lang=lang)
+    return (render(fmt, document, lang=lang),)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from scanner.findings import dumps, validate_document
+from scanner.findings import dumps, iter_dumps, validate_document
 
 
 def render(document: Mapping[str, Any], *, lang: str = "en") -> str:
     validate_document(document)
     return dumps(document)
+
+
+def render_pieces(document: Mapping[str, Any], *, lang: str = "en") -> Iterator[str]:
+    """:func:`render`'s text in pieces, one host at a time (a fleet's document is written
+    this way, so its hosts are never all in memory at once)."""
+    validate_document(document)
+    return iter_dumps(document)
