@@ -74,10 +74,14 @@ Exit codes:
   2  bad usage or invalid input; nothing scanned
   3  incomplete: a host or probe could not be assessed (no threshold failure)
 """
-SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info"])
-FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat])
+# Choices are read in any case (--fail-on HIGH, -f HTML) and passed on in the listed one.
+SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info"],
+                               case_sensitive=False)
+FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat], case_sensitive=False)
+LANG_CHOICE = click.Choice(["en", "zh"], case_sensitive=False)
 DEFAULT_OUTDIR = Path("cii-scan-results")
 WAIVERS_META = "cii_scan.waivers"
+QUIET_META = "cii_scan.quiet"
 # Paths are checked by the code that reads or writes them, so a problem is one line
 # naming the file (click's own checks print a usage block instead).
 PATH = click.Path(path_type=Path, readable=False)  # framing, markers and the PLAN line
@@ -99,7 +103,26 @@ def _load_waivers_option(ctx: click.Context, _param: click.Parameter,
         ctx.meta[WAIVERS_META] = (str(value), waivers_module.load_waivers(value))
 
 
+def _quiet_option(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[QUIET_META] = True
+
+
+def _quiet() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.meta.get(QUIET_META))
+
+
+def quiet_option(func: Any) -> Any:
+    """-q, the same on every command that writes files: nothing but errors on stderr."""
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                        callback=_quiet_option,
+                        help="Print nothing but errors: no progress, per-host notes, list of "
+                             "files written or summary.")(func)
+
+
 def report_options(func: Any) -> Any:
+    func = quiet_option(func)
     func = click.option("--waivers", type=PATH,
                         metavar="FILE", expose_value=False, is_eager=True,
                         callback=_load_waivers_option,
@@ -110,7 +133,7 @@ def report_options(func: Any) -> Any:
                         help="Exit 3 when a host or rule could not be assessed.")(func)
     func = click.option("--fail-on", type=SEVERITY_CHOICE, metavar="SEVERITY",
                         help="Exit 1 if a rule of this severity or higher failed.")(func)
-    func = click.option("--lang", type=click.Choice(["en", "zh"]), default="en",
+    func = click.option("--lang", type=LANG_CHOICE, default="en",
                         show_default=True, help="Language of human-readable reports.")(func)
     func = click.option("-f", "--format", "formats", type=FORMAT_CHOICE, multiple=True,
                         help="Extra output format (repeatable); findings.json is always written.")(
@@ -183,14 +206,13 @@ def connection_options(func: Any) -> Any:
               help="Hosts scanned at the same time.")
 @click.option("--resume", is_flag=True,
               help="Skip hosts already in OUTDIR/journal.jsonl from an interrupted run.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress line and no per-host notes.")
 @click.option("--local", "local", is_flag=True, help="Scan this machine (the default with no "
               "targets).")
 @connection_options
 @baseline_options
 @report_options
 def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, concurrency: int,
-         resume: bool, quiet: bool, local: bool, user: str | None, port: int | None,
+         resume: bool, local: bool, user: str | None, port: int | None,
          identities: tuple[Path, ...], known_hosts: Path | None, accept_new_hostkeys: bool,
          sudo: bool, jump: str | None, timeout_s: float, baseline_ref: str,
          profile: str | None, outdir: Path, formats: tuple[str, ...], lang: str,
@@ -228,8 +250,8 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     started = collect.utc_now()
     outcome = fleet.scan_fleet(chosen, baseline, _ssh_factory(settings), outdir=outdir,
                                concurrency=concurrency, timeout_s=timeout_s, resume=resume,
-                               progress=not quiet)
-    if not quiet:
+                               progress=not _quiet())
+    if not _quiet():
         if outcome.resumed:
             _progress(f"{outcome.resumed} host(s) taken from {fleet.journal_path(outdir)}")
         for finished in sorted(outcome.reports, key=lambda r: r.host.name):
@@ -259,6 +281,7 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
 @baseline_options
 @click.option("-o", "--output", type=PATH, required=True,
               help="Facts file to write (JSON).")
+@quiet_option
 def collect_command(target: str | None, user: str | None, port: int | None,
                     identities: tuple[Path, ...], known_hosts: Path | None,
                     accept_new_hostkeys: bool, sudo: bool, jump: str | None, timeout_s: float,
@@ -370,7 +393,7 @@ def baselines_list() -> None:
 @baselines.command("show")
 @click.argument("reference", metavar="ID|FILE")
 @click.option("--profile", metavar="NAME", help="Show the rules this profile enables.")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--lang", type=LANG_CHOICE, default="en", show_default=True)
 @click.option("--matrix", is_flag=True,
               help="Show GB/T 22239-2019 8.1.4 coverage: item -> automated / manual rules.")
 def baselines_show(reference: str, profile: str | None, lang: str, matrix: bool) -> None:
@@ -410,10 +433,11 @@ def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
               help="Output format.")
 @click.option("-o", "--output", type=PATH,
               help="File to write (default: standard output).")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+@click.option("--lang", type=LANG_CHOICE, default="en", show_default=True,
               help="Language of human-readable reports.")
 @click.option("--waivers", "waivers_file", type=PATH,
               metavar="FILE", help="Apply these waivers (as of today, UTC) before rendering.")
+@quiet_option
 def report_command(document: Path, fmt: str, output: Path | None, lang: str,
                    waivers_file: Path | None) -> None:
     """Render a findings document (from any past scan) as html, sarif, junit, csv or json."""
@@ -436,12 +460,14 @@ def report_command(document: Path, fmt: str, output: Path | None, lang: str,
 @cli.command("diff")
 @click.argument("old", type=PATH)
 @click.argument("new", type=PATH)
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]),
+@click.option("-f", "--format", "fmt",
+              type=click.Choice(["text", "json", "html"], case_sensitive=False),
               default="text", show_default=True, help="Output format.")
 @click.option("-o", "--output", type=PATH,
               help="File to write (default: standard output).")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+@click.option("--lang", type=LANG_CHOICE, default="en", show_default=True,
               help="Language of the html output.")
+@quiet_option
 @click.option("--fail-on", type=SEVERITY_CHOICE, metavar="SEVERITY",
               help="Exit 1 if a NEW failure of this severity or higher appeared.")
 def diff_command(old: Path, new: Path, fmt: str, output: Path | None, lang: str,
@@ -605,7 +631,9 @@ def _text(text: Mapping[str, str], lang: str) -> str:
 
 
 def _progress(message: str) -> None:
-    click.echo(message, err=True)
+    """A note for the person at the terminal (stderr); none with -q."""
+    if not _quiet():
+        click.echo(message, err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

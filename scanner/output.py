@@ -19,6 +19,9 @@ def _creation_mode() -> int:
 
 def ensure_writable_dir(directory: Path) -> None:
     """Create ``directory`` if needed and prove a file can be written there, before any scan."""
+    if not directory.is_dir() and (directory.exists() or directory.is_symlink()):
+        raise OutputError(f"{directory}: not a directory (the output directory is where "
+                          "findings.json and the reports are written, e.g. -o results)")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".cii-scan-probe-"):

@@ -152,6 +152,50 @@ def test_exit_codes_follow_fail_on(tmp_path: Path, args: tuple[str, ...], code: 
     assert done.returncode == code, done.stderr
 
 
+def test_choices_are_read_in_any_case(tmp_path: Path) -> None:
+    baseline = tmp_path / "gate.yaml"
+    baseline.write_text(textwrap.dedent(FAILING_TAILORING), encoding="utf-8")
+    done = run("scan", "-b", str(baseline), "-o", str(tmp_path / "out"), "--fail-on", "HIGH",
+               "-f", "HTML", "--lang", "ZH")
+    assert done.returncode == 1, done.stderr
+    assert (tmp_path / "out" / "report.html").is_file()
+    document = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert document["scan"]["fail_on"] == "high"  # passed on as listed
+
+
+def test_quiet_prints_nothing_on_every_command_that_writes(tmp_path: Path) -> None:
+    baseline = tmp_path / "gate.yaml"
+    baseline.write_text(textwrap.dedent(FAILING_TAILORING), encoding="utf-8")
+    facts, out = tmp_path / "facts.json", tmp_path / "out"
+    runs = {
+        "scan": run("scan", "-q", "-b", str(baseline), "-o", str(out), "-f", "csv"),
+        "collect": run("collect", "-q", "-b", str(baseline), "-o", str(facts)),
+        "evaluate": run("evaluate", "-q", str(facts), "-b", str(baseline),
+                        "-o", str(tmp_path / "again")),
+        "report": run("report", "-q", str(out / "findings.json"), "-o",
+                      str(tmp_path / "report.html")),
+        "diff": run("diff", "-q", str(out / "findings.json"),
+                    str(tmp_path / "again" / "findings.json"), "-o", str(tmp_path / "d.txt")),
+    }
+    for command, done in runs.items():
+        assert done.returncode == 0, (command, done.stderr)
+        assert (done.stdout, done.stderr) == ("", ""), command
+    assert (out / "findings.csv").is_file() and (tmp_path / "d.txt").is_file()
+    loud = run("scan", "-b", str(baseline), "-o", str(out))
+    assert "wrote" in loud.stderr and "host in scope" in loud.stderr
+
+
+def test_an_outdir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    existing = tmp_path / "findings.json"
+    existing.write_text("{}")
+    done = run("scan", "-o", str(existing))
+    assert done.returncode == 2
+    assert done.stderr == (f"cii-scan: error: {existing}: not a directory (the output "
+                           "directory is where findings.json and the reports are written, "
+                           "e.g. -o results)\n")
+    assert existing.read_text() == "{}"
+
+
 def test_incomplete_scan_exits_3_unless_told_otherwise(tmp_path: Path) -> None:
     baseline = tmp_path / "incomplete.yaml"
     baseline.write_text(textwrap.dedent("""\
