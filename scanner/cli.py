@@ -6,6 +6,7 @@ import datetime
 import getpass
 import importlib.util
 import json
+import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ from scanner.transport import Transport, TransportError
 
 if TYPE_CHECKING:
     from scanner import baseline as baseline_module
-    from scanner import clauses, collect, findings, fleet, gate
+    from scanner import clauses, collect, findings, fleet, gate, terminal
     from scanner import diff as diff_module
     from scanner import facts as facts_module
     from scanner import inventory as inventory_module
@@ -60,6 +61,7 @@ else:
     facts_module = _lazy("scanner.facts")
     inventory_module = _lazy("scanner.inventory")
     scan_module = _lazy("scanner.scan")
+    terminal = _lazy("scanner.terminal")
     waivers_module = _lazy("scanner.waivers")
     local_transport = _lazy("scanner.transport.local")
 
@@ -234,7 +236,6 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
         started = collect.utc_now()
         host = facts_module.HostIdentity(name="local", address="localhost", transport="local")
         report, _ = scan_module.assess(local_transport.LocalTransport(timeout_s), host, baseline)
-        _progress(f"{report.host.name}: {_host_line(report.to_json())}")
         document = findings.build_document(
             baseline=baseline, hosts=[report], started_at=started,
             finished_at=collect.utc_now(), invocation=_invocation("scan", fail_on),
@@ -251,19 +252,12 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     outcome = fleet.scan_fleet(chosen, baseline, _ssh_factory(settings), outdir=outdir,
                                concurrency=concurrency, timeout_s=timeout_s, resume=resume,
                                progress=not _quiet())
-    if not _quiet():
-        if outcome.resumed:
-            _progress(f"{outcome.resumed} host(s) taken from {fleet.journal_path(outdir)}")
-        for finished in sorted(outcome.reports, key=lambda r: r.host.name):
-            if finished.status not in ("scanned", "not_started"):
-                _progress(f"{finished.host.name}: {finished.status}: {finished.reason}")
-            elif not finished.is_complete:
-                _progress(f"{finished.host.name}: scanned, incomplete: "
-                          f"{finished.why_incomplete()}")
-        if outcome.interrupted:
-            _progress("interrupted: findings list every planned host, those that did not "
-                      "finish as interrupted or not_started; run again with --resume to "
-                      "scan them")
+    if outcome.resumed:
+        _progress(f"{outcome.resumed} host(s) taken from {fleet.journal_path(outdir)}")
+    if outcome.interrupted:
+        _progress("interrupted: findings list every planned host, those that did not "
+                  "finish as interrupted or not_started; run again with --resume to "
+                  "scan them")
     # lazy: each host's report is read back from the journal as it is written out
     document = findings.build_document(
         baseline=baseline, hosts=outcome.reports, started_at=started,
@@ -569,8 +563,13 @@ def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], l
         target = outdir / fmt.filename
         write_atomic(target, render_pieces(fmt, document, lang=lang))
         _progress(f"wrote {target}")
-    summary = document["summary"]
-    _progress(_summary_line(summary))
+    if not _quiet():
+        colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+        for line in terminal.story(document, lang, colour):
+            click.echo(line, err=True, color=colour)
+        _progress(terminal.summary_line(document["summary"]))
+        report = outdir / OutputFormat.HTML.filename if OutputFormat.HTML in wanted else None
+        _progress(terminal.next_step(outdir / OutputFormat.JSON.filename, report))
     sys.exit(gate.exit_code(document, fail_on, fail_on_incomplete))
 
 
@@ -598,32 +597,6 @@ def _apply_waivers(document: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _utc_today() -> datetime.date:
     return datetime.datetime.now(datetime.timezone.utc).date()
-
-
-def _summary_line(summary: Mapping[str, Any]) -> str:
-    """E.g. '7 hosts in scope: 3 scanned, 4 not started; 40 pass, 2 fail; score 90'."""
-    counts = summary["by_status"]
-    parts = [f"{counts[s]} {s.replace('_', '-')}" for s in findings.RULE_STATUSES if counts[s]]
-    score = summary["score"]
-    hosts = summary["hosts"]
-    scope = [f"{hosts.get(s, 0)} {s.replace('_', ' ')}" for s in findings.HOST_STATUSES
-             if s == "scanned" or hosts.get(s, 0)]
-    text = (f"{hosts['total']} host{'s' if hosts['total'] != 1 else ''} in scope: "
-            + ", ".join(scope) + "; " + (", ".join(parts) or "no results"))
-    if score is not None:
-        text += f"; score {score:g}"
-    return text
-
-
-def _host_line(host: Mapping[str, Any]) -> str:
-    if host["status"] != "scanned":
-        return f"{host['status']}: {host['reason']}"
-    counts = host["summary"]["by_status"]
-    line = ", ".join(f"{counts[s]} {s.replace('_', '-')}" for s in findings.RULE_STATUSES
-                     if counts[s])
-    if not host.get("complete", True):
-        line += f" (incomplete: {host.get('incomplete_reason') or 'unknown reason'})"
-    return line
 
 
 def _text(text: Mapping[str, str], lang: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import shlex
 import subprocess
 import textwrap
@@ -11,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from scanner import terminal
 from scanner.baseline import load_baseline
+from scanner.findings import SEVERITIES
 from tests._scanner import CII_SCAN, require_root
 
 
@@ -278,3 +283,45 @@ def test_outputs_get_ordinary_file_modes(tmp_path: Path) -> None:
     assert done.returncode in (0, 3), done.stderr
     assert (tmp_path / "out" / "findings.json").stat().st_mode & 0o777 == 0o644
     assert not list((tmp_path / "out").glob(".*.tmp")), "no temp files left behind"
+
+
+def test_the_end_of_a_scan_tells_its_findings_story(local_scan: dict[str, Any]) -> None:
+    """The last lines on stderr are the story of the findings.json just written: each
+    failed rule most severe first, the summary and where to read on."""
+    findings = Path(local_scan["_outdir"]) / "findings.json"
+    document = json.loads(findings.read_text())  # as written (other tests edit the fixture's)
+    expected = [*terminal.story(document, "en", colour=False),
+                terminal.summary_line(document["summary"]),
+                terminal.next_step(findings, None)]
+    assert local_scan["_stderr"].splitlines()[-len(expected):] == expected
+    (host,) = document["hosts"]
+    failed = [r for r in host["results"] if r["status"] == "fail"]
+    if failed:  # the most severe failure is named, with its title
+        first = min(failed, key=lambda r: (SEVERITIES.index(r["severity"]), r["rule_id"]))
+        assert f" {first['rule_id']}  " in expected[1]
+    assert "\x1b[" not in local_scan["_stderr"]  # not a terminal: no colour
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("1", False)])
+def test_colour_only_on_a_terminal_without_no_color(tmp_path: Path, no_color: str | None,
+                                                    coloured: bool) -> None:
+    baseline = tmp_path / "gate.yaml"
+    baseline.write_text(textwrap.dedent(FAILING_TAILORING), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run([*CII_SCAN, "scan", "-b", str(baseline), "-o", str(tmp_path / "o")],
+                              stdout=subprocess.DEVNULL, stderr=secondary, env=env,
+                              timeout=300, check=False)
+        os.close(secondary)
+        text = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's other side has closed
+            while chunk := os.read(primary, 65536):
+                text += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    assert b"gate.always-fails-high" in text
+    assert (b"\x1b[31m" in text) is coloured

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from scanner import diff
+from scanner import diff, terminal
 from scanner.render import OutputFormat, render
 from scanner.render.html import render_diff
-from tests.sample_findings import GOLDEN, sample_document, sample_old_document
+from tests.sample_findings import GOLDEN, fleet_document, sample_document, sample_old_document
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
 DURATION = re.compile(r'("duration_s": |time=")[0-9.]+')
@@ -48,7 +48,18 @@ CASES: dict[str, Callable[[], str]] = {
     "diff.txt": lambda: diff.render_text(_diff()),
     "diff.json": lambda: diff.render_json(_diff()),
     "diff.html": lambda: render_diff(_diff()),
+    # the end of a run on the terminal: a few hosts one by one, a large fleet rule by rule
+    "terminal.en.txt": lambda: _terminal(sample_document(), "en"),
+    "terminal.zh.txt": lambda: _terminal(sample_document(), "zh"),
+    "terminal-fleet.en.txt": lambda: _terminal(fleet_document(40), "en"),
 }
+
+
+def _terminal(document: dict[str, Any], lang: str) -> str:
+    lines = [*terminal.story(document, lang, colour=False),
+             terminal.summary_line(document["summary"]),
+             terminal.next_step(Path("out/findings.json"), None)]
+    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
