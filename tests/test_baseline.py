@@ -272,3 +272,12 @@ def test_shipped_profiles_set_their_thresholds(profile: str, expected: dict[str,
     assert {key: baseline.parameters[key] for key in expected} == expected
     rule = next(r for r in baseline.rules if r.id == "auth.password-max-age")
     assert str(expected["pass_max_days"]) in describe_check(rule.check)
+
+
+def test_the_default_is_a_named_profile_with_its_digest() -> None:
+    """No profile named is the mlps-l3 profile: reports say so, and a scan with and one
+    without --profile mlps-l3 have one digest (diff sees the same baseline)."""
+    default, named = load_baseline(), load_baseline(profile="mlps-l3")
+    assert default.profile == "mlps-l3"
+    assert default.digest == named.digest and default.parameters == named.parameters
+    assert load_baseline(profile="cii").digest != default.digest
