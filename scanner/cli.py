@@ -369,6 +369,42 @@ def collector_script(baseline_ref: str, profile: str | None) -> None:
     click.echo(collect.build_script(baseline.probe_calls(), collect.new_token()), nl=False)
 
 
+@cli.group("probes")
+def probes_group() -> None:
+    """The probe catalogue: what a rule's check can ask a host to show."""
+
+
+def _probe_entries() -> list[Any]:
+    from scanner import probe_catalogue, probes, resources
+
+    shipped = resources.baselines_dir() / f"{DEFAULT_BASELINE}.yaml"
+    return probe_catalogue.entries(probes.catalog(), shipped.read_text(encoding="utf-8"))
+
+
+@probes_group.command("list")
+@click.option("--markdown", is_flag=True, help="The whole catalogue as docs/probes.md has it.")
+def probes_list(markdown: bool) -> None:
+    """Every probe with its one-line summary."""
+    from scanner import probe_catalogue
+
+    items = _probe_entries()
+    render_items = probe_catalogue.render_markdown if markdown else probe_catalogue.render_list
+    click.echo(render_items(items), nl=False)
+
+
+@probes_group.command("show")
+@click.argument("name")
+def probes_show(name: str) -> None:
+    """One probe: its arguments, what key and expect look at, whose semantics it follows,
+    the shipped rules using it and an example check."""
+    from scanner import probe_catalogue
+
+    items = {item.name: item for item in _probe_entries()}
+    if name not in items:
+        raise InputError(name, "no such probe (cii-scan probes list names them all)")
+    click.echo(probe_catalogue.render_show(items[name]), nl=False)
+
+
 @cli.group()
 def baselines() -> None:
     """List, show and validate baselines."""
