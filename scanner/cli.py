@@ -447,6 +447,20 @@ def baselines_show(reference: str, profile: str | None, lang: str, matrix: bool)
         click.echo(f"{rule_id:<45} disabled  {reason}")
 
 
+EXAMPLE_KINDS = ("tailoring", "waivers", "inventory")
+
+
+@baselines.command("example")
+@click.argument("kind", type=click.Choice(EXAMPLE_KINDS, case_sensitive=False))
+def baselines_example(kind: str) -> None:
+    """Print a commented, valid example file: a tailoring, waivers or an inventory
+    (the installed copy of baselines/examples/, the files README shows)."""
+    from scanner import resources
+
+    path = resources.baselines_dir() / "examples" / f"{kind}-example.yaml"
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
 @baselines.command("validate")
 @click.argument("files", nargs=-1, required=True, type=PATH)
 @click.option("--profile", metavar="NAME", help="Also resolve this profile.")

@@ -46,6 +46,12 @@ def test_installed_command_lists_shipped_baselines(installed: Path, tmp_path: Pa
     assert done.stdout.startswith("cii-art9-linux\t")
 
 
+def test_installed_command_prints_the_shipped_examples(installed: Path, tmp_path: Path) -> None:
+    done = run_installed(installed, "baselines", "example", "inventory", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Hosts to scan")
+
+
 def test_installed_command_scans_and_validates(installed: Path, tmp_path: Path) -> None:
     done = run_installed(installed, "scan", "-o", "out", "-f", "html", cwd=tmp_path)
     assert done.returncode in (0, 3), done.stderr
