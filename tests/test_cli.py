@@ -325,3 +325,19 @@ def test_colour_only_on_a_terminal_without_no_color(tmp_path: Path, no_color: st
     assert done.returncode == 0
     assert b"gate.always-fails-high" in text
     assert (b"\x1b[31m" in text) is coloured
+
+
+def test_shell_completion_completes_commands_and_choices() -> None:
+    """docs/reading-results.md's completion line: click's own completion answers."""
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_CII_SCAN_COMPLETE": "bash_complete", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - 1)}
+        done = subprocess.run(CII_SCAN, capture_output=True, text=True, env=env, timeout=60,
+                              check=False)
+        return done.stdout.split()
+
+    assert "plain,scan" in complete("cii-scan sc")
+    assert complete("cii-scan scan --fail-on h") == ["plain,high"]
+    source = subprocess.run(CII_SCAN, capture_output=True, text=True, timeout=60, check=False,
+                            env={**os.environ, "_CII_SCAN_COMPLETE": "bash_source"})
+    assert "_cii_scan_completion()" in source.stdout
