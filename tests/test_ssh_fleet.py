@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from scanner import collect
+from scanner import collect, terminal
 from scanner.collect import build_script, new_token, parse_output, plan_parts
 from scanner.findings import validate_document
 from scanner.inventory import Target
@@ -132,6 +132,26 @@ def test_every_host_gets_its_own_status(full_scan: tuple[Any, dict[str, Any]]) -
     for name, host in hosts.items():
         assert host["reason"].count("\n") == 0, name
         assert (host["reason"] == "") == (host["status"] == "scanned"), name
+
+
+def test_the_end_of_a_fleet_scan_tells_its_findings_story(
+        full_scan: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+    """The last stderr lines of the fleet scan are the story of the findings.json it
+    wrote: the rules failing most widely, the hosts not assessed with their reasons, the
+    summary and where to read on (tests/golden/terminal-fleet.en.txt is the same form)."""
+    result, hosts = full_scan
+    outdir = Path(result.args[result.args.index("-o") + 1])
+    document = json.loads((outdir / "findings.json").read_text())
+    expected = [*terminal.story(document, "en", colour=False),
+                terminal.summary_line(document["summary"]),
+                terminal.next_step(outdir / "findings.json", None)]
+    assert result.stderr.splitlines()[-len(expected):] == expected
+    assert len(hosts) > terminal.MAX_HOSTS_LISTED  # told rule by rule, across the fleet
+    assert "failed across the fleet, most severe first:" in expected
+    unassessed = [name for name, host in hosts.items() if host["status"] != "scanned"]
+    for name in unassessed:
+        assert any(line.startswith(f"  {name}: {hosts[name]['status']}: ")
+                   for line in expected), name
 
 
 def test_verdicts_follow_each_hosts_own_configuration(
