@@ -92,14 +92,15 @@ class JournaledReport:
                 entry = json.loads(handle.read(self.length))
             if entry["key"] != self.key:
                 raise ValueError(entry["key"])
-            report: dict[str, Any] = entry["report"]
+            # through HostReport, so a line an earlier version wrote reads as this one's
+            report = HostReport.from_json(entry["report"]).to_json()
         except FileNotFoundError:
             raise OutputError(f"{self.path}: the journal was removed while this run was "
                               "writing its findings") from None
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot read the journal back "
                               f"({exc.strerror or exc})") from None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise OutputError(f"{self.path}: the journal changed while this run was writing "
                               "its findings (another run into the same directory?)") from None
         return report

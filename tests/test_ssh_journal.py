@@ -165,3 +165,17 @@ def test_a_host_that_hangs_for_good_is_abandoned_not_waited_for(
                               invocation={"command": "scan"})
     validate_document(document)
     assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_line_an_earlier_version_wrote_reads_back_as_this_versions_report(
+        tmp_path: Path) -> None:
+    """Resume across an upgrade: a journaled report without the newer fields (here
+    completeness and the summary) is written into the findings as this version writes it."""
+    report = HostReport(HostIdentity("a", "192.0.2.1", 22, "ssh"), "timeout", "budget")
+    older = {k: v for k, v in report.to_json().items()
+             if k not in ("complete", "incomplete_reason", "summary")}
+    path = tmp_path / "journal.jsonl"
+    path.write_text(json.dumps({"key": "a|192.0.2.1|22", "baseline_digest": "sha256:1",
+                                "report": older}) + "\n")
+    (kept,) = fleet.read_journal(path, "sha256:1").values()
+    assert kept.to_json() == report.to_json()
