@@ -128,19 +128,21 @@ def daemon(files: Mapping[str, str | bytes | None], start: str, after: Sequence[
                  setup=(*_KEY_SETUP, start, "sleep 0.5", *after))
 
 
-def login_as_root(then: Sequence[Ask] = (), check: Check | None = None) -> Consumer:
-    """A real public-key login as root to the daemon on 127.0.0.1; compliant when it is
-    refused, and (after restart) when ``sshd -T -C`` on the files passes ``check``."""
+def login_as_root(then: Sequence[Ask] = (), check: Check | None = None,
+                  user: str = "root") -> Consumer:
+    """A real public-key login as root (or another account of uid 0: ``user``) to the
+    daemon on 127.0.0.1; compliant when it is refused, and (after restart) when
+    ``sshd -T -C`` on the files passes ``check``."""
     login = Ask(["ssh", "-i", KEY, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
                  "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
-                 "-p", PORT, "root@127.0.0.1", "true"], timeout=30)
+                 "-p", PORT, f"{user}@127.0.0.1", "true"], timeout=30)
 
     def decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
         refused = not answers[0].ok
         restart = all(a.ok and (check is None or check(settings_of(a.stdout), parameters))
                       for a in answers[1:])
         return refused and restart
-    name = "ssh login as root" + (" + sshd -T -C (next start)" if then else "")
+    name = f"ssh login as {user}" + (" + sshd -T -C (next start)" if then else "")
     return Consumer(name, [login, *then], decide)
 
 

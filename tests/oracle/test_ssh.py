@@ -93,6 +93,8 @@ ROOT_CASES = [
 # A real sshd, started in the state's namespaces; the strongest consumer: can root log in?
 LOGIN = login_as_root(next_start(), root_no)
 START = f"{SSHD} -p {PORT}"
+# root's home (so root's key), and not locked ('!' would stop sshd before PermitRootLogin)
+TOOR = "useradd -o -u 0 -g 0 -M -d /root -s /bin/sh -p '*' toor"
 RUNNING_CASES = [
     Case(R, "running-as-configured", daemon({CONFIG: GOOD}, START), LOGIN, "pass"),
     Case(R, "running-with-o-option", daemon({CONFIG: GOOD}, f"{START} -o PermitRootLogin=yes"),
@@ -114,6 +116,13 @@ RUNNING_CASES = [
           "/etc/ssh/sshd_config.d/keep.txt": ""}, START,
          ["echo 'PermitRootLogin no' > /etc/ssh/sshd_config.d/00-fix.conf"]),
          LOGIN, "fail", noncompliant_verdict="error"),
+    # sshd's PermitRootLogin governs every account of uid 0 (auth.c: pw->pw_uid == 0),
+    # whatever its name: a second uid-0 account is root to it
+    Case(R, "uid0-alias-allowed-by-its-own-match-block", daemon(
+         {CONFIG: GOOD + "Match User toor\n  PermitRootLogin yes\n"}, START, [TOOR]),
+         login_as_root(user="toor"), "fail"),
+    Case(R, "uid0-alias-refused-like-root", daemon({CONFIG: GOOD}, START, [TOOR]),
+         login_as_root(user="toor"), "pass"),
     Case(R, "running-sshd-outside-path", daemon(
          {CONFIG: GOOD, "/usr/sbin/sshd": None,
           "/usr/lib/cii-hidden/sshd": Path(SSHD).read_bytes()},
