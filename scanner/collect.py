@@ -315,6 +315,7 @@ def _part_outputs(output: bytes, parts: Sequence[Part], token: str,
                        + mark + rb" END\n")
     found: dict[int, _PartOutput] = {}
     open_part: tuple[int, int] | None = None  # (part, where its payload starts)
+    ended: set[int] = set()  # parts whose last attempt has had its E line
 
     def close(stop: int, status: int | None, stopped: bool = False) -> None:
         """End the open part's payload at ``stop``; a None status: it never finished;
@@ -340,7 +341,15 @@ def _part_outputs(output: bytes, parts: Sequence[Part], token: str,
         elif kind == b"B":
             close(match.start(), None)
             open_part = (index, match.end())
+            ended.discard(index)
+        elif kind == b"E" and index in ended and not (open_part and open_part[0] == index):
+            # a second end for one attempt: the collector prints one, so one of them is not
+            # its own (a line in the payload), and where the payload ends is not known
+            found[index] = replace(found[index], problem="its output holds a second end "
+                                   "marker: where it ends is not known")
         elif open_part is not None and open_part[0] == index:
+            if kind == b"E":
+                ended.add(index)
             # E: the part finished with this status (none: killed by a signal);
             # X: the batch running it alone stopped with this status before the E
             # Either way a shared part's status is not its readers' own, so a stopped one

@@ -426,3 +426,22 @@ def test_a_part_stopped_before_its_end_is_an_error_for_every_probe_reading_it(
                    + (b" " + status if status else b"") + b"\n")
         check(cap, cap.output[:frame.start] + stopped + cap.output[frame.end:],
               frozenset({frame.part}))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_second_end_marker_in_a_payload_makes_the_part_an_error(name: str) -> None:
+    """Found by the fuzzer in a full-suite run: an `E N 0` line inside part N's payload
+    (the host printing the run's own marker) ended the part there, the rest of it and the
+    real E were ignored, and a PAM file list cut short let auth.pam-nullok-absent pass. The
+    collector prints one E per attempt, so a second one means the payload's end is not
+    known: every probe reading that part is an error."""
+    cap = capture(name)
+    for frame in cap.frames:
+        text = cap.output[frame.start:frame.end]
+        b_end = text.index(b"\n", 1) + 1
+        e_start = text.rindex(b"\n", 0, len(text) - 1)
+        half = b_end + (e_start - b_end) // 2
+        forged = text[:half] + b"\n" + cap.token.encode() + b" E " + str(frame.part).encode() \
+            + b" 0\n" + text[half:]
+        check(cap, cap.output[:frame.start] + forged + cap.output[frame.end:],
+              frozenset({frame.part}))
