@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, overload
@@ -309,14 +309,22 @@ def _validators() -> tuple[jsonschema.protocols.Validator, jsonschema.protocols.
 
 def validation_errors(document: Any) -> list[str]:
     """Every schema violation, as 'path: message' lines (empty when valid)."""
-    whole, one_host = _validators()
     hosts = document.get("hosts") if isinstance(document, dict) else None
     if not isinstance(hosts, HostDocs):
-        return _worded(whole.iter_errors(document), ())
-    problems = _worded(whole.iter_errors({**document, "hosts": []}), ())
+        return _worded(_validators()[0].iter_errors(document), ())
+    problems = _skeleton_errors(document)
     for number, host in enumerate(hosts):
-        problems += _worded(one_host.iter_errors(host), ("hosts", number))
+        problems += _host_errors(number, host)
     return problems
+
+
+def _skeleton_errors(document: Mapping[str, Any]) -> list[str]:
+    """The problems of a document outside its hosts."""
+    return _worded(_validators()[0].iter_errors({**document, "hosts": []}), ())
+
+
+def _host_errors(number: int, host: Mapping[str, Any]) -> list[str]:
+    return _worded(_validators()[1].iter_errors(host), ("hosts", number))
 
 
 def _worded(errors: Iterable[jsonschema.ValidationError], prefix: tuple[Any, ...]) -> list[str]:
@@ -327,9 +335,24 @@ def _worded(errors: Iterable[jsonschema.ValidationError], prefix: tuple[Any, ...
 
 def validate_document(document: Any) -> None:
     """Raise ValueError if the document breaks the findings schema (a bug if we built it)."""
-    problems = validation_errors(document)
+    _refuse(validation_errors(document))
+
+
+def _refuse(problems: Sequence[str]) -> None:
     if problems:
         raise ValueError(f"findings document fails its schema: {problems[0]}")
+
+
+def iter_valid_dumps(document: Mapping[str, Any]) -> Iterator[str]:
+    """:func:`iter_dumps`'s pieces of a document :func:`validate_document` accepts; raises
+    ValueError as it does, at the piece where the first problem is. A :class:`HostDocs`
+    document is judged host by host as it is written, so each host is read once."""
+    hosts = document.get("hosts")
+    if not isinstance(hosts, HostDocs):
+        validate_document(document)
+        return iter_dumps(document)
+    _refuse(_skeleton_errors(document))
+    return iter_dumps(document, lambda number, host: _refuse(_host_errors(number, host)))
 
 
 def dumps(document: Mapping[str, Any]) -> str:
@@ -337,16 +360,21 @@ def dumps(document: Mapping[str, Any]) -> str:
     return "".join(iter_dumps(document))
 
 
-def iter_dumps(document: Mapping[str, Any]) -> Iterator[str]:
+def iter_dumps(document: Mapping[str, Any],
+               each_host: Callable[[int, Mapping[str, Any]], None] | None = None
+               ) -> Iterator[str]:
     """:func:`dumps`'s text in pieces, one host at a time: ``json.dumps(document, indent=2,
     sort_keys=True, ensure_ascii=False)`` and a newline, without ever holding the whole
-    text (or, for :class:`HostDocs`, every host)."""
+    text (or, for :class:`HostDocs`, every host). ``each_host(index, host)`` is called
+    before a host is written (it may raise to stop the writing)."""
     yield "{"
     for number, key in enumerate(sorted(document)):
         yield ("," if number else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": "
         value = document[key]
         if key == "hosts" and isinstance(value, (list, HostDocs)) and len(value):
             for index, host in enumerate(value):
+                if each_host is not None:
+                    each_host(index, host)
                 yield ("[" if index == 0 else ",") + "\n    " + _nested(host, "    ")
             yield "\n  ]"
         else:

@@ -407,6 +407,14 @@ def test_whole_capture_of_this_machine_cut_after_each_frame() -> None:
 
 # ----------------------------------------------------------------------------- regressions
 
+def _frame_and_its_middle(cap: Capture, frame: Frame) -> tuple[bytes, int]:
+    """A frame's bytes and the offset in them halfway through its payload."""
+    text = cap.output[frame.start:frame.end]
+    b_end = text.index(b"\n", 1) + 1
+    e_start = text.rindex(b"\n", 0, len(text) - 1)
+    return text, b_end + (e_start - b_end) // 2
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 @pytest.mark.parametrize("status", [b"", b"0", b"137", b"141"])
 def test_a_part_stopped_before_its_end_is_an_error_for_every_probe_reading_it(
@@ -418,10 +426,7 @@ def test_a_part_stopped_before_its_end_is_an_error_for_every_probe_reading_it(
     on a host that fails it."""
     cap = capture(name)
     for frame in cap.frames:
-        text = cap.output[frame.start:frame.end]
-        b_end = text.index(b"\n", 1) + 1
-        e_start = text.rindex(b"\n", 0, len(text) - 1)
-        half = b_end + (e_start - b_end) // 2
+        text, half = _frame_and_its_middle(cap, frame)
         stopped = (text[:half] + b"\n" + cap.token.encode() + b" X " + str(frame.part).encode()
                    + (b" " + status if status else b"") + b"\n")
         check(cap, cap.output[:frame.start] + stopped + cap.output[frame.end:],
@@ -437,10 +442,7 @@ def test_a_second_end_marker_in_a_payload_makes_the_part_an_error(name: str) -> 
     known: every probe reading that part is an error."""
     cap = capture(name)
     for frame in cap.frames:
-        text = cap.output[frame.start:frame.end]
-        b_end = text.index(b"\n", 1) + 1
-        e_start = text.rindex(b"\n", 0, len(text) - 1)
-        half = b_end + (e_start - b_end) // 2
+        text, half = _frame_and_its_middle(cap, frame)
         forged = text[:half] + b"\n" + cap.token.encode() + b" E " + str(frame.part).encode() \
             + b" 0\n" + text[half:]
         check(cap, cap.output[:frame.start] + forged + cap.output[frame.end:],

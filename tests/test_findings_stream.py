@@ -5,7 +5,7 @@ document built in memory."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,21 @@ def document_of(hosts: Sequence[Reported], lazy: bool = False) -> dict[str, Any]
                           invocation={"command": "scan"}, lazy=lazy)
 
 
+class Broken:
+    """A journaled host read back with ``edit`` applied: a report the schema refuses."""
+
+    def __init__(self, inner: fleet.JournaledReport,
+                 edit: Callable[[dict[str, Any]], None]) -> None:
+        self.host = inner.host
+        self.inner = inner
+        self.edit = edit
+
+    def to_json(self) -> dict[str, Any]:
+        host = self.inner.to_json()
+        self.edit(host)
+        return host
+
+
 def test_a_document_of_journaled_hosts_is_the_document_built_in_memory(tmp_path: Path) -> None:
     reports, kept = journaled(tmp_path)
     assert all(k.outline.results == () for k in kept)  # no results held in memory
@@ -86,17 +101,10 @@ def test_a_lazy_document_is_judged_by_the_whole_schema_host_by_host(tmp_path: Pa
     """A broken host in a lazy document is found with the same path as in a list."""
     _, kept = journaled(tmp_path)
 
-    class Broken:
-        def __init__(self, inner: fleet.JournaledReport) -> None:
-            self.host = inner.host
-            self.inner = inner
+    def broken(host: dict[str, Any]) -> None:
+        host["results"][0]["status"] = "maybe"
 
-        def to_json(self) -> dict[str, Any]:
-            host = self.inner.to_json()
-            host["results"][0]["status"] = "maybe"
-            return host
-
-    hosts: list[Reported] = [kept[0], Broken(kept[1]), *kept[2:]]
+    hosts: list[Reported] = [kept[0], Broken(kept[1], broken), *kept[2:]]
     lazy = document_of(hosts, lazy=True)
     eager = {**lazy, "hosts": list(lazy["hosts"])}
     problems = validation_errors(lazy)
@@ -127,3 +135,20 @@ def test_every_format_renders_a_lazy_document_as_the_one_built_in_memory(
     eager = document_of(reports)
     lazy = document_of(kept, lazy=True)
     assert "".join(render_pieces(fmt, lazy)) == render(fmt, eager)
+
+
+def test_a_lazy_document_written_in_pieces_stops_at_its_broken_host(tmp_path: Path) -> None:
+    """Judged host by host as it is written: the first problem raises where validation
+    would name it, and no findings file is left."""
+    _, kept = journaled(tmp_path)
+
+    def broken(host: dict[str, Any]) -> None:
+        host["status"] = "maybe"
+
+    lazy = document_of([kept[0], Broken(kept[1], broken), *kept[2:]], lazy=True)
+    first = validation_errors(lazy)[0]
+    target = tmp_path / "findings.json"
+    with pytest.raises(ValueError, match="fails its schema") as raised:
+        write_atomic(target, render_pieces(OutputFormat.JSON, lazy))
+    assert first in str(raised.value)
+    assert not target.exists()

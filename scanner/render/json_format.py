@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from scanner.findings import dumps, iter_dumps, validate_document
+from scanner.findings import dumps, iter_valid_dumps, validate_document
 
 
 def render(document: Mapping[str, Any], *, lang: str = "en") -> str:
@@ -15,6 +15,5 @@ def render(document: Mapping[str, Any], *, lang: str = "en") -> str:
 
 def render_pieces(document: Mapping[str, Any], *, lang: str = "en") -> Iterator[str]:
     """:func:`render`'s text in pieces, one host at a time (a fleet's document is written
-    this way, so its hosts are never all in memory at once)."""
-    validate_document(document)
-    return iter_dumps(document)
+    this way, so its hosts are never all in memory at once, and each is read once)."""
+    return iter_valid_dumps(document)
