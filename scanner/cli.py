@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from scanner import diff as diff_module
     from scanner import facts as facts_module
     from scanner import inventory as inventory_module
+    from scanner import judgements as judgements_module
     from scanner import scan as scan_module
     from scanner import waivers as waivers_module
     from scanner.baseline import Baseline
@@ -60,6 +61,7 @@ else:
     diff_module = _lazy("scanner.diff")
     facts_module = _lazy("scanner.facts")
     inventory_module = _lazy("scanner.inventory")
+    judgements_module = _lazy("scanner.judgements")
     scan_module = _lazy("scanner.scan")
     terminal = _lazy("scanner.terminal")
     waivers_module = _lazy("scanner.waivers")
@@ -83,6 +85,7 @@ FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat], case_sensitive=Fal
 LANG_CHOICE = click.Choice(["en", "zh"], case_sensitive=False)
 DEFAULT_OUTDIR = Path("cii-scan-results")
 WAIVERS_META = "cii_scan.waivers"
+JUDGEMENTS_META = "cii_scan.judgements"
 QUIET_META = "cii_scan.quiet"
 # Paths are checked by the code that reads or writes them, so a problem is one line
 # naming the file (click's own checks print a usage block instead).
@@ -105,6 +108,20 @@ def _load_waivers_option(ctx: click.Context, _param: click.Parameter,
         ctx.meta[WAIVERS_META] = (str(value), waivers_module.load_waivers(value))
 
 
+def _load_judgements_option(ctx: click.Context, _param: click.Parameter,
+                            value: Path | None) -> None:
+    """Validate --judgements before any scan (a malformed file is exit 2)."""
+    if value is not None:
+        ctx.meta[JUDGEMENTS_META] = (str(value), judgements_module.load_judgements(value))
+
+
+def judgements_option(func: Any) -> Any:
+    return click.option("--judgements", type=PATH, metavar="FILE", expose_value=False,
+                        is_eager=True, callback=_load_judgements_option,
+                        help="YAML judgements: an assessor's verdicts on manual rules, shown "
+                             "as the assessor's.")(func)
+
+
 def _quiet_option(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.meta[QUIET_META] = True
@@ -125,6 +142,7 @@ def quiet_option(func: Any) -> Any:
 
 def report_options(func: Any) -> Any:
     func = quiet_option(func)
+    func = judgements_option(func)
     func = click.option("--waivers", type=PATH,
                         metavar="FILE", expose_value=False, is_eager=True,
                         callback=_load_waivers_option,
@@ -227,7 +245,7 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     that was interrupted.
     """
     baseline = baseline_module.load_baseline(baseline_ref, profile)
-    _check_waiver_rules(baseline)
+    _check_decision_rules(baseline)
     if local and (targets or inventory):
         raise click.UsageError("--local scans this machine; do not combine it with targets "
                                "or --inventory")
@@ -345,7 +363,7 @@ def evaluate_command(evidence: tuple[Path, ...], baseline_ref: str, profile: str
     """Evaluate stored evidence offline: facts JSON from `collect`, or the raw output
     of `collector-script` run by hand on a host."""
     baseline = baseline_module.load_baseline(baseline_ref, profile)
-    _check_waiver_rules(baseline)
+    _check_decision_rules(baseline)
     ensure_writable_dir(outdir)
     started = collect.utc_now()
     reports = [scan_module.report_from_facts(baseline, _read_evidence(path)) for path in evidence]
@@ -447,13 +465,13 @@ def baselines_show(reference: str, profile: str | None, lang: str, matrix: bool)
         click.echo(f"{rule_id:<45} disabled  {reason}")
 
 
-EXAMPLE_KINDS = ("tailoring", "waivers", "inventory")
+EXAMPLE_KINDS = ("tailoring", "waivers", "judgements", "inventory")
 
 
 @baselines.command("example")
 @click.argument("kind", type=click.Choice(EXAMPLE_KINDS, case_sensitive=False))
 def baselines_example(kind: str) -> None:
-    """Print a commented, valid example file: a tailoring, waivers or an inventory
+    """Print a commented, valid example file: a tailoring, waivers, judgements or an inventory
     (the installed copy of baselines/examples/, the files README shows)."""
     from scanner import resources
 
@@ -479,20 +497,14 @@ def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
               help="File to write (default: standard output).")
 @click.option("--lang", type=LANG_CHOICE, default="en", show_default=True,
               help="Language of human-readable reports.")
-@click.option("--waivers", "waivers_file", type=PATH,
-              metavar="FILE", help="Apply these waivers (as of today, UTC) before rendering.")
+@click.option("--waivers", type=PATH, metavar="FILE", expose_value=False, is_eager=True,
+              callback=_load_waivers_option,
+              help="Apply these waivers (as of today, UTC) before rendering.")
+@judgements_option
 @quiet_option
-def report_command(document: Path, fmt: str, output: Path | None, lang: str,
-                   waivers_file: Path | None) -> None:
+def report_command(document: Path, fmt: str, output: Path | None, lang: str) -> None:
     """Render a findings document (from any past scan) as html, sarif, junit, csv or json."""
-    loaded = findings.load_document(_read_text(document), str(document))
-    if waivers_file is not None:
-        outcome = waivers_module.apply_waivers(
-            loaded, waivers_module.load_waivers(waivers_file), _utc_today(),
-            source=str(waivers_file))
-        for warning in outcome.warnings:
-            _progress(f"warning: {printable(warning)}")
-        loaded = outcome.document
+    loaded = _apply_decisions(findings.load_document(_read_text(document), str(document)))
     text = render(OutputFormat(fmt), loaded, lang=lang)
     if output is None:
         click.echo(text, nl=False)
@@ -603,7 +615,7 @@ def _invocation(command: str, fail_on: str | None) -> dict[str, Any]:
 
 def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], lang: str,
             fail_on: str | None, fail_on_incomplete: bool) -> NoReturn:
-    document = _apply_waivers(document)
+    document = _apply_decisions(document)
     wanted = [OutputFormat.JSON] + [OutputFormat(f) for f in formats if f != "json"]
     # the outputs of one run only: no report of an earlier run stays beside this findings.json
     for stale in remove_stale(outdir, [f.filename for f in OutputFormat],
@@ -623,26 +635,42 @@ def _finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], l
     sys.exit(gate.exit_code(document, fail_on, fail_on_incomplete))
 
 
-def _check_waiver_rules(baseline: Baseline) -> None:
-    """Fail before scanning when --waivers names a rule the baseline does not have."""
-    loaded = click.get_current_context().meta.get(WAIVERS_META)
-    if loaded is not None:
+def _check_decision_rules(baseline: Baseline) -> None:
+    """Fail before scanning when --waivers or --judgements names a rule the baseline does
+    not have, or a judgement cannot apply (see scanner.judgements.check_judgeable)."""
+    meta = click.get_current_context().meta
+    if WAIVERS_META in meta:
         waivers_module.check_rules_known(
-            loaded[1], [*(rule.id for rule in baseline.rules), *baseline.disabled])
+            meta[WAIVERS_META][1], [*(rule.id for rule in baseline.rules), *baseline.disabled])
+    if JUDGEMENTS_META in meta:
+        judgements_module.check_judgeable(
+            meta[JUDGEMENTS_META][1],
+            [*(rule.id for rule in baseline.rules if rule.manual), *baseline.disabled],
+            [rule.id for rule in baseline.rules if not rule.manual], _utc_today())
 
 
-def _apply_waivers(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Apply the --waivers file (if given) with today's UTC date; warn about lapsed ones."""
-    loaded = click.get_current_context().meta.get(WAIVERS_META)
-    if loaded is None:
-        return document
-    source, waivers = loaded
-    outcome = waivers_module.apply_waivers(document, waivers, _utc_today(), source=source)
-    for warning in outcome.warnings:
-        _progress(f"warning: {printable(warning)}")
-    if outcome.applied:
-        _progress(f"{outcome.applied} failure(s) waived by {source}")
-    return outcome.document
+def _apply_decisions(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Apply --judgements, then --waivers (if given), as of today's UTC date; warn about
+    those that did not apply."""
+    meta = click.get_current_context().meta
+    if JUDGEMENTS_META in meta:
+        source, judgements = meta[JUDGEMENTS_META]
+        judged = judgements_module.apply_judgements(document, judgements, _utc_today(),
+                                                    source=source)
+        for warning in judged.warnings:
+            _progress(f"warning: {printable(warning)}")
+        _progress(f"{judged.applied} result(s) judged by {source}; "
+                  f"{judged.awaiting} still await judgement")
+        document = judged.document
+    if WAIVERS_META in meta:
+        source, waivers = meta[WAIVERS_META]
+        waived = waivers_module.apply_waivers(document, waivers, _utc_today(), source=source)
+        for warning in waived.warnings:
+            _progress(f"warning: {printable(warning)}")
+        if waived.applied:
+            _progress(f"{waived.applied} failure(s) waived by {source}")
+        document = waived.document
+    return document
 
 
 def _utc_today() -> datetime.date:

@@ -41,6 +41,7 @@ class RuleResult:
     observed: list[Any]
     message: str
     waiver: Mapping[str, Any] | None = None
+    judgement: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,6 +54,8 @@ class RuleResult:
         }
         if self.waiver is not None:
             out["waiver"] = dict(self.waiver)
+        if self.judgement is not None:
+            out["judgement"] = dict(self.judgement)
         return out
 
     @staticmethod
@@ -61,6 +64,7 @@ class RuleResult:
             rule_id=data["rule_id"], status=data["status"], severity=data["severity"],
             expected=data["expected"], observed=list(data["observed"]),
             message=data["message"], waiver=data.get("waiver"),
+            judgement=data.get("judgement"),
         )
 
 
@@ -132,7 +136,10 @@ def summarize_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
     The score is the weighted share of ``pass`` among pass, fail and error: an
     error counts against the score because compliance was not shown. Waived,
-    manual and not-applicable results are left out. None when nothing counted.
+    manual and not-applicable results are left out, and so are an assessor's
+    judgements: the score is the scanner's own index of what it checked. Judged
+    results are counted under their verdict (a judged failure is a failure).
+    None when nothing counted.
     """
     by_status: Counter[str] = Counter()
     failed_by_severity: Counter[str] = Counter()
@@ -142,7 +149,7 @@ def summarize_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         by_status[status] += 1
         if status == "fail":
             failed_by_severity[severity] += 1
-        if status in ("pass", "fail", "error"):
+        if status in ("pass", "fail", "error") and "judgement" not in result:
             weight = SEVERITY_WEIGHT[severity]
             possible += weight
             earned += weight if status == "pass" else 0

@@ -25,6 +25,7 @@ from scanner.render._text import pick, printable
 MAX_RULES_PER_HOST = 5
 MAX_HOSTS_LISTED = 10
 MAX_RULES_ACROSS_FLEET = 10
+JUDGED = " (assessor's judgement)"
 _SEVERITY_STYLE: Mapping[str, Mapping[str, Any]] = {
     "critical": {"fg": "red", "bold": True},
     "high": {"fg": "red"},
@@ -49,15 +50,28 @@ def _host_story(host: Mapping[str, Any], titles: Mapping[str, str],
     lines = [f"{printable(host['name'])}: {host_line(host)}"]
     failed = _most_severe_first(r for r in host["results"] if r["status"] == "fail")
     for result in failed[:MAX_RULES_PER_HOST]:
-        lines.append("  " + _rule_line(result["severity"], result["rule_id"], titles, colour))
+        lines.append("  " + _rule_line(result["severity"], result["rule_id"], titles, colour)
+                     + (JUDGED if "judgement" in result else ""))
     if len(failed) > MAX_RULES_PER_HOST:
         lines.append(f"  … and {len(failed) - MAX_RULES_PER_HOST} more failed")
+    awaiting = sorted(r["rule_id"] for r in host["results"] if r["status"] == "manual")
+    if awaiting:
+        lines.append(f"  awaiting an assessor's judgement: {len(awaiting)}: "
+                     + _bounded(printable(rule) for rule in awaiting))
     return lines
+
+
+def _bounded(names: Iterable[str]) -> str:
+    listed = list(names)
+    shown = ", ".join(listed[:MAX_RULES_PER_HOST])
+    return shown + (f", … {len(listed) - MAX_RULES_PER_HOST} more"
+                    if len(listed) > MAX_RULES_PER_HOST else "")
 
 
 def _fleet_story(hosts: Iterable[Mapping[str, Any]], titles: Mapping[str, str],
                  colour: bool) -> list[str]:
     failing: Counter[str] = Counter()
+    awaiting: Counter[str] = Counter()
     severity: dict[str, str] = {}
     unassessed, incomplete = _Listed("not assessed"), _Listed("assessed, incomplete")
     for host in hosts:  # one pass: a fleet's hosts may be read back one at a time
@@ -69,6 +83,8 @@ def _fleet_story(hosts: Iterable[Mapping[str, Any]], titles: Mapping[str, str],
             if result["status"] == "fail":
                 failing[result["rule_id"]] += 1
                 severity[result["rule_id"]] = result["severity"]
+            elif result["status"] == "manual":
+                awaiting[result["rule_id"]] += 1
     ranked = sorted(failing, key=lambda rule: (SEVERITIES.index(severity[rule]),
                                                -failing[rule], rule))
     lines = []
@@ -80,6 +96,10 @@ def _fleet_story(hosts: Iterable[Mapping[str, Any]], titles: Mapping[str, str],
                      + f" ({count} host{'s' if count != 1 else ''})")
     if len(ranked) > MAX_RULES_ACROSS_FLEET:
         lines.append(f"  … and {len(ranked) - MAX_RULES_ACROSS_FLEET} more rules failed")
+    if awaiting:
+        lines.append(f"awaiting an assessor's judgement: {sum(awaiting.values())} results: "
+                     + _bounded(f"{printable(rule)} ({awaiting[rule]})"
+                                for rule in sorted(awaiting)))
     return lines + unassessed.lines() + incomplete.lines()
 
 

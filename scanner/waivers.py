@@ -10,23 +10,16 @@ argument) so the same inputs always give the same document.
 from __future__ import annotations
 
 import datetime
-import fnmatch
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import jsonschema
-
+from scanner import decisions
+from scanner.decisions import evidence_digest
 from scanner.errors import InputError
 from scanner.findings import resummarize
-from scanner.probes import canonical_json
-from scanner.resources import schema_path
-from scanner.yamlio import Document, load_file, load_text
+from scanner.yamlio import Document
 
 
 @dataclass(frozen=True)
@@ -47,10 +40,7 @@ class Waiver:
 
     def matches_host(self, host: Mapping[str, Any]) -> bool:
         """True when any glob matches the host's name, address or one of its groups."""
-        names = [str(host.get("name", "")), str(host.get("address", "")),
-                 *(str(g) for g in host.get("groups", ()))]
-        return any(fnmatch.fnmatchcase(name, pattern)
-                   for pattern in self.hosts for name in names)
+        return decisions.matches_host(self.hosts, host)
 
     def expired_on(self, today: datetime.date) -> bool:
         """Valid through the end of its ``expires`` day (UTC)."""
@@ -68,29 +58,11 @@ class WaiverOutcome:
     applied: int
 
 
-def evidence_digest(observed: Sequence[Any]) -> str:
-    """The digest an ``evidence_digest`` binding compares with: sha256 of canonical JSON."""
-    return "sha256:" + hashlib.sha256(canonical_json(list(observed)).encode("utf-8")).hexdigest()
-
-
-@cache
-def _validator() -> jsonschema.protocols.Validator:
-    import jsonschema  # imported when a document is validated, not by every command
-
-    schema = json.loads(schema_path("waivers.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
-
-
 def parse_waivers(doc: Document) -> tuple[Waiver, ...]:
     """Waivers from a parsed YAML document; any problem is an InputError naming the line."""
-    if doc.data is None:
-        raise InputError(doc.source, "waivers file is empty (expected 'waivers: [...]')")
-    errors = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.path)))
-    if errors:
-        first = errors[0]
-        raise doc.error(tuple(first.absolute_path), first.message)
+    items = decisions.check_schema(doc, "waivers.schema.json", "waivers", "waivers file")
     waivers = []
-    for index, item in enumerate(doc.data["waivers"]):
+    for index, item in enumerate(items):
         try:
             expires = datetime.date.fromisoformat(item["expires"])
         except ValueError:
@@ -107,20 +79,12 @@ def parse_waivers(doc: Document) -> tuple[Waiver, ...]:
 
 def load_waivers(path: Path) -> tuple[Waiver, ...]:
     """Read and validate a waivers file (YAML); malformed files are never ignored."""
-    try:
-        doc = load_file(path, "waivers file")
-    except ValueError as exc:  # e.g. YAML dates such as 2026-02-30 fail in PyYAML itself
-        raise InputError(str(path), f"invalid YAML value: {exc}") from None
-    return parse_waivers(doc)
+    return parse_waivers(decisions.read_file(path, "waivers file"))
 
 
 def parse_waivers_text(text: str, source: str) -> tuple[Waiver, ...]:
     """Waivers from YAML text (``source`` names it in messages and waiver sources)."""
-    try:
-        doc = load_text(text, source)
-    except ValueError as exc:
-        raise InputError(source, f"invalid YAML value: {exc}") from None
-    return parse_waivers(doc)
+    return parse_waivers(decisions.read_text(text, source))
 
 
 def check_rules_known(waivers: Iterable[Waiver], rule_ids: Iterable[str]) -> None:

@@ -22,6 +22,7 @@ from scanner.baseline import Baseline, load_baseline
 from scanner.facts import HostIdentity
 from scanner.findings import HostReport, build_document
 from scanner.fleet import INTERRUPTED_REASON, NOT_STARTED_REASON
+from scanner.judgements import apply_judgements, parse_judgements_text
 from scanner.scan import report_from_facts
 from scanner.waivers import apply_waivers, parse_waivers_text
 from tests.conftest import TEST_TOKEN, facts_from_outputs
@@ -29,6 +30,7 @@ from tests.conftest import TEST_TOKEN, facts_from_outputs
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLE_BASELINE = GOLDEN / "sample-baseline.yaml"
 SAMPLE_WAIVERS = GOLDEN / "sample-waivers.yaml"
+SAMPLE_JUDGEMENTS = GOLDEN / "sample-judgements.yaml"
 TODAY = datetime.date(2026, 6, 1)
 HOSTILE = "<script>alert(\"pwn\")</script>\"{{ 7*7 }}\" =cmd|' /C calc'!A0 \x01\x1b[2J"
 HOSTILE_NAME = "=cmd|'calc'!A0<script>alert(1)</script>{{7*7}}\x07"
@@ -128,7 +130,8 @@ def sample_reports(baseline: Baseline) -> list[HostReport]:
 
 def sample_document(*, waived: bool = True) -> dict[str, Any]:
     """The sample scan, stopped before it covered its scope: 3 assessed hosts (one with
-    hostile strings), 2 that could not be, 1 interrupted while scanning, 1 never started."""
+    hostile strings), 2 that could not be, 1 interrupted while scanning, 1 never started.
+    ``waived``: with the sample's judgements and waivers applied (the goldens' case)."""
     baseline = load_baseline(str(SAMPLE_BASELINE))
     document = build_document(
         baseline=baseline, hosts=sample_reports(baseline),
@@ -140,7 +143,11 @@ def sample_document(*, waived: bool = True) -> dict[str, Any]:
     document["tool"]["version"] = "0.0.0+sample"
     if not waived:
         return document
-    # parsed under a relative name so waiver sources in the goldens do not depend on the checkout
+    # parsed under relative names so sources in the goldens do not depend on the checkout
+    judgements = parse_judgements_text(SAMPLE_JUDGEMENTS.read_text(encoding="utf-8"),
+                                       "sample-judgements.yaml")
+    document = apply_judgements(document, judgements, TODAY,
+                                source="sample-judgements.yaml").document
     waivers = parse_waivers_text(SAMPLE_WAIVERS.read_text(encoding="utf-8"),
                                  "sample-waivers.yaml")
     return apply_waivers(document, waivers, TODAY, source="sample-waivers.yaml").document

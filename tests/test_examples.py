@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 
 import pytest
 
 from scanner.baseline import load_baseline
 from scanner.inventory import load_inventory
+from scanner.judgements import check_judgeable, load_judgements
 from scanner.waivers import load_waivers
 from tests._scanner import CII_SCAN, REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "baselines" / "examples"
 README_SECTION = {"tailoring": "### Tailoring", "waivers": "### Waivers",
-                  "inventory": "### Inventories"}
+                  "judgements": "### Judgements", "inventory": "### Inventories"}
 
 
 def readme_block(section: str) -> str:
@@ -37,6 +39,12 @@ def test_each_example_is_valid_for_its_loader() -> None:
     tailoring = load_baseline(str(EXAMPLES / "tailoring-example.yaml"))
     assert tailoring.extends == ("cii-art9-linux",) and tailoring.disabled
     assert len(load_waivers(EXAMPLES / "waivers-example.yaml")) == 1
+    judgements = load_judgements(EXAMPLES / "judgements-example.yaml")
+    shipped = load_baseline("cii-art9-linux")
+    # every judgement names a manual rule of the shipped baseline, dated in the past
+    check_judgeable(judgements, [r.id for r in shipped.rules if r.manual],
+                    [r.id for r in shipped.rules if not r.manual], datetime.date(2026, 12, 1))
+    assert {j.verdict for j in judgements} == {"pass", "fail"}
     hosts = load_inventory(EXAMPLES / "inventory-example.yaml")
     assert {h.name: set(h.groups) for h in hosts} == {"web1": {"prod", "web"},
                                                       "db1": {"db", "prod"}}

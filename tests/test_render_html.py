@@ -4,10 +4,7 @@ really renders in headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,9 +14,8 @@ from scanner.findings import RULE_STATUSES, SEVERITIES, build_document, validate
 from scanner.render import html
 from scanner.render.i18n import AREAS, CATALOGS, EN, ZH
 from scanner.resources import reports_dir
+from tests._chromium import chromium, chromium_or_skip, png_is_not_blank
 from tests.sample_findings import HOSTILE, HOSTILE_NAME, fleet_document, sample_document
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 class _Collector(HTMLParser):
@@ -159,40 +155,13 @@ def test_a_thousand_host_report_renders_at_a_reasonable_size() -> None:
     assert size < 25 * 1024 * 1024, f"{size} bytes"
 
 
-def _chromium_or_skip() -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium is required in CI ({CHROMIUM} missing)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-
-
-def _offline() -> list[str]:
-    """A prefix that gives Chromium a network namespace of its own (no interfaces up), so
-    a report that tried to fetch anything would fail to; without root, name resolution is
-    refused instead."""
-    if os.geteuid() == 0 and shutil.which("unshare"):
-        return ["unshare", "--net"]
-    return []
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / "chromium-profile"
-    return subprocess.run(
-        [*_offline(), CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--host-resolver-rules=MAP * ~NOTFOUND",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-         *args],
-        capture_output=True, text=True, timeout=120, check=False)
-
-
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_report_renders_in_headless_chromium(tmp_path: Path, lang: str) -> None:
-    _chromium_or_skip()
+def test_report_renders_in_headlesschromium(tmp_path: Path, lang: str) -> None:
+    chromium_or_skip()
     document = sample_document()
     page = tmp_path / "report.html"
     page.write_text(html.render(document, lang=lang), encoding="utf-8")
-    dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console
@@ -219,35 +188,10 @@ def test_report_renders_in_headless_chromium(tmp_path: Path, lang: str) -> None:
     assert '<div class="filter" id="host-filter">' in dom.stdout
     assert '<div class="filter" id="host-filter" hidden="">' not in dom.stdout
     shot = tmp_path / "shot.png"
-    result = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1600",
+    result = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1600",
                        page.as_uri())
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
-    assert _png_is_not_blank(shot)
-
-
-def _png_is_not_blank(path: Path) -> bool:
-    """Decode the PNG (zlib + filters) and check it is not one flat colour."""
-    import struct
-    import zlib
-
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    offset, idat, width, height, colour = 8, b"", 0, 0, 0
-    while offset < len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        chunk = data[offset + 8:offset + 8 + length]
-        if kind == b"IHDR":
-            width, height, _, colour = struct.unpack(">IIBB", chunk[:10])
-        elif kind == b"IDAT":
-            idat += chunk
-        offset += 12 + length
-    raw = zlib.decompress(idat)
-    channels = {2: 3, 6: 4}.get(colour, 4)
-    stride = width * channels + 1
-    rows = [raw[i * stride + 1:(i + 1) * stride] for i in range(min(height, 400))]
-    # ignoring PNG filters, distinct byte values across rows are plenty for "not blank"
-    distinct = {bytes(row[j:j + channels]) for row in rows for j in range(0, len(row), channels)}
-    return len(distinct) > 10
+    assert png_is_not_blank(shot)
 
 
 def test_report_without_javascript_still_shows_every_host() -> None:
@@ -262,10 +206,10 @@ def test_report_without_javascript_still_shows_every_host() -> None:
 
 
 def test_chromium_sees_no_script_from_hostile_strings(tmp_path: Path) -> None:
-    _chromium_or_skip()
+    chromium_or_skip()
     page = tmp_path / "report.html"
     page.write_text(html.render(sample_document(), lang="en"), encoding="utf-8")
-    dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0
     assert dom.stdout.count("<script>") == 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout
@@ -273,11 +217,11 @@ def test_chromium_sees_no_script_from_hostile_strings(tmp_path: Path) -> None:
 
 
 def test_report_prints_to_a4_pages(tmp_path: Path) -> None:
-    _chromium_or_skip()
+    chromium_or_skip()
     page = tmp_path / "report.html"
     page.write_text(html.render(sample_document(), lang="zh"), encoding="utf-8")
     pdf = tmp_path / "report.pdf"
-    result = _chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+    result = chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
                        page.as_uri())
     assert result.returncode == 0 and pdf.exists(), result.stderr[-2000:]
     data = pdf.read_bytes()

@@ -49,9 +49,19 @@ def test_testcase_names_and_result_kinds(tmp_path: Path) -> None:
     assert "expires 2026-12-31" in waived.result[0].message
     na = cases["[LOW][rhel.dmesg-restricted] Kernel log restricted (RHEL family)"]
     assert na.result[0].message.startswith("not applicable:")
-    manual = cases["[INFO][backup.offhost-copy] Backups are copied off the host"]
+    judged_pass = cases["[INFO][backup.offhost-copy] Backups are copied off the host"]
+    assert judged_pass.result == []  # a pass, the assessor's: said in system-out
+    assert judged_pass.system_out.startswith("judged pass by Chen Jing (assessor) on 2026-05-28")
+    assert "[record: evidence/web-01-backup.pdf]" in judged_pass.system_out
+    hostile = HOSTILE_NAME.replace("\x07", "\\x07")
+    manual = {case.name: case for case in _suites(tmp_path)[hostile]}[
+        "[INFO][backup.offhost-copy] Backups are copied off the host"]
     assert manual.result[0].message.startswith("manual review needed:")
     db_cases = {case.name: case for case in _suites(tmp_path)["db-01"]}
+    judged_fail = db_cases["[INFO][backup.offhost-copy] Backups are copied off the host"]
+    assert isinstance(judged_fail.result[0], junitparser.Failure)
+    assert "assessor's note: Backups are written to a local disk only." in \
+        judged_fail.result[0].text
     error = db_cases["[HIGH][files.shadow-permissions] /etc/shadow is not world-readable"]
     assert isinstance(error.result[0], junitparser.Error)
     assert "Permission denied" in error.result[0].message

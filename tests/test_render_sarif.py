@@ -39,8 +39,11 @@ def test_loads_in_sarif_tools_with_the_expected_counts(tmp_path: Path) -> None:
     records = files.get_records()
     document = sample_document()
     counts = document["summary"]["by_status"]
+    judged_not_failed = sum(1 for host in document["hosts"] for result in host["results"]
+                            if "judgement" in result and result["status"] != "fail")
+    assert judged_not_failed == 1  # web-01's backup, judged pass
     assert files.get_result_count() == (counts["fail"] + counts["waived"] + counts["error"]
-                                        + counts["manual"])
+                                        + counts["manual"] + judged_not_failed)
     by_code = Counter(record["Code"] for record in records)
     assert by_code["ssh.banner-configured"] == 2
     assert {r["Tool"] for r in records} == {"cii-scan"}
@@ -85,8 +88,17 @@ def test_result_kinds_waivers_and_locations() -> None:
     assert "CHG-1042" in waived["suppressions"][0]["justification"]
     error = by_key[("db-01", "files.shadow-permissions")]
     assert (error["kind"], error["level"]) == ("open", "none")
-    manual = by_key[("web-01", "backup.offhost-copy")]
-    assert manual["kind"] == "review"
+    hostile = HOSTILE_NAME.replace("\x07", "\\x07")
+    manual = by_key[(hostile, "backup.offhost-copy")]
+    assert manual["kind"] == "review" and "judgement" not in manual["properties"]
+    # an assessor's verdicts are emitted whatever they are, and say whose they are
+    judged_pass = by_key[("web-01", "backup.offhost-copy")]
+    assert (judged_pass["kind"], judged_pass["level"]) == ("pass", "none")
+    assert judged_pass["properties"]["judgement"]["assessor"] == "Chen Jing (assessor)"
+    assert "Assessor's note: Nightly job" in judged_pass["message"]["text"]
+    judged_fail = by_key[("db-01", "backup.offhost-copy")]
+    assert (judged_fail["kind"], judged_fail["level"]) == ("fail", "note")
+    assert judged_fail["message"]["text"].startswith("db-01: fail: judged fail by Chen Jing")
     failed = by_key[("web-01", "ssh.root-login-disabled")]
     uris = [loc["physicalLocation"]["artifactLocation"]["uri"] for loc in failed["locations"]]
     assert uris == ["ssh://192.0.2.10:22/etc/ssh/sshd_config"]
@@ -94,7 +106,8 @@ def test_result_kinds_waivers_and_locations() -> None:
     sysctl = by_key[("db-01", "kernel.ip-forward-disabled")]
     assert sysctl["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
         "ssh://192.0.2.20:22/proc/sys/net/ipv4/ip_forward"
-    assert not any(r["properties"]["status"] in ("pass", "not_applicable") for r in results)
+    assert not any(r["properties"]["status"] in ("pass", "not_applicable")
+                   for r in results if "judgement" not in r["properties"])
 
 
 def test_hosts_not_assessed_are_tool_execution_notifications() -> None:

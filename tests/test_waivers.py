@@ -16,10 +16,11 @@ from click.testing import CliRunner
 
 from scanner import gate
 from scanner.cli import cli
+from scanner.decisions import evidence_digest
 from scanner.errors import EXIT_INPUT, InputError
 from scanner.findings import dumps, validate_document
 from scanner.render import csv_format
-from scanner.waivers import apply_waivers, evidence_digest, load_waivers, parse_waivers_text
+from scanner.waivers import apply_waivers, load_waivers, parse_waivers_text
 from tests.sample_findings import sample_document
 
 TODAY = datetime.date(2026, 6, 1)

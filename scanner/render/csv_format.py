@@ -2,10 +2,10 @@
 
 Safe to open in a spreadsheet: a cell starting with = + - @ TAB or CR is prefixed
 with a single quote so it is never taken as a formula (CSV injection), and control
-characters are shown as visible escapes. Failed and waived rows carry the evidence
-digest a waiver can bind to (``evidence_digest``). The file starts with a UTF-8 byte order
-mark because Excel otherwise decodes CSV with the legacy code page (GBK on Chinese
-Windows) and garbles the Chinese rule titles.
+characters are shown as visible escapes. Failed, waived, manual and judged rows carry
+the evidence digest a waiver or a judgement can bind to (``evidence_digest``). The file
+starts with a UTF-8 byte order mark because Excel otherwise decodes CSV with the legacy
+code page (GBK on Chinese Windows) and garbles the Chinese rule titles.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from scanner.decisions import evidence_digest
 from scanner.render._text import (
     clause_items,
     compact_evidence,
@@ -24,14 +25,13 @@ from scanner.render._text import (
     remediation_for,
     rules_by_id,
 )
-from scanner.waivers import evidence_digest
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("host", "address", "port", "groups", "host_status", "rule_id", "severity",
            "status", "title", "gbt22239_2019", "expected", "observed", "message",
            "remediation", "waiver_justification", "waiver_approved_by", "waiver_expires",
-           "evidence_digest")
+           "judged_by", "judged_on", "judgement_note", "judgement_record", "evidence_digest")
 
 
 def safe_cell(value: object) -> str:
@@ -49,11 +49,12 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                     " ".join(host.get("groups", [])), host["status"]]
         if host["status"] != "scanned":
             yield [*identity, "", "", host["status"], "", "", "", "", host["reason"],
-                   "", "", "", "", ""]
+                   *[""] * (len(COLUMNS) - 13)]
             continue
         for result in host["results"]:
             rule = rules.get(result["rule_id"])
             waiver = result.get("waiver") or {}
+            judgement = result.get("judgement") or {}
             fix = remediation_for(rule, os_family(host), lang) \
                 if result["status"] in ("fail", "waived") else ""
             yield [*identity, result["rule_id"], result["severity"], result["status"],
@@ -62,9 +63,12 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                    compact_evidence(result["observed"]), result["message"], fix,
                    waiver.get("justification", ""), waiver.get("approved_by", ""),
                    waiver.get("expires", ""),
-                   # what a waiver's evidence_digest binds to, for the results one may waive
+                   judgement.get("assessor", ""), judgement.get("date", ""),
+                   judgement.get("note", ""), judgement.get("attachment", ""),
+                   # what a waiver's or a judgement's evidence_digest binds to, for the
+                   # results one may waive or judge
                    evidence_digest(result["observed"])
-                   if result["status"] in ("fail", "waived") else ""]
+                   if result["status"] in ("fail", "waived", "manual") or judgement else ""]
 
 
 def render(document: Mapping[str, Any], *, lang: str = "en") -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -165,6 +165,7 @@ def _result_view(result: Mapping[str, Any], rule: Mapping[str, Any] | None,
         "references": "; ".join(f"{k}: {', '.join(v)}" for k, v in
                                 sorted((rule or {}).get("references", {}).items())),
         "waiver": result.get("waiver"),
+        "judgement": result.get("judgement"),
     }
 
 
@@ -212,10 +213,14 @@ def build_view(document: Mapping[str, Any], lang: str) -> dict[str, Any]:
     rules = rules_by_id(document)
     hosts = list(document["hosts"])
     host_views = [_host_view(i, h, rules, lang) for i, h in enumerate(hosts)]
-    waived = [
-        {"host": host_label(h), **_result_view(r, rules.get(r["rule_id"]), os_family(h), lang)}
-        for h in hosts for r in h["results"] if r["status"] == "waived"
-    ]
+    def listed(wanted: Callable[[Mapping[str, Any]], bool]) -> list[dict[str, Any]]:
+        return [{"host": host_label(h),
+                 **_result_view(r, rules.get(r["rule_id"]), os_family(h), lang)}
+                for h in hosts for r in h["results"] if wanted(r)]
+
+    waived = listed(lambda r: r["status"] == "waived")
+    judged = listed(lambda r: "judgement" in r)
+    awaiting = listed(lambda r: r["status"] == "manual")
     baseline = document["baseline"]
     return {
         "t": texts,
@@ -236,6 +241,8 @@ def build_view(document: Mapping[str, Any], lang: str) -> dict[str, Any]:
         "hosts": host_views,
         "open_details": len(hosts) <= OPEN_DETAILS_MAX_HOSTS,
         "waived": waived,
+        "judged": judged,
+        "awaiting": awaiting,
         "unassessed": [h for h in host_views if h["status"] != "scanned"],
         "geometry": {"bar_width": BAR_WIDTH, "bar_height": BAR_HEIGHT,
                      "label_width": LABEL_WIDTH},

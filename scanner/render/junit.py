@@ -1,7 +1,8 @@
 """JUnit XML: one testsuite per host, one testcase per rule, for CI dashboards.
 
 ``fail`` is a failure (expected vs observed), ``error`` an error, and ``waived``,
-``not_applicable`` and ``manual`` are skipped with a message saying which. A host
+``not_applicable`` and ``manual`` are skipped with a message saying which. A result an
+assessor judged says so in its message (a judged failure is a failure). A host
 that could not be assessed is a suite with one erroring testcase. Characters XML
 1.0 cannot hold are shown as visible escapes, so the file is always well-formed.
 """
@@ -38,6 +39,9 @@ def _details(host: Mapping[str, Any], result: Mapping[str, Any],
     observed = json.dumps(result["observed"], indent=1, sort_keys=True, ensure_ascii=False)
     lines = [f"expected: {result['expected']}", f"observed: {observed}",
              f"message: {result['message']}"]
+    judgement = result.get("judgement")
+    if judgement:
+        lines.append(f"assessor's note: {_judgement_note(judgement)}")
     fix = remediation_for(rule, os_family(host), lang)
     if fix and result["status"] == "fail":
         lines.append(f"remediation: {fix}")
@@ -53,7 +57,15 @@ def _skip_message(result: Mapping[str, Any], rule: Mapping[str, Any] | None, lan
                     f" expires {waiver['expires']})")
     if status == "manual" and rule and rule.get("manual"):
         message += f" ({pick(rule['manual'], lang)})"
+    if result.get("judgement"):  # the message already says who judged and when
+        message += f" (assessor's note: {_judgement_note(result['judgement'])})"
     return message
+
+
+def _judgement_note(judgement: Mapping[str, Any]) -> str:
+    """Why the assessor decided so, and where the record is."""
+    record = judgement.get("attachment")
+    return str(judgement["note"]) + (f" [record: {record}]" if record else "")
 
 
 def _host_suite(root: ElementTree.Element, host: Mapping[str, Any],
@@ -94,6 +106,9 @@ def _host_suite(root: ElementTree.Element, host: Mapping[str, Any],
                      message=result["message"] or "could not be assessed", type="error")
         elif status in SKIP_LABELS:
             _element(case, "skipped", message=_skip_message(result, rule, lang))
+        elif result.get("judgement"):  # a pass an assessor gave, not one the scanner saw
+            _element(case, "system-out", text=f"{result['message']}; assessor's note: "
+                                              f"{_judgement_note(result['judgement'])}")
 
 
 def render(document: Mapping[str, Any], *, lang: str = "en") -> str:

@@ -4,7 +4,9 @@ Results are emitted for what needs attention: ``fail`` (kind fail), ``waived``
 (kind fail with an accepted external suppression, so it stays visible but is not
 open), ``error`` (kind open: compliance could not be determined) and ``manual``
 (kind review). Passing and not-applicable results are counted in the run's
-properties instead, which keeps a 1,000-host file readable. Hosts that could not be
+properties instead, which keeps a 1,000-host file readable. A result an assessor
+judged is always emitted, kind after its verdict, with the judgement in its
+properties and its message, so a pipeline never reads it as the scanner's. Hosts that could not be
 assessed are tool execution notifications of the invocation.
 """
 
@@ -31,6 +33,7 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0",
                      "info": "0.0"}
 KINDS = {"fail": "fail", "waived": "fail", "error": "open", "manual": "review"}
+JUDGED_KINDS = {"pass": "pass", "not_applicable": "notApplicable", **KINDS}
 # Where on the host a probe's evidence lives, for artifact locations.
 PROBE_PATHS = {
     "sshd_effective": "/etc/ssh/sshd_config",
@@ -117,16 +120,22 @@ def _fingerprint(host: Mapping[str, Any], rule_id: str) -> str:
 def _result(host: Mapping[str, Any], result: Mapping[str, Any], index: int,
             rule: Mapping[str, Any], lang: str) -> dict[str, Any]:
     status, severity = result["status"], result["severity"]
+    judgement = result.get("judgement")
+    kind = JUDGED_KINDS[status] if judgement else KINDS[status]
     text = (f"{printable(host['name'])}: {status}: {printable(result['message']) or status}. "
             f"Expected: {printable(result['expected']) or '-'}.")
+    if judgement:  # the message already says who judged and when
+        text += f" Assessor's note: {printable(judgement['note'])}"
+        if judgement.get("attachment"):
+            text += f" (record: {printable(judgement['attachment'])})"
     fix = remediation_for(rule, os_family(host), lang)
     if status in ("fail", "waived") and fix:
         text += f" Remediation: {printable(fix)}"
     out: dict[str, Any] = {
         "ruleId": result["rule_id"],
         "ruleIndex": index,
-        "kind": KINDS[status],
-        "level": LEVELS[severity] if KINDS[status] == "fail" else "none",
+        "kind": kind,
+        "level": LEVELS[severity] if kind == "fail" else "none",
         "message": {"text": text},
         "locations": _locations(host, result["observed"]),
         "partialFingerprints": {"ciiScanHostRule/v1": _fingerprint(host, result["rule_id"])},
@@ -139,6 +148,8 @@ def _result(host: Mapping[str, Any], result: Mapping[str, Any], index: int,
             "observed": printable_data(result["observed"]),
         },
     }
+    if judgement:
+        out["properties"]["judgement"] = {k: printable(v) for k, v in sorted(judgement.items())}
     waiver = result.get("waiver")
     if status == "waived" and waiver:
         out["suppressions"] = [{
@@ -166,7 +177,7 @@ def build_sarif(document: Mapping[str, Any], lang: str = "en") -> dict[str, Any]
         _result(host, result, index_of[result["rule_id"]], catalog[result["rule_id"]], lang)
         for host in document["hosts"]
         for result in host["results"]
-        if result["status"] in KINDS
+        if result["status"] in KINDS or "judgement" in result
     ]
     notifications = [
         {"level": "error",
