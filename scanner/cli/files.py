@@ -1,0 +1,61 @@
+"""Reading the files a command is given: one clear line for every way it can fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scanner.cli.lazy import lazy
+from scanner.errors import InputError
+
+if TYPE_CHECKING:
+    from scanner import collect
+    from scanner import facts as facts_module
+    from scanner.facts import Facts
+else:
+    collect = lazy("scanner.collect")
+    facts_module = lazy("scanner.facts")
+
+# --------------------------------------------------------------------------- helpers
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+
+
+def read_text(path: Path) -> str:
+    raw = read_bytes(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not valid UTF-8") from None
+
+
+def read_evidence(path: Path) -> Facts:
+    """Facts JSON, or the raw output of the collector script."""
+    raw = read_bytes(path)
+    if raw.lstrip()[:1] == b"{":
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(str(path), f"not valid JSON facts ({exc})") from None
+        return facts_module.Facts.from_json(data, str(path))
+    _, parsed = collect.parse_standalone(raw, str(path))
+    host = facts_module.HostIdentity(path.stem, "offline", transport="offline")
+    facts = facts_module.Facts(host, parsed.results, collect.utc_now(), 0.0)
+    os_data = facts.os
+    name = str(os_data["hostname"]) if os_data and os_data.get("hostname") else path.stem
+    return facts_module.Facts(facts_module.HostIdentity(name, "offline", transport="offline"),
+                              parsed.results, facts.collected_at, 0.0,
+                              complete=not parsed.problems,
+                              incomplete_reason=parsed.problems[0] if parsed.problems else None)
+
+

@@ -1,0 +1,153 @@
+"""Options and choices shared by the commands, and the terminal notes -q silences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from scanner.cli.lazy import lazy
+from scanner.render import OutputFormat
+
+if TYPE_CHECKING:
+    from scanner import judgements as judgements_module
+    from scanner import waivers as waivers_module
+else:
+    judgements_module = lazy("scanner.judgements")
+    waivers_module = lazy("scanner.waivers")
+
+# scanner.baseline.DEFAULT_BASELINE (tests/test_startup.py holds the two equal): importing
+# scanner.baseline for one string would cost every command the YAML and regex engines
+DEFAULT_BASELINE = "cii-art9-linux"
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  complete; nothing at or above --fail-on failed
+  1  a failure at or above --fail-on
+  2  bad usage or invalid input; nothing scanned
+  3  incomplete: a host or probe could not be assessed (no threshold failure)
+"""
+# Choices are read in any case (--fail-on HIGH, -f HTML) and passed on in the listed one.
+SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info"],
+                               case_sensitive=False)
+FORMAT_CHOICE = click.Choice([f.value for f in OutputFormat], case_sensitive=False)
+LANG_CHOICE = click.Choice(["en", "zh"], case_sensitive=False)
+DEFAULT_OUTDIR = Path("cii-scan-results")
+WAIVERS_META = "cii_scan.waivers"
+JUDGEMENTS_META = "cii_scan.judgements"
+QUIET_META = "cii_scan.quiet"
+# Paths are checked by the code that reads or writes them, so a problem is one line
+# naming the file (click's own checks print a usage block instead).
+PATH = click.Path(path_type=Path, readable=False)  # framing, markers and the PLAN line
+
+
+def baseline_options(func: Any) -> Any:
+    func = click.option("--profile", metavar="NAME",
+                        help="Baseline profile (e.g. mlps-l3, cii).")(func)
+    func = click.option("-b", "--baseline", "baseline_ref", default=DEFAULT_BASELINE,
+                        show_default=True, metavar="ID|FILE",
+                        help="Shipped baseline id or path to a baseline/tailoring YAML.")(func)
+    return func
+
+
+def _load_waivers_option(ctx: click.Context, _param: click.Parameter,
+                         value: Path | None) -> None:
+    """Validate --waivers before any scan (a malformed file is exit 2) and keep it for finish."""
+    if value is not None:
+        ctx.meta[WAIVERS_META] = (str(value), waivers_module.load_waivers(value))
+
+
+def _load_judgements_option(ctx: click.Context, _param: click.Parameter,
+                            value: Path | None) -> None:
+    """Validate --judgements before any scan (a malformed file is exit 2)."""
+    if value is not None:
+        ctx.meta[JUDGEMENTS_META] = (str(value), judgements_module.load_judgements(value))
+
+
+def waivers_option(func: Any) -> Any:
+    return click.option("--waivers", type=PATH, metavar="FILE", expose_value=False,
+                        is_eager=True, callback=_load_waivers_option,
+                        help="YAML waivers: matching, unexpired waivers (as of today, UTC) "
+                             "turn a failure into 'waived' (never a pass).")(func)
+
+
+def judgements_option(func: Any) -> Any:
+    return click.option("--judgements", type=PATH, metavar="FILE", expose_value=False,
+                        is_eager=True, callback=_load_judgements_option,
+                        help="YAML judgements: an assessor's verdicts on manual rules, shown "
+                             "as the assessor's.")(func)
+
+
+def _quiet_option(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[QUIET_META] = True
+
+
+def quiet() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.meta.get(QUIET_META))
+
+
+def quiet_option(func: Any) -> Any:
+    """-q, the same on every command that writes files: nothing but errors on stderr."""
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                        callback=_quiet_option,
+                        help="Print nothing but errors: no progress, per-host notes, list of "
+                             "files written or summary.")(func)
+
+
+def report_options(func: Any) -> Any:
+    func = quiet_option(func)
+    func = judgements_option(func)
+    func = waivers_option(func)
+    func = click.option("--fail-on-incomplete/--no-fail-on-incomplete", default=True,
+                        show_default=True,
+                        help="Exit 3 when a host or rule could not be assessed.")(func)
+    func = click.option("--fail-on", type=SEVERITY_CHOICE, metavar="SEVERITY",
+                        help="Exit 1 if a rule of this severity or higher failed.")(func)
+    func = click.option("--lang", type=LANG_CHOICE, default="en",
+                        show_default=True, help="Language of human-readable reports.")(func)
+    func = click.option("-f", "--format", "formats", type=FORMAT_CHOICE, multiple=True,
+                        help="Extra output format (repeatable); findings.json is always written.")(
+        func)
+    func = click.option("-o", "--outdir", type=PATH,
+                        default=DEFAULT_OUTDIR, show_default=True,
+                        help="Directory for findings.json and reports.")(func)
+    return func
+
+
+
+def connection_options(func: Any) -> Any:
+    """SSH options shared by `scan` and `collect`."""
+    func = click.option("--timeout", "timeout_s", type=click.FloatRange(min=1.0), default=120.0,
+                        show_default=True, metavar="SECONDS",
+                        help="Per-host budget for connect, authentication and collection.")(
+        func)
+    func = click.option("--jump", metavar="[USER@]HOST[:PORT]",
+                        help="Reach hosts through this SSH jump host (its key is verified "
+                             "too).")(func)
+    func = click.option("--sudo", is_flag=True,
+                        help="Run the collector with `sudo -n` (NOPASSWD; never prompts).")(func)
+    func = click.option("--accept-new-hostkeys", is_flag=True,
+                        help="Trust on first use: record unknown host keys. A changed key is "
+                             "always refused.")(func)
+    func = click.option("--known-hosts", type=PATH,
+                        metavar="FILE", help="known_hosts file [default: ~/.ssh/known_hosts].")(
+        func)
+    func = click.option("--identity", "identities", type=PATH, multiple=True, metavar="FILE",
+                        help="Private key (repeatable). Passphrase: ssh-agent, or the "
+                             "CII_SCAN_IDENTITY_PASSPHRASE environment variable.")(func)
+    func = click.option("-p", "--port", type=click.IntRange(1, 65535),
+                        help="SSH port for targets that do not give one.")(func)
+    func = click.option("-u", "--user", metavar="USER",
+                        help="SSH user for targets that do not give one.")(func)
+    return func
+
+
+
+def progress(message: str) -> None:
+    """A note for the person at the terminal (stderr); none with -q."""
+    if not quiet():
+        click.echo(message, err=True)
+
