@@ -396,8 +396,47 @@ def _nested(value: Any, indent: str) -> str:
     return text.replace("\n", "\n" + indent)
 
 
+def consistency_errors(document: Mapping[str, Any]) -> list[str]:
+    """What a schema cannot see: the document disagreeing with itself.
+
+    Every summary must be the count of the results it summarises, each rule judged at
+    most once per host with the severity its rule has, a waiver only on a waived result
+    and a judgement's verdict the result's status (a waived one was a failure). A result
+    flipped by hand from fail to pass breaks the counts; one that also fixes the counts
+    is what a signature (``cii-scan verify``) is for. Assumes a schema-valid document."""
+    problems: list[str] = []
+    severity = {rule["id"]: rule["severity"] for rule in document["rules"]}
+    for number, host in enumerate(document["hosts"]):
+        where = f"hosts/{number}"
+        seen: set[str] = set()
+        for result in host["results"]:
+            rule_id, status = result["rule_id"], result["status"]
+            if rule_id in seen:
+                problems.append(f"{where}: rule {rule_id} has more than one result")
+            seen.add(rule_id)
+            if rule_id not in severity:
+                problems.append(f"{where}: result for {rule_id}, which is not in 'rules'")
+            elif result["severity"] != severity[rule_id]:
+                problems.append(f"{where}: {rule_id} has severity {result['severity']}, but "
+                                f"its rule says {severity[rule_id]}")
+            if "waiver" in result and status != "waived":
+                problems.append(f"{where}: {rule_id} carries a waiver but is {status}")
+            verdict = result.get("judgement", {}).get("verdict")
+            if verdict is not None and status != verdict and not (
+                    status == "waived" and verdict == "fail"):
+                problems.append(f"{where}: {rule_id} is {status}, but its judgement says "
+                                f"{verdict}")
+        if host["summary"] != summarize_results(host["results"]):
+            problems.append(f"{where}: its summary does not count its results")
+    if document["summary"] != summarize_document(document["hosts"],
+                                                 bool(document["scan"]["complete"])):
+        problems.append("summary: does not count the hosts and results of the document")
+    return problems
+
+
 def load_document(text: str, source: str) -> dict[str, Any]:
-    """Read a findings document from JSON text and check it against the schema."""
+    """Read a findings document from JSON text; it must match the schema and agree with
+    itself (:func:`consistency_errors`)."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -405,5 +444,10 @@ def load_document(text: str, source: str) -> dict[str, Any]:
     problems = validation_errors(document)
     if problems:
         raise InputError(source, f"not a valid findings document: {problems[0]}")
+    inconsistent = consistency_errors(document)
+    if inconsistent:
+        raise InputError(source, f"findings document disagrees with itself: {inconsistent[0]}"
+                         + (f" (and {len(inconsistent) - 1} more)" if len(inconsistent) > 1
+                            else ""))
     result: dict[str, Any] = document
     return result

@@ -1,9 +1,10 @@
 """Command line: parse, call, write, map errors to exit codes. No scanning logic lives here.
 
 One module per kind of command (:mod:`scan_commands`, :mod:`document_commands`,
-:mod:`catalogue_commands`), the options they share in :mod:`options`, the reading of
-input files in :mod:`files` and the end of a run in :mod:`outcome`. Each loads the
-scanner's modules it uses lazily, so a command pays only for what it runs.
+:mod:`signature_commands`, :mod:`catalogue_commands`), the options they share in
+:mod:`options`, the reading of input files in :mod:`files` and the end of a run in
+:mod:`outcome`. Each loads the scanner's modules it uses lazily, so a command pays only
+for what it runs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from typing import NoReturn
 import click
 
 from scanner import __version__
-from scanner.cli import catalogue_commands, document_commands, scan_commands
+from scanner.cli import (
+    catalogue_commands,
+    document_commands,
+    scan_commands,
+    signature_commands,
+)
 from scanner.cli.options import DEFAULT_BASELINE, EXIT_CODES_HELP
 from scanner.errors import EXIT_INPUT, CiiScanError
 
@@ -48,7 +54,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for command in (*scan_commands.COMMANDS, *document_commands.COMMANDS,
-                *catalogue_commands.COMMANDS):
+                *signature_commands.COMMANDS, *catalogue_commands.COMMANDS):
     cli.add_command(command)
 
 

@@ -102,7 +102,9 @@ def diff_command(old: Path, new: Path, fmt: str, output: Path | None, lang: str,
 @click.command("validate")
 @click.argument("document", type=PATH)
 def validate_command(document: Path) -> None:
-    """Check a findings document against the published schema (exit 0 valid, 2 invalid)."""
+    """Check a findings document against the published schema and against itself: its
+    summaries must count its results (exit 0 valid, 2 invalid). A signature is checked
+    by `verify`."""
     findings.load_document(read_text(document), str(document))
     click.echo(f"{document}: valid findings document (schema {findings.FINDINGS_SCHEMA_VERSION})")
 

@@ -17,8 +17,6 @@ else:
     collect = lazy("scanner.collect")
     facts_module = lazy("scanner.facts")
 
-# --------------------------------------------------------------------------- helpers
-
 
 def read_bytes(path: Path) -> bytes:
     try:

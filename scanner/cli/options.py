@@ -37,6 +37,7 @@ DEFAULT_OUTDIR = Path("cii-scan-results")
 WAIVERS_META = "cii_scan.waivers"
 JUDGEMENTS_META = "cii_scan.judgements"
 QUIET_META = "cii_scan.quiet"
+SIGN_KEY_META = "cii_scan.sign_key"
 # Paths are checked by the code that reads or writes them, so a problem is one line
 # naming the file (click's own checks print a usage block instead).
 PATH = click.Path(path_type=Path, readable=False)  # framing, markers and the PLAN line
@@ -63,6 +64,15 @@ def _load_judgements_option(ctx: click.Context, _param: click.Parameter,
     """Validate --judgements before any scan (a malformed file is exit 2)."""
     if value is not None:
         ctx.meta[JUDGEMENTS_META] = (str(value), judgements_module.load_judgements(value))
+
+
+def _load_sign_key_option(ctx: click.Context, _param: click.Parameter,
+                          value: Path | None) -> None:
+    """Load --sign-key before any scan: a key that cannot sign is exit 2, not a lost run."""
+    if value is not None:
+        from scanner.cli.signing import load_sign_key
+
+        ctx.meta[SIGN_KEY_META] = load_sign_key(value)
 
 
 def waivers_option(func: Any) -> Any:
@@ -99,6 +109,11 @@ def quiet_option(func: Any) -> Any:
 
 def report_options(func: Any) -> Any:
     func = quiet_option(func)
+    func = click.option("--sign-key", type=PATH, metavar="FILE", expose_value=False,
+                        is_eager=True, callback=_load_sign_key_option,
+                        help="Sign findings.json with this OpenSSH private key: writes "
+                             "findings.json.sig (SSHSIG; check with cii-scan verify or "
+                             "ssh-keygen -Y verify).")(func)
     func = judgements_option(func)
     func = waivers_option(func)
     func = click.option("--fail-on-incomplete/--no-fail-on-incomplete", default=True,

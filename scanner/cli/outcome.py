@@ -16,10 +16,12 @@ import click
 from scanner.cli.lazy import lazy
 from scanner.cli.options import (
     JUDGEMENTS_META,
+    SIGN_KEY_META,
     WAIVERS_META,
     progress,
     quiet,
 )
+from scanner.cli.signing import sign_file, signature_path
 from scanner.output import remove_stale, write_atomic
 from scanner.render import OutputFormat, render_pieces
 from scanner.render._text import printable
@@ -36,6 +38,7 @@ else:
     terminal = lazy("scanner.terminal")
     waivers_module = lazy("scanner.waivers")
 
+
 def invocation(command: str, fail_on: str | None) -> dict[str, Any]:
     try:
         operator = getpass.getuser()
@@ -49,14 +52,20 @@ def finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], la
             fail_on: str | None, fail_on_incomplete: bool) -> NoReturn:
     document = apply_decisions(document)
     wanted = [OutputFormat.JSON] + [OutputFormat(f) for f in formats if f != "json"]
-    # the outputs of one run only: no report of an earlier run stays beside this findings.json
-    for stale in remove_stale(outdir, [f.filename for f in OutputFormat],
+    findings_path = outdir / OutputFormat.JSON.filename
+    key = click.get_current_context().meta.get(SIGN_KEY_META)
+    signature = signature_path(findings_path)
+    # the outputs of one run only: no report or signature of an earlier run stays beside
+    # this findings.json (an old signature would be read as this run's)
+    for stale in remove_stale(outdir, [*(f.filename for f in OutputFormat), signature.name],
                               [f.filename for f in wanted]):
-        progress(f"removed {stale} (an earlier run's report)")
+        progress(f"removed {stale} (an earlier run's output)")
     for fmt in dict.fromkeys(wanted):
         target = outdir / fmt.filename
         write_atomic(target, render_pieces(fmt, document, lang=lang))
         progress(f"wrote {target}")
+    if key is not None:
+        progress(f"wrote {sign_file(findings_path, key)}")
     if not quiet():
         colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
         for line in terminal.story(document, lang, colour):
