@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from scanner import __version__, probes
 from scanner.collect_sh import _DRIVER, _INNER, _PRELUDE
 from scanner.errors import InputError
-from scanner.facts import Facts, HostIdentity
+from scanner.facts import Facts, HostClock, HostIdentity
 from scanner.probes import ProbeCall, ProbeResult, RawOutput
 from scanner.probes._common import (
     CUT_LINE,
@@ -290,6 +290,24 @@ class ParsedOutput:
     # Why the evidence is incomplete, main reason first: parts never run (budget spent,
     # output cut), killed at their deadline or cut at their cap. Empty: nothing missing.
     problems: tuple[str, ...] = ()
+    # the host's clock lines (cii_clock) at the start and the end of the run
+    clock_start: HostClock | None = None
+    clock_end: HostClock | None = None
+
+
+def host_clocks(output: bytes, token: str) -> tuple[HostClock | None, HostClock | None]:
+    """The host's first ``start`` and last ``end`` clock lines of this run's marker."""
+    found: dict[str, HostClock] = {}
+    line = re.compile(rb"\n" + re.escape(token.encode())
+                      + rb" CLOCK (start|end) (\S+) (\S+) (\S+) ([^\n]+)\n")
+    for match in line.finditer(output):
+        when = match.group(1).decode()
+        if when == "start" and "start" in found:
+            continue
+        fields = [part.decode("utf-8", "replace") for part in match.groups()[1:]]
+        found[when] = HostClock.of(dict(zip(("utc", "local", "boot_id", "hostname"), fields,
+                                            strict=True)))
+    return found.get("start"), found.get("end")
 
 
 @dataclass(frozen=True)
@@ -440,7 +458,7 @@ def parse_output(output: bytes, calls: Sequence[ProbeCall], token: str, *,
                                   token, why)
     problems = _problems(plan, outputs, skipped, complete, cut)
     problems += _files_over_their_cap(output, token)
-    return ParsedOutput(results, complete, len(outputs), problems)
+    return ParsedOutput(results, complete, len(outputs), problems, *host_clocks(output, token))
 
 
 def _files_over_their_cap(output: bytes, token: str) -> tuple[str, ...]:
@@ -529,6 +547,8 @@ def collect(transport: Transport, host: HostIdentity, calls: Sequence[ProbeCall]
         duration_s=time.monotonic() - started,
         complete=not problems,
         incomplete_reason=_one_reason(problems),
+        host_clock_start=parsed.clock_start,
+        host_clock_end=parsed.clock_end,
     )
 
 

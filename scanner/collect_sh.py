@@ -20,6 +20,15 @@ if command -v timeout >/dev/null 2>&1; then cii_t=1; else cii_t=; fi
 cii_sed={sed_program}
 if command -v sed >/dev/null 2>&1; then cii_redact() {{ sed -E "$cii_sed"; }}
 else cii_redact() {{ cat; }}; fi
+# cii_clock WHEN: the host's own clock (UTC and local), boot id and name, at the start
+# and the end of the run, so the evidence says when and where it was collected ("-":
+# not available on this host)
+cii_clock() {{
+  cii_cu=$(date -u +%Y-%m-%dT%H:%M:%SZ 2>/dev/null); cii_cl=$(date +%Y-%m-%dT%H:%M:%S%z 2>/dev/null)
+  cii_cb=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null); cii_cn=$(uname -n 2>/dev/null)
+  printf '\n%s CLOCK %s %s %s %s %s\n' "$CII_M" "$1" "${{cii_cu:--}}" "${{cii_cl:--}}" \
+    "${{cii_cb:--}}" "${{cii_cn:--}}"
+}}
 """
 
 # Runs parts $1 up to (not including) $2; the rest of the arguments define the part
@@ -80,6 +89,7 @@ if [ -n "$cii_b" ]; then
     *) cii_end=$((cii_n + cii_b)); cii_k=1; CII_TB=1; export CII_TB ;;
   esac
 fi
+cii_clock start
 cii_i=0
 while [ "$cii_i" -lt {count} ]; do
   cii_limits "$cii_i"
@@ -113,5 +123,6 @@ while [ "$cii_i" -lt {count} ]; do
   [ "$cii_d" = "$cii_i" ] || printf '\n%s X %s %s\n' "$CII_M" "$cii_i" "$cii_s"
   cii_i=$((cii_i + 1))
 done
+cii_clock end
 printf '\n%s END\n' "$CII_M"
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -57,6 +58,38 @@ class HostIdentity:
         )
 
 
+_HOST_CLOCK_FIELDS = {
+    "utc": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+    "local": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}"),
+    "boot_id": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+    "hostname": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}"),  # a host name, not prose
+}
+
+
+@dataclass(frozen=True)
+class HostClock:
+    """What the host said about when and where, at one moment of the collection: its
+    clock in UTC and in local time, its boot id and its name. Each is None when the
+    host could not tell (or told something that is not one)."""
+
+    utc: str | None = None
+    local: str | None = None
+    boot_id: str | None = None
+    hostname: str | None = None
+
+    @staticmethod
+    def of(values: Mapping[str, str]) -> HostClock:
+        """From the collector's fields; any that does not have its shape is dropped."""
+        return HostClock(**{name: value if pattern.fullmatch(value) else None
+                            for name in _HOST_CLOCK_FIELDS
+                            for value, pattern in [(values.get(name, ""),
+                                                    _HOST_CLOCK_FIELDS[name])]})
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"utc": self.utc, "local": self.local, "boot_id": self.boot_id,
+                "hostname": self.hostname}
+
+
 @dataclass(frozen=True)
 class Facts:
     host: HostIdentity
@@ -68,6 +101,14 @@ class Facts:
     # probes it fed are errors naming why); ``incomplete_reason`` is the one-line why.
     complete: bool = True
     incomplete_reason: str | None = None
+    # the host's own clock at the collector's start and end (None: not reported)
+    host_clock_start: HostClock | None = None
+    host_clock_end: HostClock | None = None
+
+    @property
+    def collected_on_host(self) -> str | None:
+        """When the collection began by the host's clock (UTC), if the host said."""
+        return self.host_clock_start.utc if self.host_clock_start else None
 
     def result(self, call: ProbeCall) -> ProbeResult | None:
         return self.results.get(call)
@@ -104,6 +145,8 @@ class Facts:
             "tool": {"name": "cii-scan", "version": self.tool_version},
             "host": self.host.to_json(),
             "collected_at": self.collected_at,
+            "host_clock": {"start": self.host_clock_start and self.host_clock_start.to_json(),
+                           "end": self.host_clock_end and self.host_clock_end.to_json()},
             "duration_s": round(self.duration_s, 3),
             "digest": self.digest(),
             "probes": self.probes_json(),
@@ -137,7 +180,14 @@ class Facts:
             tool_version=data["tool"]["version"],
             complete=not lost,
             incomplete_reason=f"{len(lost)} probe(s) {lost[0]}" if lost else None,
+            host_clock_start=_clock_from_json(data.get("host_clock", {}).get("start")),
+            host_clock_end=_clock_from_json(data.get("host_clock", {}).get("end")),
         )
+
+
+def _clock_from_json(data: Mapping[str, Any] | None) -> HostClock | None:
+    return None if data is None else HostClock.of(
+        {name: value for name, value in data.items() if isinstance(value, str)})
 
 
 @cache

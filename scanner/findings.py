@@ -84,6 +84,16 @@ class HostReport:
     complete: bool = True
     # One line: the first / main reason the host's evidence is incomplete.
     incomplete_reason: str | None = None
+    # the host's own clock at the collector's start and end: {"start": {...} | None,
+    # "end": ...} with utc, local, boot_id and hostname (see scanner.facts.HostClock)
+    host_clock: Mapping[str, Any] | None = None
+
+    @property
+    def collected_at(self) -> str | None:
+        """When collection began by the host's own clock (UTC); None if it did not say."""
+        start = (self.host_clock or {}).get("start") or {}
+        value = start.get("utc")
+        return value if isinstance(value, str) else None
 
     @property
     def is_complete(self) -> bool:
@@ -103,6 +113,8 @@ class HostReport:
             "os": dict(self.os) if self.os else None,
             "facts_digest": self.facts_digest,
             "started_at": self.started_at,
+            "collected_at": self.collected_at,
+            "host_clock": dict(self.host_clock) if self.host_clock else None,
             "duration_s": round(self.duration_s, 3),
             "probe_errors": dict(sorted(self.probe_errors.items())),
             "complete": self.is_complete,
@@ -122,6 +134,7 @@ class HostReport:
             os=data.get("os"),
             facts_digest=data.get("facts_digest"),
             started_at=data.get("started_at"),
+            host_clock=data.get("host_clock"),
             duration_s=float(data.get("duration_s", 0.0)),
             results=tuple(RuleResult.from_json(r) for r in data.get("results", ())),
             probe_errors=dict(data.get("probe_errors", {})),
@@ -257,6 +270,9 @@ def build_document(
         "scan": {
             "started_at": started_at,
             "finished_at": finished_at,
+            # the evidence is judged as the document is built: for offline evaluation this
+            # is later than each host's collected_at (its own clock)
+            "evaluated_at": finished_at,
             "complete": complete,
             **dict(invocation),
         },

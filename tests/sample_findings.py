@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from scanner.baseline import Baseline, load_baseline
-from scanner.facts import HostIdentity
+from scanner.facts import HostClock, HostIdentity
 from scanner.findings import HostReport, build_document
 from scanner.fleet import INTERRUPTED_REASON, NOT_STARTED_REASON
 from scanner.judgements import apply_judgements, parse_judgements_text
@@ -75,11 +75,20 @@ ACCOUNTS_EMPTY = _accounts(_SHADOW.replace("L alice:set:", "L alice:empty:"))
 
 
 def _scanned(os_name: str, name: str, address: str, groups: tuple[str, ...],
-             outputs: list[dict[str, Any]], baseline: Baseline) -> HostReport:
+             outputs: list[dict[str, Any]], baseline: Baseline,
+             clock: tuple[HostClock, HostClock] | None = None) -> HostReport:
+    """``clock``: the host's clock lines at the collector's start and end (None: a host
+    that reported none)."""
     facts = facts_from_outputs(os_name, outputs, host=name)
     identity = HostIdentity(name, address, port=22, transport="ssh", groups=groups)
+    if clock is not None:
+        facts = replace(facts, host_clock_start=clock[0], host_clock_end=clock[1])
     report = report_from_facts(baseline, replace(facts, host=identity))
     return replace(report, duration_s=1.25)
+
+
+def _clock(name: str, boot: str, utc: str, local: str) -> HostClock:
+    return HostClock(utc=utc, local=local, boot_id=boot, hostname=name)
 
 
 def sample_reports(baseline: Baseline) -> list[HostReport]:
@@ -90,7 +99,11 @@ def sample_reports(baseline: Baseline) -> list[HostReport]:
         _shadow("stat 640 0 42 root shadow 1024 regular file"),
         _sysctl("net.ipv4.ip_forward", "0"),
         _sysctl("kernel.randomize_va_space", "2"),
-    ], baseline)
+    ], baseline, clock=(
+        _clock("web-01", "0b7e1c2a-4f2d-4c4e-9a51-2f3d4e5a6b7c", "2026-06-01T08:00:01Z",
+               "2026-06-01T16:00:01+0800"),
+        _clock("web-01", "0b7e1c2a-4f2d-4c4e-9a51-2f3d4e5a6b7c", "2026-06-01T08:00:02Z",
+               "2026-06-01T16:00:02+0800")))
     db = _scanned("rocky9", "db-01", "192.0.2.20", ("database",), [
         # edited: the hardened capture with the banner removed
         {"probe": "sshd_effective",

@@ -47,13 +47,19 @@ def read_evidence(path: Path) -> Facts:
             raise InputError(str(path), f"not valid JSON facts ({exc})") from None
         return facts_module.Facts.from_json(data, str(path))
     _, parsed = collect.parse_standalone(raw, str(path))
+    # collected when the host's clock said so, not now (the evidence may be days old); a
+    # collector output without the host's clock falls back to now
+    collected_at = (parsed.clock_start.utc if parsed.clock_start and parsed.clock_start.utc
+                    else collect.utc_now())
     host = facts_module.HostIdentity(path.stem, "offline", transport="offline")
-    facts = facts_module.Facts(host, parsed.results, collect.utc_now(), 0.0)
+    facts = facts_module.Facts(host, parsed.results, collected_at, 0.0)
     os_data = facts.os
     name = str(os_data["hostname"]) if os_data and os_data.get("hostname") else path.stem
     return facts_module.Facts(facts_module.HostIdentity(name, "offline", transport="offline"),
-                              parsed.results, facts.collected_at, 0.0,
+                              parsed.results, collected_at, 0.0,
                               complete=not parsed.problems,
-                              incomplete_reason=parsed.problems[0] if parsed.problems else None)
+                              incomplete_reason=parsed.problems[0] if parsed.problems else None,
+                              host_clock_start=parsed.clock_start,
+                              host_clock_end=parsed.clock_end)
 
 

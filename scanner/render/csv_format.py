@@ -31,7 +31,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("host", "address", "port", "groups", "host_status", "rule_id", "severity",
            "status", "title", "gbt22239_2019", "expected", "observed", "message",
            "remediation", "waiver_justification", "waiver_approved_by", "waiver_expires",
-           "judged_by", "judged_on", "judgement_note", "judgement_record", "evidence_digest")
+           "judged_by", "judged_on", "judgement_note", "judgement_record", "evidence_digest",
+           "collected_at")
 
 
 def safe_cell(value: object) -> str:
@@ -68,7 +69,8 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                    # what a waiver's or a judgement's evidence_digest binds to, for the
                    # results one may waive or judge
                    evidence_digest(result["observed"])
-                   if result["status"] in ("fail", "waived", "manual") or judgement else ""]
+                   if result["status"] in ("fail", "waived", "manual") or judgement else "",
+                   host.get("collected_at") or ""]
 
 
 def render(document: Mapping[str, Any], *, lang: str = "en") -> str:

@@ -191,11 +191,23 @@ def _host_view(index: int, host: Mapping[str, Any], rules: Mapping[str, Mapping[
         "incomplete_reason": host.get("incomplete_reason") or "",
         "os": os_data.get("pretty_name") or os_data.get("id") or "",
         "facts_digest": host.get("facts_digest") or "",
+        **_clock_view(host),
         "duration_s": host.get("duration_s", 0),
         "summary": host["summary"],
         "results": by_status,
         "probe_errors": sorted((host.get("probe_errors") or {}).items()),
     }
+
+
+def _clock_view(host: Mapping[str, Any]) -> dict[str, str]:
+    """When and where the host said the evidence was collected (its own clock)."""
+    clock = host.get("host_clock") or {}
+    start, end = clock.get("start") or {}, clock.get("end") or {}
+    return {"collected_at": host.get("collected_at") or "",
+            "collected_local": start.get("local") or "",
+            "collection_ended": end.get("utc") or "",
+            "boot_id": start.get("boot_id") or "",
+            "reported_hostname": start.get("hostname") or ""}
 
 
 def _severity_table(hosts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -26,6 +26,11 @@ EN: Mapping[str, str] = {
     "operator": "Operator",
     "scanner_host": "Scanner host",
     "waivers_file": "Waivers file",
+    "evaluated": "Evaluated",
+    "collected_host": "Collected (host clock, UTC)",
+    "clock_unknown": "not reported by the host",
+    "boot_id": "Boot id",
+    "reported_hostname": "host name it reported",
     "judgements_file": "Judgements file",
     "judgements": "Assessor's judgements",
     "judgements_help": "Verdicts an assessor recorded for rules the scanner cannot decide. "
@@ -160,6 +165,11 @@ ZH: Mapping[str, str] = {
     "operator": "操作人员",
     "scanner_host": "扫描主机",
     "waivers_file": "豁免文件",
+    "evaluated": "判定时间",
+    "collected_host": "采集时间（主机时钟，UTC）",
+    "clock_unknown": "主机未报告",
+    "boot_id": "启动标识",
+    "reported_hostname": "主机报告的名称",
     "judgements_file": "人工判定文件",
     "judgements": "测评人员判定",
     "judgements_help": "测评人员对扫描器无法自动判定的规则所记录的结论。这些结论来自测评人员，"

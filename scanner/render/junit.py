@@ -84,6 +84,8 @@ def _host_suite(root: ElementTree.Element, host: Mapping[str, Any],
     _element(properties, "property", name="host.status", value=host["status"])
     if host.get("facts_digest"):
         _element(properties, "property", name="facts_digest", value=host["facts_digest"])
+    if host.get("collected_at"):
+        _element(properties, "property", name="collected_at", value=host["collected_at"])
     os_data = host.get("os") or {}
     if os_data.get("pretty_name"):
         _element(properties, "property", name="os", value=os_data["pretty_name"])
