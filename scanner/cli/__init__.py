@@ -52,7 +52,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-
 for command in (*scan_commands.COMMANDS, *document_commands.COMMANDS,
                 *signature_commands.COMMANDS, *catalogue_commands.COMMANDS):
     cli.add_command(command)

@@ -23,6 +23,7 @@ else:
     baseline_module = lazy("scanner.baseline")
     clauses = lazy("scanner.clauses")
 
+
 @click.group("probes")
 def probes_group() -> None:
     """The probe catalogue: what a rule's check can ask a host to show."""
@@ -123,8 +124,6 @@ def baselines_validate(files: tuple[Path, ...], profile: str | None) -> None:
     for path in files:
         loaded = baseline_module.load_baseline(str(path), profile)
         click.echo(f"{path}: ok ({loaded.id} {loaded.version}, {len(loaded.rules)} rules)")
-
-
 
 
 COMMANDS = (probes_group, baselines)

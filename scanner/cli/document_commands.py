@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scanner.cli.files import (
-    read_text,
-)
+from scanner.cli.files import read_text
 from scanner.cli.lazy import lazy
 from scanner.cli.options import (
     FORMAT_CHOICE,
@@ -22,9 +20,7 @@ from scanner.cli.options import (
     quiet_option,
     waivers_option,
 )
-from scanner.cli.outcome import (
-    apply_decisions,
-)
+from scanner.cli.outcome import apply_decisions
 from scanner.errors import EXIT_THRESHOLD
 from scanner.output import write_atomic
 from scanner.render import OutputFormat, render
@@ -35,6 +31,7 @@ if TYPE_CHECKING:
 else:
     findings = lazy("scanner.findings")
     diff_module = lazy("scanner.diff")
+
 
 @click.command("report")
 @click.argument("document", type=PATH)
@@ -107,8 +104,6 @@ def validate_command(document: Path) -> None:
     by `verify`."""
     findings.load_document(read_text(document), str(document))
     click.echo(f"{document}: valid findings document (schema {findings.FINDINGS_SCHEMA_VERSION})")
-
-
 
 
 COMMANDS = (report_command, diff_command, validate_command)

@@ -40,7 +40,7 @@ QUIET_META = "cii_scan.quiet"
 SIGN_KEY_META = "cii_scan.sign_key"
 # Paths are checked by the code that reads or writes them, so a problem is one line
 # naming the file (click's own checks print a usage block instead).
-PATH = click.Path(path_type=Path, readable=False)  # framing, markers and the PLAN line
+PATH = click.Path(path_type=Path, readable=False)
 
 
 def baseline_options(func: Any) -> Any:
@@ -132,7 +132,6 @@ def report_options(func: Any) -> Any:
     return func
 
 
-
 def connection_options(func: Any) -> Any:
     """SSH options shared by `scan` and `collect`."""
     func = click.option("--timeout", "timeout_s", type=click.FloatRange(min=1.0), default=120.0,
@@ -158,7 +157,6 @@ def connection_options(func: Any) -> Any:
     func = click.option("-u", "--user", metavar="USER",
                         help="SSH user for targets that do not give one.")(func)
     return func
-
 
 
 def progress(message: str) -> None:

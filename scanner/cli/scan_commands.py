@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scanner.cli.files import (
-    read_evidence,
-)
+from scanner.cli.files import read_evidence
 from scanner.cli.lazy import lazy
 from scanner.cli.options import (
     EXIT_CODES_HELP,
@@ -51,6 +49,7 @@ else:
     inventory_module = lazy("scanner.inventory")
     scan_module = lazy("scanner.scan")
     local_transport = lazy("scanner.transport.local")
+
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("targets", nargs=-1, metavar="[TARGET...]")
@@ -222,8 +221,6 @@ def collector_script(baseline_ref: str, profile: str | None) -> None:
     """
     baseline = baseline_module.load_baseline(baseline_ref, profile)
     click.echo(collect.build_script(baseline.probe_calls(), collect.new_token()), nl=False)
-
-
 
 
 COMMANDS = (scan, collect_command, evaluate_command, collector_script)
