@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from scanner.errors import InputError
+from scanner.lines import split_lines
 
 NAMESPACE = "cii-scan"
 MAGIC = b"SSHSIG"
@@ -185,7 +186,7 @@ class _Parsed:
 
 
 def _parse_armour(text: str, source: str) -> _Parsed:
-    lines = [line.strip() for line in text.strip().splitlines()]
+    lines = [line.strip() for line in split_lines(text.strip())]
     if len(lines) < 3 or lines[0] != BEGIN or lines[-1] != END:
         raise SignatureError(source, f"not an SSH signature (expected {BEGIN} … {END})")
     try:
@@ -270,12 +271,13 @@ def _option_time(value: str) -> datetime.datetime:
 
 
 def _tokens(line: str) -> list[str]:
-    """Whitespace-separated fields; a double-quoted run (in options) stays one field."""
+    """Whitespace-separated fields (OpenSSH's WHITESPACE: space, tab, CR, LF); a
+    double-quoted run (in options) stays one field."""
     fields, current, quoted = [], "", False
     for char in line:
         if char == '"':
             quoted = not quoted
-        if char in " \t" and not quoted:
+        if char in " \t\r\n" and not quoted:
             if current:
                 fields.append(current)
             current = ""
@@ -290,7 +292,7 @@ def parse_allowed_signers(text: str, source: str) -> tuple[AllowedSigner, ...]:
     """ssh-keygen's allowed-signers file: ``principals [options] keytype base64 [comment]``;
     '#' comments and blank lines ignored. A line that cannot be read is an InputError."""
     signers = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(split_lines(text), 1):  # getline(3): lines end at \n
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

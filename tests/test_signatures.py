@@ -105,12 +105,14 @@ ALLOWED_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(ALLOWED_CASES))
+@pytest.mark.parametrize("case", [*sorted(ALLOWED_CASES), "crlf-line-ends"])
 def test_who_may_sign_is_what_ssh_keygen_says(tmp_path: Path, keys: dict[str, Path],
                                               document: Path, case: str) -> None:
     allowed = tmp_path / "allowed_signers"
-    allowed.write_text(_allowed(keys["ed25519"], "auditor", ALLOWED_CASES[case]),
-                       encoding="utf-8")
+    line = _allowed(keys["ed25519"], "auditor", ALLOWED_CASES.get(case, ""))
+    if case == "crlf-line-ends":  # a file edited on Windows: CR is whitespace to OpenSSH
+        line = "# signers\r\n" + line.replace("\n", " op\r\n")
+    allowed.write_bytes(line.encode())
     signature = tmp_path / "findings.json.sig"
     key = sshsig.load_private_key(keys["ed25519"].read_bytes(), "key", None)
     signature.write_text(sshsig.sign(document.read_bytes(), key), encoding="utf-8")
