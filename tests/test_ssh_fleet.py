@@ -421,8 +421,12 @@ def _comparable(host: dict[str, Any]) -> dict[str, Any]:
     the facts digest) may differ; verdicts may not. Identical evidence evaluating
     identically is tests/test_cli.py::test_evaluating_the_same_facts_is_deterministic."""
     kept = {k: v for k, v in host.items()
-            if k not in ("started_at", "duration_s", "facts_digest", "results", "summary")}
+            if k not in ("started_at", "collected_at", "duration_s", "facts_digest", "results",
+                         "summary", "host_clock")}
     kept["results"] = [(r["rule_id"], r["status"], r["expected"]) for r in host["results"]]
+    # the two collections ran seconds apart: the host's clock differs, its boot and name not
+    kept["host_clock"] = {when: {field: clock[field] for field in ("boot_id", "hostname")}
+                          for when, clock in host["host_clock"].items()}
     return kept
 
 
