@@ -80,10 +80,9 @@ class HostClock:
     @staticmethod
     def of(values: Mapping[str, str]) -> HostClock:
         """From the collector's fields; any that does not have its shape is dropped."""
-        return HostClock(**{name: value if pattern.fullmatch(value) else None
-                            for name in _HOST_CLOCK_FIELDS
-                            for value, pattern in [(values.get(name, ""),
-                                                    _HOST_CLOCK_FIELDS[name])]})
+        shaped = {name: values.get(name, "") for name in _HOST_CLOCK_FIELDS}
+        return HostClock(**{name: value if _HOST_CLOCK_FIELDS[name].fullmatch(value) else None
+                            for name, value in shaped.items()})
 
     def to_json(self) -> dict[str, str | None]:
         return {"utc": self.utc, "local": self.local, "boot_id": self.boot_id,
@@ -105,10 +104,11 @@ class Facts:
     host_clock_start: HostClock | None = None
     host_clock_end: HostClock | None = None
 
-    @property
-    def collected_on_host(self) -> str | None:
-        """When the collection began by the host's clock (UTC), if the host said."""
-        return self.host_clock_start.utc if self.host_clock_start else None
+    def host_clock_json(self) -> dict[str, dict[str, str | None] | None]:
+        """The host's clock lines as facts and findings hold them (None: not reported)."""
+        start, end = self.host_clock_start, self.host_clock_end
+        return {"start": start.to_json() if start else None,
+                "end": end.to_json() if end else None}
 
     def result(self, call: ProbeCall) -> ProbeResult | None:
         return self.results.get(call)
@@ -145,8 +145,7 @@ class Facts:
             "tool": {"name": "cii-scan", "version": self.tool_version},
             "host": self.host.to_json(),
             "collected_at": self.collected_at,
-            "host_clock": {"start": self.host_clock_start and self.host_clock_start.to_json(),
-                           "end": self.host_clock_end and self.host_clock_end.to_json()},
+            "host_clock": self.host_clock_json(),
             "duration_s": round(self.duration_s, 3),
             "digest": self.digest(),
             "probes": self.probes_json(),

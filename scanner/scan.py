@@ -34,15 +34,9 @@ def report_from_facts(baseline: Baseline, facts: Facts) -> HostReport:
         probe_errors=probe_errors,
         complete=facts.complete,
         incomplete_reason=facts.incomplete_reason,
-        host_clock=_host_clock(facts),
+        host_clock=facts.host_clock_json() if facts.host_clock_start or facts.host_clock_end
+        else None,
     )
-
-
-def _host_clock(facts: Facts) -> dict[str, object] | None:
-    start, end = facts.host_clock_start, facts.host_clock_end
-    if start is None and end is None:
-        return None
-    return {"start": start.to_json() if start else None, "end": end.to_json() if end else None}
 
 
 def _os_summary(os_data: object) -> dict[str, object] | None:

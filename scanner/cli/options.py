@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scanner.cli.lazy import lazy
+from scanner.cli.signing import load_sign_key
 from scanner.render import OutputFormat
 
 if TYPE_CHECKING:
@@ -70,8 +71,6 @@ def _load_sign_key_option(ctx: click.Context, _param: click.Parameter,
                           value: Path | None) -> None:
     """Load --sign-key before any scan: a key that cannot sign is exit 2, not a lost run."""
     if value is not None:
-        from scanner.cli.signing import load_sign_key
-
         ctx.meta[SIGN_KEY_META] = load_sign_key(value)
 
 
