@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,7 +19,7 @@ from scanner import probes, schemacheck
 from scanner.errors import InputError
 from scanner.expect import Expectation, ExpectationError, compile_expectation
 from scanner.resources import baselines_dir, schema_path
-from scanner.yamlio import Document, PathKey, format_path, load_file
+from scanner.yamlio import Document, PathKey, format_path, load_file, load_text
 
 if TYPE_CHECKING:
     import jsonschema
@@ -88,6 +88,7 @@ class Baseline:
     disabled: Mapping[str, str]  # rule id -> reason, for rules tailored out
     profiles: Mapping[str, Profile]
     extends: tuple[str, ...] = ()  # ids of the baselines this one builds on, nearest first
+    sources: tuple[Path, ...] = ()  # the files of the extends chain, parent first
 
     def probe_calls(self) -> list[probes.ProbeCall]:
         """Every probe call the enabled rules need, plus ``os``; sorted, no duplicates."""
@@ -347,11 +348,18 @@ def load_baseline(reference: str = DEFAULT_BASELINE, profile: str | None = None)
             for name, (doc, _, body) in sorted(profiles.items())
         },
         extends=tuple(layer.doc.data["id"] for layer in reversed(chain[:-1])),
+        sources=tuple(layer.path for layer in chain),
     )
 
 
 def _references_parameter(rule: Any, name: str) -> bool:
     return f'"${name}"' in json.dumps(rule)
+
+
+def digest_of_sources(texts: Sequence[tuple[str, str]], profile: str | None) -> str:
+    """The digest a baseline loaded from these files (``(name, text)``, parent first) with
+    this profile has: what a bundle's reader checks its baseline sources against."""
+    return _digest([load_text(text, name).data for name, text in texts], profile)
 
 
 def _digest(documents: list[Any], profile: str | None) -> str:

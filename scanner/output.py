@@ -35,17 +35,24 @@ def write_atomic(path: Path, text: str | Iterable[str]) -> None:
     """Replace ``path`` with ``text`` (or its pieces, written as they come) in one rename;
     the old file stays whole until then, and a piece that fails to come (an exception)
     leaves no file behind."""
+    pieces = [text] if isinstance(text, str) else text
+    _replace(path, (piece.encode("utf-8") for piece in pieces))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """:func:`write_atomic` for bytes (a bundle's tar)."""
+    _replace(path, [data])
+
+
+def _replace(path: Path, chunks: Iterable[bytes]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             os.fchmod(fd, _creation_mode())
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                if isinstance(text, str):
-                    handle.write(text)
-                else:
-                    for piece in text:
-                        handle.write(piece)
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp_name, path)
