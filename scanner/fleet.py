@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 from scanner.baseline import Baseline
 from scanner.collect import utc_now
 from scanner.errors import CiiScanError, OutputError
-from scanner.facts import HostIdentity
+from scanner.facts import Facts, HostIdentity
 from scanner.findings import HostReport
 from scanner.inventory import Target
 from scanner.scan import assess
@@ -264,8 +264,12 @@ def _failed(identity: HostIdentity, status: str, reason: str) -> HostReport:
 
 def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: TransportFactory, *,
                outdir: Path, concurrency: int, timeout_s: float, resume: bool = False,
-               progress: bool = True) -> FleetOutcome:
-    """Assess every target with at most ``concurrency`` at a time; journal each as it ends."""
+               progress: bool = True,
+               keep_facts: Callable[[str, Facts], object] | None = None) -> FleetOutcome:
+    """Assess every target with at most ``concurrency`` at a time; journal each as it ends.
+
+    ``keep_facts(key, facts)``, when given, is called with each collected host's facts
+    (``scan --keep-facts``) before its report is journaled."""
     path = journal_path(outdir)
     previous = read_journal(path, baseline.digest) if resume else {}
     targets = list({t.key: t for t in reversed(targets)}.values())[::-1]  # once each
@@ -289,7 +293,7 @@ def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: Transport
                 target = pending.get_nowait()
             except queue.Empty:
                 return
-            report = _assess_one(target, baseline, factory, state)
+            report = _assess_one(target, baseline, factory, state, keep_facts)
             with state.lock:
                 state.running.pop(target.key, None)
                 dropped = target.key in state.ignored
@@ -335,7 +339,8 @@ def scan_fleet(targets: Sequence[Target], baseline: Baseline, factory: Transport
 
 
 def _assess_one(target: Target, baseline: Baseline, factory: TransportFactory,
-                state: _State) -> HostReport:
+                state: _State, keep_facts: Callable[[str, Facts], object] | None = None
+                ) -> HostReport:
     fallback = target.identity()
     try:
         transport, identity = factory(target)
@@ -345,7 +350,9 @@ def _assess_one(target: Target, baseline: Baseline, factory: TransportFactory,
     with state.lock:
         state.running[target.key] = running
     try:
-        report, _ = assess(_Watched(transport, running.returned), identity, baseline)
+        report, facts = assess(_Watched(transport, running.returned), identity, baseline)
+        if facts is not None and keep_facts is not None:
+            keep_facts(target.key, facts)
     except Exception as exc:  # a bug must cost one host, not the fleet
         return _failed(identity, "error", f"internal error: {type(exc).__name__}: {exc}")
     return report

@@ -26,13 +26,13 @@ from scanner.cli.outcome import (
     finish,
     invocation,
 )
-from scanner.errors import EXIT_INCOMPLETE
+from scanner.errors import EXIT_INCOMPLETE, OutputError
 from scanner.output import ensure_writable_dir, write_atomic
 from scanner.transport import Transport, TransportError
 
 if TYPE_CHECKING:
     from scanner import baseline as baseline_module
-    from scanner import collect, findings, fleet
+    from scanner import collect, findings, fleet, kept_facts
     from scanner import facts as facts_module
     from scanner import inventory as inventory_module
     from scanner import scan as scan_module
@@ -47,6 +47,7 @@ else:
     fleet = lazy("scanner.fleet")
     facts_module = lazy("scanner.facts")
     inventory_module = lazy("scanner.inventory")
+    kept_facts = lazy("scanner.kept_facts")
     scan_module = lazy("scanner.scan")
     local_transport = lazy("scanner.transport.local")
 
@@ -64,11 +65,14 @@ else:
               help="Skip hosts already in OUTDIR/journal.jsonl from an interrupted run.")
 @click.option("--local", "local", is_flag=True, help="Scan this machine (the default with no "
               "targets).")
+@click.option("--keep-facts", is_flag=True,
+              help="Also write each host's facts (the evidence) to OUTDIR/facts/, for "
+                   "cii-scan bundle or a later evaluate.")
 @connection_options
 @baseline_options
 @report_options
 def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, concurrency: int,
-         resume: bool, local: bool, user: str | None, port: int | None,
+         resume: bool, local: bool, keep_facts: bool, user: str | None, port: int | None,
          identities: tuple[Path, ...], known_hosts: Path | None, accept_new_hostkeys: bool,
          sudo: bool, jump: str | None, timeout_s: float, baseline_ref: str,
          profile: str | None, outdir: Path, formats: tuple[str, ...], lang: str,
@@ -89,7 +93,12 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
         ensure_writable_dir(outdir)
         started = collect.utc_now()
         host = facts_module.HostIdentity(name="local", address="localhost", transport="local")
-        report, _ = scan_module.assess(local_transport.LocalTransport(timeout_s), host, baseline)
+        report, facts = scan_module.assess(local_transport.LocalTransport(timeout_s), host,
+                                           baseline)
+        if keep_facts:
+            _clear_kept_facts(outdir)
+            if facts is not None:
+                kept_facts.keep(outdir, "local", facts)
         document = findings.build_document(
             baseline=baseline, hosts=[report], started_at=started,
             finished_at=collect.utc_now(), invocation=invocation("scan", fail_on),
@@ -103,9 +112,17 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     settings = _ssh_settings(baseline, identities, known_hosts, accept_new_hostkeys, timeout_s)
     ensure_writable_dir(outdir)
     started = collect.utc_now()
+    keeper = None
+    if keep_facts:
+        if not resume:  # a resumed run keeps the facts of the hosts it takes from the journal
+            _clear_kept_facts(outdir)
+        keeper = _FactsKeeper(outdir)
     outcome = fleet.scan_fleet(chosen, baseline, _ssh_factory(settings), outdir=outdir,
                                concurrency=concurrency, timeout_s=timeout_s, resume=resume,
-                               progress=not quiet())
+                               progress=not quiet(), keep_facts=keeper)
+    if keeper is not None and keeper.lost:
+        click.echo(f"cii-scan: the facts of {len(keeper.lost)} host(s) could not be kept; "
+                   f"first: {keeper.lost[0]}", err=True)
     if outcome.resumed:
         progress(f"{outcome.resumed} host(s) taken from {fleet.journal_path(outdir)}")
     if outcome.interrupted:
@@ -121,6 +138,27 @@ def scan(targets: tuple[str, ...], inventory: Path | None, limit: str | None, co
     # a stopped run did not cover its scope: never exit 0, whatever --no-fail-on-incomplete
     finish(document, outdir, formats, lang, fail_on,
             fail_on_incomplete or outcome.interrupted)
+
+
+def _clear_kept_facts(outdir: Path) -> None:
+    """No facts of an earlier run stay beside this run's findings."""
+    for path in kept_facts.kept_files(outdir):
+        path.unlink(missing_ok=True)
+
+
+class _FactsKeeper:
+    """Keeps each host's facts as its collection ends (called from the fleet's workers);
+    a file that cannot be written costs that file, never the host's verdicts."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self.lost: list[str] = []
+
+    def __call__(self, key: str, facts: facts_module.Facts) -> None:
+        try:
+            kept_facts.keep(self.outdir, key, facts)
+        except OutputError as exc:
+            self.lost.append(str(exc))  # list.append is atomic under the GIL
 
 
 @click.command("collect")
