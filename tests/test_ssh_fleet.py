@@ -243,7 +243,8 @@ def test_kill_mid_fleet_then_resume_gives_one_complete_findings(
     inventory = write_inventory(fleet, tmp_path, ["alpha", "bravo", "tarpit", "charlie",
                                                   "jumpbox"])
     outdir = tmp_path / "out"
-    args = ["scan", "-i", str(inventory), *common(fleet), "-j", "1", "-o", str(outdir)]
+    args = ["scan", "-i", str(inventory), *common(fleet), "-j", "1", "-o", str(outdir),
+            "--keep-facts"]
     process = popen_scan(fleet, *args)
     wait_for_journal(outdir, 2, process)  # alpha and bravo done; the tarpit is holding
     process.send_signal(signal.SIGKILL)
@@ -267,6 +268,20 @@ def test_kill_mid_fleet_then_resume_gives_one_complete_findings(
     assert document["summary"]["hosts"]["total"] == 5
     validate = cii_scan(fleet, "validate", str(outdir / "findings.json"))
     assert validate.returncode == 0, validate.stderr
+    # the facts kept by the killed run and by the resumed one are those the verdicts name,
+    # so the whole run bundles and verifies
+    kept = {json.loads(path.read_text())["digest"] for path in (outdir / "facts").iterdir()}
+    assert kept == {host["facts_digest"] for host in hosts.values() if host["facts_digest"]}
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text("op " + " ".join(key.with_suffix(".pub").read_text().split()[:2]) + "\n")
+    bundled = cii_scan(fleet, "bundle", str(outdir / "findings.json"), "--key", str(key),
+                       "-o", str(tmp_path / "run.tar"))
+    assert bundled.returncode == 0, bundled.stderr
+    verified = cii_scan(fleet, "verify", str(tmp_path / "run.tar"), "--allowed-signers",
+                        str(allowed))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
