@@ -40,8 +40,16 @@ def write_atomic(path: Path, text: str | Iterable[str]) -> None:
 
 
 def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """:func:`write_atomic` for bytes (a bundle's tar)."""
+    """:func:`write_atomic` for bytes (a bundle's tar, an office document)."""
     _replace(path, [data])
+
+
+def write_content(path: Path, content: str | bytes | Iterable[str]) -> None:
+    """:func:`write_atomic` of a renderer's content, text or bytes."""
+    if isinstance(content, bytes):
+        write_atomic_bytes(path, content)
+    else:
+        write_atomic(path, content)
 
 
 def _replace(path: Path, chunks: Iterable[bytes]) -> None:

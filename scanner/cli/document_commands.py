@@ -22,7 +22,7 @@ from scanner.cli.options import (
 )
 from scanner.cli.outcome import apply_decisions
 from scanner.errors import EXIT_THRESHOLD
-from scanner.output import write_atomic
+from scanner.output import write_atomic, write_content
 from scanner.render import OutputFormat, render
 
 if TYPE_CHECKING:
@@ -46,12 +46,20 @@ else:
 @quiet_option
 def report_command(document: Path, fmt: str, output: Path | None, lang: str) -> None:
     """Render a findings document (from any past scan) as html, sarif, junit, csv or json."""
+    chosen = OutputFormat(fmt)
+    if output is None and chosen.binary and sys.stdout.isatty():
+        raise click.UsageError(f"-f {chosen.value} is a binary format: give -o FILE (or "
+                               "redirect standard output)")
     loaded = apply_decisions(findings.load_document(read_text(document), str(document)))
-    text = render(OutputFormat(fmt), loaded, lang=lang)
+    content = render(chosen, loaded, lang=lang)
     if output is None:
-        click.echo(text, nl=False)
+        if isinstance(content, bytes):
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+        else:
+            click.echo(content, nl=False)
     else:
-        write_atomic(output, text)
+        write_content(output, content)
         progress(f"wrote {output}")
 
 

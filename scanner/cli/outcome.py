@@ -22,7 +22,7 @@ from scanner.cli.options import (
     quiet,
 )
 from scanner.cli.signing import sign_file, signature_path
-from scanner.output import remove_stale, write_atomic
+from scanner.output import remove_stale, write_content
 from scanner.render import OutputFormat, render_pieces
 from scanner.render._text import printable
 
@@ -62,7 +62,7 @@ def finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], la
         progress(f"removed {stale} (an earlier run's output)")
     for fmt in dict.fromkeys(wanted):
         target = outdir / fmt.filename
-        write_atomic(target, render_pieces(fmt, document, lang=lang))
+        write_content(target, render_pieces(fmt, document, lang=lang))
         progress(f"wrote {target}")
     if key is not None:
         progress(f"wrote {sign_file(findings_path, key)}")

@@ -1,7 +1,9 @@
-"""Output formats. Each formatter takes a findings document and returns text; the CLI writes it.
+"""Output formats. Each formatter takes a findings document and returns its content; the
+CLI writes it.
 
 :class:`OutputFormat` is the closed list; :func:`renderer_for` maps every member
-to its formatter (imported lazily) and a test walks the whole enum.
+to its formatter (imported lazily) and a test walks the whole enum. Text formats return
+``str``; the members in ``_BINARY`` (office documents) return ``bytes``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any
 
-Renderer = Callable[..., str]
+Renderer = Callable[..., str | bytes]
 
 
 class OutputFormat(str, Enum):
@@ -25,6 +27,11 @@ class OutputFormat(str, Enum):
     def filename(self) -> str:
         return _FILENAMES[self]
 
+    @property
+    def binary(self) -> bool:
+        """Whether its content is bytes (never printed to a terminal)."""
+        return self in _BINARY
+
 
 _FILENAMES = {
     OutputFormat.JSON: "findings.json",
@@ -33,6 +40,8 @@ _FILENAMES = {
     OutputFormat.JUNIT: "junit.xml",
     OutputFormat.CSV: "findings.csv",
 }
+
+_BINARY: frozenset[OutputFormat] = frozenset()
 
 _RENDERERS: Mapping[OutputFormat, tuple[str, str]] = {
     OutputFormat.JSON: ("scanner.render.json_format", "render"),
@@ -50,18 +59,30 @@ def renderer_for(fmt: OutputFormat) -> Renderer:
     return renderer
 
 
-def render(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en") -> str:
+def render(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en") -> str | bytes:
     return renderer_for(fmt)(document, lang=lang)
 
 
+def render_text(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en") -> str:
+    """:func:`render` of a text format."""
+    content = render(fmt, document, lang=lang)
+    if not isinstance(content, str):
+        raise TypeError(f"{fmt.value} is a binary format")
+    return content
+
+
 def render_pieces(fmt: OutputFormat, document: Mapping[str, Any],
-                  lang: str = "en") -> Iterable[str]:
+                  lang: str = "en") -> Iterable[str] | bytes:
     """:func:`render`'s text, in pieces for a formatter that can give them as it goes
     (``render_pieces`` beside its ``render``: the findings document, host by host), else
-    in one piece."""
+    in one piece; a binary format's bytes whole."""
+    if fmt.binary:
+        content = render(fmt, document, lang=lang)
+        assert isinstance(content, bytes)
+        return content
     module_name, _ = _RENDERERS[fmt]
     pieces: Callable[..., Iterable[str]] | None = getattr(
         importlib.import_module(module_name), "render_pieces", None)
     if pieces is not None:
         return pieces(document, lang=lang)
-    return (render(fmt, document, lang=lang),)
+    return (render_text(fmt, document, lang=lang),)
