@@ -64,6 +64,7 @@ class Rule:
     applies_to: tuple[str, ...] = ()  # OS families; empty means every family
     manual: LocalizedText | None = None
     source: str = ""  # file:line where the rule is defined
+    major_risk: str | None = None  # the 重大风险隐患 its failure shows (scanner.major_risks)
 
 
 @dataclass(frozen=True)
@@ -388,6 +389,7 @@ def _compile_rule(doc: Document, index: int, raw: dict[str, Any],
         applies_to=tuple(raw.get("applies_to", {}).get("os_family", ())),
         manual=raw.get("manual"),
         source=f"{doc.source}:{doc.line_of(path)}",
+        major_risk=raw.get("major_risk"),
     )
 
 

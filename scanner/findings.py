@@ -198,6 +198,7 @@ def rule_catalog(baseline: Baseline) -> list[dict[str, Any]]:
             "references": {k: list(v) for k, v in rule.references.items()},
             "applies_to": list(rule.applies_to),
             "manual": dict(rule.manual) if rule.manual else None,
+            "major_risk": rule.major_risk,
         }
         for rule in sorted(baseline.rules, key=lambda r: r.id)
     ]
