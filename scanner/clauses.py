@@ -2,7 +2,10 @@
 
 The titles are short paraphrases for reports and the coverage matrix, not the
 standard's text. Item ids are the form rules use in ``references.gbt22239-2019``
-(``"8.1.4.2 b"``; areas with a single requirement use the area id alone).
+(``"8.1.4.2 b"``; areas with a single requirement use the area id alone). A rule names
+there only the items whose substance it checks; items it merely supports go under
+``references.gbt22239-2019-supporting``, so that the matrix never claims an item is
+covered by a rule that does not check it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ if TYPE_CHECKING:
     from scanner.baseline import Baseline, Rule
 
 REFERENCE_KEY = "gbt22239-2019"
+# Items a rule gives evidence towards without checking their substance (ASLR does not
+# show that known vulnerabilities are patched): listed beside an item, never counted as
+# covering it.
+SUPPORTING_KEY = "gbt22239-2019-supporting"
 
 
 @dataclass(frozen=True)
@@ -124,16 +131,18 @@ class ClauseCoverage:
     clause: Clause
     automated: tuple[str, ...]
     manual: tuple[str, ...]
+    supporting: tuple[str, ...] = ()  # evidence towards the item, not counted as covering it
 
     @property
     def covered(self) -> bool:
         return bool(self.automated or self.manual)
 
 
-def clause_ids_of(rule: Rule) -> list[str]:
-    """The 8.1.4 items a rule references (a reference to an area covers the area's items)."""
+def clause_ids_of(rule: Rule, key: str = REFERENCE_KEY) -> list[str]:
+    """The 8.1.4 items a rule references under ``key`` (a reference to an area covers the
+    area's items): by default those whose substance it checks."""
     found: list[str] = []
-    for reference in rule.references.get(REFERENCE_KEY, ()):
+    for reference in rule.references.get(key, ()):
         text = reference.strip()
         matches = [c.id for c in CLAUSES if c.id == text] or [
             c.id for c in CLAUSES if c.area == text
@@ -145,26 +154,31 @@ def clause_ids_of(rule: Rule) -> list[str]:
 def unknown_references(rules: Iterable[Rule]) -> list[tuple[str, str]]:
     """(rule id, reference) pairs that name no 8.1.4 item: typos to fix in a baseline."""
     known = {c.id for c in CLAUSES} | {a.id for a in AREAS}
-    return [(rule.id, ref) for rule in rules for ref in rule.references.get(REFERENCE_KEY, ())
-            if ref.strip() not in known]
+    return [(rule.id, ref) for rule in rules for key in (REFERENCE_KEY, SUPPORTING_KEY)
+            for ref in rule.references.get(key, ()) if ref.strip() not in known]
 
 
 def coverage_matrix(baseline: Baseline) -> list[ClauseCoverage]:
     """For each 8.1.4 item, the enabled rules that check it automatically or need a human."""
     automated: dict[str, list[str]] = {c.id: [] for c in CLAUSES}
     manual: dict[str, list[str]] = {c.id: [] for c in CLAUSES}
+    supporting: dict[str, list[str]] = {c.id: [] for c in CLAUSES}
     for rule in baseline.rules:
         bucket = manual if (rule.manual is not None or rule.check is None) else automated
         for clause_id in clause_ids_of(rule):
             bucket[clause_id].append(rule.id)
-    return [ClauseCoverage(c, tuple(sorted(automated[c.id])), tuple(sorted(manual[c.id])))
+        for clause_id in clause_ids_of(rule, SUPPORTING_KEY):
+            supporting[clause_id].append(rule.id)
+    return [ClauseCoverage(c, tuple(sorted(automated[c.id])), tuple(sorted(manual[c.id])),
+                           tuple(sorted(supporting[c.id])))
             for c in CLAUSES]
 
 
 def format_matrix(rows: Sequence[ClauseCoverage], lang: str = "en") -> str:
     """The coverage matrix as text: one block per item, areas as headings."""
-    heading = {"en": ("automated", "manual", "NOT COVERED", "covered"),
-               "zh": ("自动检查", "人工判定", "未覆盖", "已覆盖")}[lang]
+    heading = {"en": ("automated", "manual", "NOT COVERED", "covered",
+                      "supporting evidence only, not counted"),
+               "zh": ("自动检查", "人工判定", "未覆盖", "已覆盖", "仅为佐证，不计入覆盖")}[lang]
     lines: list[str] = []
     for area in AREAS:
         area_rows = [r for r in rows if r.clause.area == area.id]
@@ -178,6 +192,8 @@ def format_matrix(rows: Sequence[ClauseCoverage], lang: str = "en") -> str:
                 lines.append(f"      {heading[0]}: {', '.join(row.automated)}")
             if row.manual:
                 lines.append(f"      {heading[1]}: {', '.join(row.manual)}")
+            if row.supporting:
+                lines.append(f"      {heading[4]}: {', '.join(row.supporting)}")
             if not row.covered:
                 lines.append(f"      {heading[2]}")
     total = sum(r.covered for r in rows)
