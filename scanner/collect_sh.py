@@ -20,6 +20,15 @@ if command -v timeout >/dev/null 2>&1; then cii_t=1; else cii_t=; fi
 cii_sed={sed_program}
 if command -v sed >/dev/null 2>&1; then cii_redact() {{ sed -E "$cii_sed"; }}
 else cii_redact() {{ cat; }}; fi
+# cii_framed: pass a batch's output on, and report on stderr (' f<N>', 'f-' for none) the
+# last part whose end frame came through the batch's byte bound whole. The parts report
+# their own end on fd 3 as they finish, but output the bound cut after they finished (in
+# the pipe when head stopped reading) is lost, and such a part must run again. Without
+# awk, the parts' own reports are all there is.
+if command -v awk >/dev/null 2>&1; then
+  cii_framed() {{ awk -v m="$CII_M" '{{ print }} $1 == m && $2 == "E" && NF == 4 {{ l = $3 }}
+    END {{ printf " f%s", (l == "" ? "-" : l) > "/dev/stderr" }}'; }}
+else cii_framed() {{ cat; }}; fi
 # cii_clock WHEN: the host's own clock (UTC and local), boot id and name, at the start
 # and the end of the run, so the evidence says when and where it was collected ("-":
 # not available on this host)
@@ -57,10 +66,24 @@ cii_go() {{
         # it there, holding this pipe open; once it timed out, nothing there may stay
         case $cii_x in 124|137) kill -9 -"$cii_tp" 2>/dev/null ;; esac
       else sh -c "$cii_inner" cii "$1" "$2" {chunks}; cii_x=$?; fi
-      printf ' x%s' "$cii_x" >&3; }} 2>/dev/null | head -c "$3" | cii_redact >&4; }} 3>&1 ); }} 4>&1
+      printf ' x%s' "$cii_x" >&3; }} 2>/dev/null | head -c "$3" | cii_redact | cii_framed 2>&3 >&4
+    }} 3>&1 ); }} 4>&1
+  # the framed report comes when the output ends, before or after the exit status
+  cii_f=
+  case $cii_r in *" f"*)
+    cii_f=${{cii_r##* f}}; cii_f=${{cii_f%% *}}; cii_r="${{cii_r%% f*}}${{cii_r##* f$cii_f}}" ;;
+  esac
   cii_s=${{cii_r##*x}}; cii_r=${{cii_r% x*}}; cii_ps=
   case ${{cii_r##* }} in s*) cii_ps=${{cii_r##* s}}; cii_r=${{cii_r% s*}} ;; esac
   cii_d=${{cii_r##* }}
+  # a part whose end frame the bound cut did not finish, whatever it reported
+  case $cii_f in
+    -) cii_d=; cii_ps= ;;
+    ''|*[!0-9]*) ;;
+    *) case $cii_d in ''|*[!0-9]*) ;; *)
+         if [ "$cii_f" -lt "$cii_d" ]; then cii_d=$cii_f; cii_ps=; fi ;;
+       esac ;;
+  esac
 }}
 # cii_share: hold cii_to to half of what remains of the host budget, less the kill
 # grace (cii_end, seconds since the epoch from date +%s; empty when there is no budget

@@ -233,6 +233,25 @@ def test_a_batch_over_its_output_bound_reruns_the_part_it_cut_without_failing_it
     assert f"{token} X ".encode() not in output  # no part had to be given up
 
 
+def test_a_part_whose_end_frame_the_batch_bound_cut_runs_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bound falls inside part 1's end frame after it reported its end: what the
+    pipe held when head stopped reading is lost, so part 1 did not finish and runs again
+    alone, though the part after it kept going."""
+    calls = [OS, PASSWD, ProbeCall.of("accounts")]
+    token = new_token()
+    whole = run_script(build_script(calls, token))
+    start = whole.index(f"\n{token} B 0".encode())
+    end_frame = whole.index(f"\n{token} E 1 ".encode())
+    monkeypatch.setattr(collect_module, "BATCH_CAP_BYTES", end_frame - start + 10)
+    output = run_script(build_script(calls, token))
+    assert output.count(f"{token} B 1\n".encode()) == 2  # cut in the batch, then alone
+    parsed = parse_output(output, calls, token)
+    assert {call.key: result.status for call, result in parsed.results.items()} == {
+        call.key: "ok" for call in calls}
+
+
 def test_files_several_probes_read_are_read_once() -> None:
     calls = [ProbeCall.of("pam"), ProbeCall.of("pwquality"), ProbeCall.of("faillock"),
              ProbeCall.of("pam_module", {"service": "login", "type": "auth",
