@@ -10,7 +10,7 @@ covered by a rule that does not check it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -141,8 +141,15 @@ class ClauseCoverage:
 def clause_ids_of(rule: Rule, key: str = REFERENCE_KEY) -> list[str]:
     """The 8.1.4 items a rule references under ``key`` (a reference to an area covers the
     area's items): by default those whose substance it checks."""
+    return clause_ids_in(rule.references, key)
+
+
+def clause_ids_in(references: Mapping[str, Sequence[str]], key: str = REFERENCE_KEY
+                  ) -> list[str]:
+    """:func:`clause_ids_of` for a rule's ``references`` as the findings' rule catalog
+    carries them (reports read the catalog, not the baseline)."""
     found: list[str] = []
-    for reference in rule.references.get(key, ()):
+    for reference in references.get(key, ()):
         text = reference.strip()
         matches = [c.id for c in CLAUSES if c.id == text] or [
             c.id for c in CLAUSES if c.area == text

@@ -45,7 +45,8 @@ else:
 @judgements_option
 @quiet_option
 def report_command(document: Path, fmt: str, output: Path | None, lang: str) -> None:
-    """Render a findings document (from any past scan) as html, sarif, junit, csv or json."""
+    """Render a findings document (from any past scan) as html, sarif, junit, csv, xlsx or
+    json."""
     chosen = OutputFormat(fmt)
     if output is None and chosen.binary and sys.stdout.isatty():
         raise click.UsageError(f"-f {chosen.value} is a binary format: give -o FILE (or "

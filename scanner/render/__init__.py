@@ -22,6 +22,7 @@ class OutputFormat(str, Enum):
     SARIF = "sarif"
     JUNIT = "junit"
     CSV = "csv"
+    XLSX = "xlsx"
 
     @property
     def filename(self) -> str:
@@ -39,9 +40,10 @@ _FILENAMES = {
     OutputFormat.SARIF: "findings.sarif",
     OutputFormat.JUNIT: "junit.xml",
     OutputFormat.CSV: "findings.csv",
+    OutputFormat.XLSX: "findings.xlsx",
 }
 
-_BINARY: frozenset[OutputFormat] = frozenset()
+_BINARY: frozenset[OutputFormat] = frozenset({OutputFormat.XLSX})
 
 _RENDERERS: Mapping[OutputFormat, tuple[str, str]] = {
     OutputFormat.JSON: ("scanner.render.json_format", "render"),
@@ -49,6 +51,7 @@ _RENDERERS: Mapping[OutputFormat, tuple[str, str]] = {
     OutputFormat.SARIF: ("scanner.render.sarif", "render"),
     OutputFormat.JUNIT: ("scanner.render.junit", "render"),
     OutputFormat.CSV: ("scanner.render.csv_format", "render"),
+    OutputFormat.XLSX: ("scanner.render.xlsx", "render"),
 }
 
 
