@@ -7,7 +7,7 @@ standard's text. Item ids are the form rules use in ``references.gbt22239-2019``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -132,8 +132,14 @@ class ClauseCoverage:
 
 def clause_ids_of(rule: Rule) -> list[str]:
     """The 8.1.4 items a rule references (a reference to an area covers the area's items)."""
+    return clause_ids_in(rule.references)
+
+
+def clause_ids_in(references: Mapping[str, Sequence[str]]) -> list[str]:
+    """:func:`clause_ids_of` for a rule's ``references`` alone (as the findings document's
+    rule catalog carries them)."""
     found: list[str] = []
-    for reference in rule.references.get(REFERENCE_KEY, ()):
+    for reference in references.get(REFERENCE_KEY, ()):
         text = reference.strip()
         matches = [c.id for c in CLAUSES if c.id == text] or [
             c.id for c in CLAUSES if c.area == text
