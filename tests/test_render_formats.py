@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
+from docx import Document
 
 from scanner.cli import cli
 from scanner.findings import dumps, load_document
@@ -23,12 +24,17 @@ EXPECTED_FILENAMES = {
     OutputFormat.SARIF: "findings.sarif",
     OutputFormat.JUNIT: "junit.xml",
     OutputFormat.CSV: "findings.csv",
+    OutputFormat.DOCX: "report.docx",
 }
 
 
-def _parses(fmt: OutputFormat, text: str) -> None:
+def _parses(fmt: OutputFormat, content: str | bytes) -> None:
     """Each format read back by a parser for that format (real consumers live in their own
     test modules)."""
+    if isinstance(content, bytes):
+        _parses_binary(fmt, content)
+        return
+    text = content
     if fmt is OutputFormat.JSON:
         assert load_document(text, "rendered")["summary"] == sample_document()["summary"]
     elif fmt is OutputFormat.SARIF:
@@ -44,12 +50,19 @@ def _parses(fmt: OutputFormat, text: str) -> None:
         raise AssertionError(f"no parser check for {fmt}")
 
 
+def _parses_binary(fmt: OutputFormat, content: bytes) -> None:
+    if fmt is OutputFormat.DOCX:
+        assert Document(io.BytesIO(content)).paragraphs[0].text
+    else:  # pragma: no cover - a new member must be added above
+        raise AssertionError(f"no parser check for {fmt}")
+
+
 @pytest.mark.parametrize("fmt", list(OutputFormat))
 def test_every_format_has_a_renderer_and_filename(fmt: OutputFormat) -> None:
     assert fmt.filename == EXPECTED_FILENAMES[fmt]
-    text = renderer_for(fmt)(sample_document(), lang="en")
-    assert isinstance(text, str) and text
-    _parses(fmt, text)
+    content = renderer_for(fmt)(sample_document(), lang="en")
+    assert isinstance(content, bytes if fmt.binary else str) and content
+    _parses(fmt, content)
 
 
 @pytest.mark.parametrize("fmt", list(OutputFormat))
@@ -62,7 +75,9 @@ def test_report_command_rerenders_a_stored_document(tmp_path: Path, fmt: OutputF
     result = CliRunner().invoke(cli, ["report", str(stored), "-f", fmt.value, "-o", str(target),
                                       "--lang", lang])
     assert result.exit_code == 0, result.output
-    assert target.read_bytes().decode("utf-8") == render(fmt, sample_document(), lang=lang)
+    expected = render(fmt, sample_document(), lang=lang)
+    assert target.read_bytes() == (expected if isinstance(expected, bytes)
+                                   else expected.encode("utf-8"))
 
 
 def test_report_command_rejects_an_invalid_document(tmp_path: Path) -> None:

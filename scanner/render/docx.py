@@ -28,7 +28,7 @@ import jinja2
 from docxtpl import DocxTemplate
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from scanner.errors import InputError
 from scanner.render._text import printable
@@ -51,12 +51,15 @@ class UserTemplate:
 
 
 def _finalize(value: Any) -> Any:
-    """Applied to every ``{{ }}`` value: nothing prints as "None", all text is printable."""
+    """Applied to every ``{{ }}`` value: nothing prints as "None", all text is printable
+    and XML-escaped here, braces included (as character references: docxtpl rewrites
+    ``{_{`` and ``%_}`` in the rendered XML, which must not reach a host's text)."""
     if value is None:
         return ""
     if isinstance(value, Markup):
         return value
-    return printable(value)
+    text = str(escape(printable(value)))
+    return Markup(text.replace("{", "&#123;").replace("}", "&#125;"))  # noqa: S704
 
 
 def _environment() -> SandboxedEnvironment:
