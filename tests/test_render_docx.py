@@ -301,3 +301,15 @@ def test_template_without_docx_output_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == "cii-scan: error: --docx-template: is used by -f docx only; " \
                           "add -f docx\n"
+
+
+def test_the_documented_minimal_template_renders(tmp_path: Path) -> None:
+    doc = (REPO_ROOT / "docs" / "docx-template.md").read_text(encoding="utf-8")
+    script = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    subprocess.run([CII_SCAN[0], "-c", script], cwd=tmp_path, check=True, timeout=60)
+    done = _run("report", str(_stored(tmp_path)), "-f", "docx", "-o", "out.docx",
+                "--docx-template", "our-template.docx", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = tables((tmp_path / "out.docx").read_bytes())[0]
+    assert len(rows) == len(_scanned_labels(sample_document())) * len(clauses.CLAUSES)
+    assert rows[0][1:] == ["8.1.4.1 a", clauses.CLAUSES[0].en, LABELS["en"]["c_met"]]
