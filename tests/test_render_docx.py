@@ -270,15 +270,17 @@ BAD_TEMPLATES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TEMPLATES))
-@pytest.mark.parametrize("command", ["report", "evaluate"])
+@pytest.mark.parametrize("command", ["report", "evaluate", "scan"])
 def test_bad_template_is_one_line_exit_2_before_anything_runs(tmp_path: Path, case: str,
                                                               command: str) -> None:
     template = tmp_path / "bad.docx"
     BAD_TEMPLATES[case](template)
     if command == "report":
         args = ["report", str(_stored(tmp_path)), "-f", "docx", "-o", "out/report.docx"]
-    else:  # the evidence file does not exist: the template must be refused first
+    elif command == "evaluate":  # the evidence file does not exist: refused first
         args = ["evaluate", "missing-facts.json", "-o", "out", "-f", "docx"]
+    else:  # refused before this machine is scanned
+        args = ["scan", "--local", "-o", "out", "-f", "docx"]
     done = _run(*args, "--docx-template", str(template), cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and str(template) in done.stderr, done.stderr
