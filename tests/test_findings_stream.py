@@ -134,7 +134,7 @@ def test_every_format_renders_a_lazy_document_as_the_one_built_in_memory(
     reports, kept = journaled(tmp_path)
     eager = document_of(reports)
     lazy = document_of(kept, lazy=True)
-    pieces = render_pieces(fmt, lazy)
+    pieces = render_pieces(fmt, lazy)  # a binary format's bytes come whole
     assert (pieces if isinstance(pieces, bytes) else "".join(pieces)) == render(fmt, eager)
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,15 @@ def test_installed_command_prints_the_shipped_examples(installed: Path, tmp_path
 
 
 def test_installed_command_scans_and_validates(installed: Path, tmp_path: Path) -> None:
-    done = run_installed(installed, "scan", "-o", "out", "-f", "html", cwd=tmp_path)
+    done = run_installed(installed, "scan", "-o", "out", "-f", "html", "-f", "docx",
+                         cwd=tmp_path)
     assert done.returncode in (0, 3), done.stderr
     findings = tmp_path / "out" / "findings.json"
     assert findings.is_file()
     assert "<html" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    # the Word template travels in the package (scanner/reports/report-template.docx)
+    with zipfile.ZipFile(tmp_path / "out" / "report.docx") as report:
+        assert "8.1.4.1 a" in report.read("word/document.xml").decode("utf-8")
     assert run_installed(installed, "validate", str(findings), cwd=tmp_path).returncode == 0
 
 

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
+from docx import Document
 
 from scanner.cli import cli
 from scanner.findings import dumps, load_document
@@ -25,20 +26,17 @@ EXPECTED_FILENAMES = {
     OutputFormat.JUNIT: "junit.xml",
     OutputFormat.CSV: "findings.csv",
     OutputFormat.XLSX: "findings.xlsx",
+    OutputFormat.DOCX: "report.docx",
 }
 
 
 def _parses(fmt: OutputFormat, content: str | bytes) -> None:
     """Each format read back by a parser for that format (real consumers live in their own
     test modules)."""
-    if fmt.binary:
-        assert isinstance(content, bytes)
-        if fmt is OutputFormat.XLSX:
-            assert workbook(content).sheetnames[0] == "Gap analysis"
-        else:  # pragma: no cover - a new member must be added above
-            raise AssertionError(f"no parser check for {fmt}")
+    if isinstance(content, bytes):
+        assert fmt.binary
+        _parses_binary(fmt, content)
         return
-    assert isinstance(content, str)
     text = content
     if fmt is OutputFormat.JSON:
         assert load_document(text, "rendered")["summary"] == sample_document()["summary"]
@@ -51,6 +49,15 @@ def _parses(fmt: OutputFormat, content: str | bytes) -> None:
         assert rows[0][0] == "host"
     elif fmt is OutputFormat.HTML:
         assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    else:  # pragma: no cover - a new member must be added above
+        raise AssertionError(f"no parser check for {fmt}")
+
+
+def _parses_binary(fmt: OutputFormat, content: bytes) -> None:
+    if fmt is OutputFormat.DOCX:
+        assert Document(io.BytesIO(content)).paragraphs[0].text
+    elif fmt is OutputFormat.XLSX:
+        assert workbook(content).sheetnames[0] == "Gap analysis"
     else:  # pragma: no cover - a new member must be added above
         raise AssertionError(f"no parser check for {fmt}")
 
@@ -74,8 +81,8 @@ def test_report_command_rerenders_a_stored_document(tmp_path: Path, fmt: OutputF
                                       "--lang", lang])
     assert result.exit_code == 0, result.output
     expected = render(fmt, sample_document(), lang=lang)
-    written = target.read_bytes()
-    assert written == (expected if isinstance(expected, bytes) else expected.encode("utf-8"))
+    assert target.read_bytes() == (expected if isinstance(expected, bytes)
+                                   else expected.encode("utf-8"))
 
 
 def test_report_command_rejects_an_invalid_document(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from tests._scanner import CII_SCAN
 
 # (scanner's own modules load lazily, outside -X importtime's view: what they import shows)
 HEAVY = ("jsonschema", "paramiko", "yaml", "re2", "scanner.yamlio", "scanner.expect",
-         "scanner.probes", "scanner.collect_sh", "scanner.inventory")
+         "scanner.probes", "scanner.collect_sh", "scanner.inventory", "docxtpl", "docx")
 
 
 def _imported(*args: str) -> set[str]:

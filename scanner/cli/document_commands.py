@@ -15,9 +15,12 @@ from scanner.cli.options import (
     LANG_CHOICE,
     PATH,
     SEVERITY_CHOICE,
+    check_docx_wanted,
+    docx_template_option,
     judgements_option,
     progress,
     quiet_option,
+    render_options,
     waivers_option,
 )
 from scanner.cli.outcome import apply_decisions
@@ -36,23 +39,24 @@ else:
 @click.command("report")
 @click.argument("document", type=PATH)
 @click.option("-f", "--format", "fmt", type=FORMAT_CHOICE, default="html", show_default=True,
-              help="Output format.")
+              callback=check_docx_wanted, help="Output format.")
 @click.option("-o", "--output", type=PATH,
               help="File to write (default: standard output).")
 @click.option("--lang", type=LANG_CHOICE, default="en", show_default=True,
               help="Language of human-readable reports.")
 @waivers_option
 @judgements_option
+@docx_template_option
 @quiet_option
 def report_command(document: Path, fmt: str, output: Path | None, lang: str) -> None:
-    """Render a findings document (from any past scan) as html, sarif, junit, csv, xlsx or
-    json."""
+    """Render a findings document (from any past scan) as html, sarif, junit, csv, xlsx,
+    docx or json."""
     chosen = OutputFormat(fmt)
     if output is None and chosen.binary and sys.stdout.isatty():
         raise click.UsageError(f"-f {chosen.value} is a binary format: give -o FILE (or "
                                "redirect standard output)")
     loaded = apply_decisions(findings.load_document(read_text(document), str(document)))
-    content = render(chosen, loaded, lang=lang)
+    content = render(chosen, loaded, lang=lang, **render_options(chosen))
     if output is None:
         if isinstance(content, bytes):
             sys.stdout.buffer.write(content)

@@ -9,12 +9,15 @@ import click
 
 from scanner.cli.lazy import lazy
 from scanner.cli.signing import load_sign_key
+from scanner.errors import InputError
 from scanner.render import OutputFormat
 
 if TYPE_CHECKING:
     from scanner import judgements as judgements_module
     from scanner import waivers as waivers_module
+    from scanner.render import docx as docx_module
 else:
+    docx_module = lazy("scanner.render.docx")
     judgements_module = lazy("scanner.judgements")
     waivers_module = lazy("scanner.waivers")
 
@@ -39,6 +42,7 @@ WAIVERS_META = "cii_scan.waivers"
 JUDGEMENTS_META = "cii_scan.judgements"
 QUIET_META = "cii_scan.quiet"
 SIGN_KEY_META = "cii_scan.sign_key"
+DOCX_TEMPLATE_META = "cii_scan.docx_template"
 # Paths are checked by the code that reads or writes them, so a problem is one line
 # naming the file (click's own checks print a usage block instead).
 PATH = click.Path(path_type=Path, readable=False)
@@ -72,6 +76,39 @@ def _load_sign_key_option(ctx: click.Context, _param: click.Parameter,
     """Load --sign-key before any scan: a key that cannot sign is exit 2, not a lost run."""
     if value is not None:
         ctx.meta[SIGN_KEY_META] = load_sign_key(value)
+
+
+def _load_docx_template_option(ctx: click.Context, _param: click.Parameter,
+                               value: Path | None) -> None:
+    """Read and check --docx-template before any scan: a template that is not a .docx or
+    whose Jinja does not compile is exit 2 before a host is touched, not a lost run."""
+    if value is not None:
+        ctx.meta[DOCX_TEMPLATE_META] = docx_module.load_template(value)
+
+
+def check_docx_wanted(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    """-f's callback: --docx-template (eager, so already read) without -f docx is a
+    mistake to report before scanning, not a template silently unused."""
+    chosen = (value,) if isinstance(value, str) else tuple(value or ())
+    if DOCX_TEMPLATE_META in ctx.meta and OutputFormat.DOCX.value not in chosen:
+        raise InputError("--docx-template", "is used by -f docx only; add -f docx")
+    return value
+
+
+def docx_template_option(func: Any) -> Any:
+    return click.option("--docx-template", type=PATH, metavar="FILE", expose_value=False,
+                        is_eager=True, callback=_load_docx_template_option,
+                        help="Lay out -f docx with this Word template instead of the "
+                             "shipped one (variables: docs/docx-template.md).")(func)
+
+
+def render_options(fmt: OutputFormat) -> dict[str, Any]:
+    """The keywords a format's renderer gets beyond ``lang``: only docx has one (its
+    --docx-template), so every other renderer keeps ``render(document, *, lang)``."""
+    context = click.get_current_context(silent=True)
+    if fmt is OutputFormat.DOCX and context is not None and DOCX_TEMPLATE_META in context.meta:
+        return {"template": context.meta[DOCX_TEMPLATE_META]}
+    return {}
 
 
 def waivers_option(func: Any) -> Any:
@@ -113,6 +150,7 @@ def report_options(func: Any) -> Any:
                         help="Sign findings.json with this OpenSSH private key: writes "
                              "findings.json.sig (SSHSIG; check with cii-scan verify or "
                              "ssh-keygen -Y verify).")(func)
+    func = docx_template_option(func)
     func = judgements_option(func)
     func = waivers_option(func)
     func = click.option("--fail-on-incomplete/--no-fail-on-incomplete", default=True,
@@ -123,8 +161,9 @@ def report_options(func: Any) -> Any:
     func = click.option("--lang", type=LANG_CHOICE, default="en",
                         show_default=True, help="Language of human-readable reports.")(func)
     func = click.option("-f", "--format", "formats", type=FORMAT_CHOICE, multiple=True,
-                        help="Extra output format (repeatable); findings.json is always written.")(
-        func)
+                        callback=check_docx_wanted,
+                        help="Extra output format (repeatable); findings.json is always "
+                             "written.")(func)
     func = click.option("-o", "--outdir", type=PATH,
                         default=DEFAULT_OUTDIR, show_default=True,
                         help="Directory for findings.json and reports.")(func)

@@ -20,6 +20,7 @@ from scanner.cli.options import (
     WAIVERS_META,
     progress,
     quiet,
+    render_options,
 )
 from scanner.cli.signing import sign_file, signature_path
 from scanner.output import remove_stale, write_content
@@ -62,7 +63,7 @@ def finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], la
         progress(f"removed {stale} (an earlier run's output)")
     for fmt in dict.fromkeys(wanted):
         target = outdir / fmt.filename
-        write_content(target, render_pieces(fmt, document, lang=lang))
+        write_content(target, render_pieces(fmt, document, lang=lang, **render_options(fmt)))
         progress(f"wrote {target}")
     if key is not None:
         progress(f"wrote {sign_file(findings_path, key)}")

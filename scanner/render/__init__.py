@@ -23,6 +23,7 @@ class OutputFormat(str, Enum):
     JUNIT = "junit"
     CSV = "csv"
     XLSX = "xlsx"
+    DOCX = "docx"
 
     @property
     def filename(self) -> str:
@@ -41,9 +42,10 @@ _FILENAMES = {
     OutputFormat.JUNIT: "junit.xml",
     OutputFormat.CSV: "findings.csv",
     OutputFormat.XLSX: "findings.xlsx",
+    OutputFormat.DOCX: "report.docx",
 }
 
-_BINARY: frozenset[OutputFormat] = frozenset({OutputFormat.XLSX})
+_BINARY: frozenset[OutputFormat] = frozenset({OutputFormat.XLSX, OutputFormat.DOCX})
 
 _RENDERERS: Mapping[OutputFormat, tuple[str, str]] = {
     OutputFormat.JSON: ("scanner.render.json_format", "render"),
@@ -52,18 +54,24 @@ _RENDERERS: Mapping[OutputFormat, tuple[str, str]] = {
     OutputFormat.JUNIT: ("scanner.render.junit", "render"),
     OutputFormat.CSV: ("scanner.render.csv_format", "render"),
     OutputFormat.XLSX: ("scanner.render.xlsx", "render"),
+    OutputFormat.DOCX: ("scanner.render.docx", "render"),
 }
 
 
 def renderer_for(fmt: OutputFormat) -> Renderer:
-    """The formatter for ``fmt``: ``render(document, *, lang="en") -> str``."""
+    """The formatter for ``fmt``: ``render(document, *, lang="en") -> str`` (``bytes`` for
+    a binary format)."""
     module_name, function = _RENDERERS[fmt]
     renderer: Renderer = getattr(importlib.import_module(module_name), function)
     return renderer
 
 
-def render(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en") -> str | bytes:
-    return renderer_for(fmt)(document, lang=lang)
+def render(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en",
+           **options: Any) -> str | bytes:
+    """``fmt``'s content for ``document``. ``options`` are a format's own keywords, given
+    by a caller that knows the format (docx: ``template``, a user's own Word template);
+    every renderer takes ``lang`` alone otherwise."""
+    return renderer_for(fmt)(document, lang=lang, **options)
 
 
 def render_text(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en") -> str:
@@ -75,14 +83,13 @@ def render_text(fmt: OutputFormat, document: Mapping[str, Any], lang: str = "en"
 
 
 def render_pieces(fmt: OutputFormat, document: Mapping[str, Any],
-                  lang: str = "en") -> Iterable[str] | bytes:
+                  lang: str = "en", **options: Any) -> Iterable[str] | bytes:
     """:func:`render`'s text, in pieces for a formatter that can give them as it goes
     (``render_pieces`` beside its ``render``: the findings document, host by host), else
-    in one piece; a binary format's bytes whole."""
-    if fmt.binary:
-        content = render(fmt, document, lang=lang)
-        assert isinstance(content, bytes)
-        return content
+    in one piece; a binary format's bytes whole (``options`` as for :func:`render`)."""
+    if fmt.binary or options:
+        content = render(fmt, document, lang=lang, **options)
+        return content if isinstance(content, bytes) else (content,)
     module_name, _ = _RENDERERS[fmt]
     pieces: Callable[..., Iterable[str]] | None = getattr(
         importlib.import_module(module_name), "render_pieces", None)
