@@ -3,8 +3,9 @@
 A matching, unexpired waiver turns a ``fail`` into ``waived``: the result stays
 visible with the waiver attached and never counts as a pass. Expired waivers and
 waivers whose evidence binding no longer matches are not applied, and the result
-says why; a failure whose only waivers had expired lists them (``expired_waivers``). Loading reads a file; :func:`apply_waivers` is pure (``today`` is an
-argument) so the same inputs always give the same document.
+says why; a failure whose only waivers had expired lists them (``expired_waivers``).
+Loading reads a file; :func:`apply_waivers` is pure (``today`` is an argument)
+so the same inputs always give the same document.
 """
 
 from __future__ import annotations
