@@ -178,6 +178,9 @@ EN: Mapping[str, str] = {
     "expired_on": "Expired on",
     "bearing_evidence": "Evidence bearing on the verdict",
     "legend": "Legend",
+    "legend_help": "Each status has one colour throughout: its badge, its segment of the "
+                   "chart bars and, lighter, its cell in the clause matrix, which shows the "
+                   "abbreviation.",
     "legend_mark": "Mark",
     "legend_meaning": "Meaning",
     "legend_pass": "The host meets the rule.",
@@ -363,6 +366,8 @@ ZH: Mapping[str, str] = {
     "expired_on": "过期日",
     "bearing_evidence": "与结论相关的证据",
     "legend": "图例与缩写",
+    "legend_help": "每种状态在全文使用同一颜色：状态标签、图表中的色段，以及条款矩阵中较浅的"
+                   "单元格（单元格内为缩写）。",
     "legend_mark": "标记",
     "legend_meaning": "含义",
     "legend_pass": "主机符合该规则。",
