@@ -4,7 +4,10 @@ Everything shown comes from the findings document, so any past scan re-renders.
 Templates live in ``reports/`` and are rendered with autoescaping on; every value
 also passes through :func:`printable`, so host output is always inert text.
 The page works without JavaScript (the filter box simply stays hidden) and
-prints to A4.
+prints to A4 as a document to hand over: for up to PRINT_BLOCK_MAX_HOSTS hosts each
+host prints from a print-only table (every failure with the evidence that bears on its
+verdict, see :mod:`scanner.render.evidence`; every pass a row), so the print needs
+no script.
 """
 
 from __future__ import annotations
