@@ -90,6 +90,9 @@ class Baseline:
     profiles: Mapping[str, Profile]
     extends: tuple[str, ...] = ()  # ids of the baselines this one builds on, nearest first
     sources: tuple[Path, ...] = ()  # the files of the extends chain, parent first
+    # the root baseline's own parameter values, before tailoring files and the profile:
+    # what a report compares the effective ``parameters`` with to show what was changed
+    parameter_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def probe_calls(self) -> list[probes.ProbeCall]:
         """Every probe call the enabled rules need, plus ``os``; sorted, no duplicates."""
@@ -350,6 +353,7 @@ def load_baseline(reference: str = DEFAULT_BASELINE, profile: str | None = None)
         },
         extends=tuple(layer.doc.data["id"] for layer in reversed(chain[:-1])),
         sources=tuple(layer.path for layer in chain),
+        parameter_defaults=dict(sorted(chain[0].doc.data.get("parameters", {}).items())),
     )
 
 

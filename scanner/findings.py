@@ -182,6 +182,7 @@ def baseline_summary(baseline: Baseline) -> dict[str, Any]:
         "profile": baseline.profile,
         "extends": list(baseline.extends),
         "parameters": dict(baseline.parameters),
+        "parameter_defaults": dict(baseline.parameter_defaults),
         "disabled": [{"rule_id": r, "reason": why} for r, why in baseline.disabled.items()],
     }
 

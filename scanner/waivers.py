@@ -3,8 +3,9 @@
 A matching, unexpired waiver turns a ``fail`` into ``waived``: the result stays
 visible with the waiver attached and never counts as a pass. Expired waivers and
 waivers whose evidence binding no longer matches are not applied, and the result
-says why. Loading reads a file; :func:`apply_waivers` is pure (``today`` is an
-argument) so the same inputs always give the same document.
+says why; a failure whose only waivers had expired lists them (``expired_waivers``).
+Loading reads a file; :func:`apply_waivers` is pure (``today`` is an argument)
+so the same inputs always give the same document.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def _judge(result: Mapping[str, Any], host: Mapping[str, Any], waivers: Sequence
     if result["status"] != "fail":
         return out
     notes: list[str] = []
+    expired: list[dict[str, str]] = []
     for waiver in waivers:
         if waiver.rule != result["rule_id"] or not waiver.matches_host(host):
             continue
@@ -111,6 +113,7 @@ def _judge(result: Mapping[str, Any], host: Mapping[str, Any], waivers: Sequence
                          "not applied")
             warnings.append(f"{host['name']}: {result['rule_id']}: waiver {waiver.source} "
                             f"expired on {waiver.expires.isoformat()}; not applied")
+            expired.append(waiver.to_result_json())
             continue
         if waiver.evidence_digest is not None:
             actual = evidence_digest(result["observed"])
@@ -124,6 +127,8 @@ def _judge(result: Mapping[str, Any], host: Mapping[str, Any], waivers: Sequence
         out["status"] = "waived"
         out["waiver"] = waiver.to_result_json()
         break
+    if expired and out["status"] == "fail":  # an assessor must see the risk nobody renewed
+        out["expired_waivers"] = expired
     out["message"] = "; ".join(part for part in (result["message"], *notes) if part)
     return out
 

@@ -56,6 +56,7 @@ def test_good_baseline_loads_with_parameters_resolved(tmp_path: Path) -> None:
 def test_profile_overrides_parameters_and_disables_rules(tmp_path: Path) -> None:
     baseline = load_baseline(str(write(tmp_path, "tiny.yaml", GOOD)), profile="strict")
     assert baseline.parameters == {"max_tries": 3}
+    assert baseline.parameter_defaults == {"max_tries": 4}  # what the report shows changed
     assert [r.id for r in baseline.rules] == ["ssh.max-auth-tries"]
     assert baseline.disabled == {"kernel.aslr-full": "not part of profile strict"}
     plain = load_baseline(str(write(tmp_path, "tiny.yaml", GOOD)))
@@ -84,6 +85,7 @@ def test_tailoring_extends_disables_with_reason_and_overrides(tmp_path: Path) ->
     assert baseline.extends == ("tiny",)
     assert baseline.profile == "strict"
     assert baseline.parameters == {"max_tries": 2}  # the user's file wins over the profile
+    assert baseline.parameter_defaults == {"max_tries": 4}  # the root baseline's own
     assert [r.id for r in baseline.rules] == ["site.forwarding-off"]
     assert baseline.disabled["ssh.max-auth-tries"] == "bastion enforces it (SEC-1)"
 

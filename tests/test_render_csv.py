@@ -28,6 +28,20 @@ def test_one_row_per_host_and_rule_and_one_per_unassessed_host() -> None:
                   and r["rule_id"] == "ssh.x11-forwarding-disabled")
     assert waived["status"] == "waived" and waived["waiver_expires"] == "2026-12-31"
     assert waived["gbt22239_2019"] == "8.1.4.4 b"
+    assert edge[0]["message"].startswith("connect to") and edge[0]["major_risk"] == ""
+
+
+@pytest.mark.parametrize(("lang", "name"), [("en", "Empty or weak passwords accepted"),
+                                            ("zh", "存在空口令或弱口令")])
+def test_the_major_risk_column_names_the_trigger_on_every_row_of_its_rule(lang: str,
+                                                                          name: str) -> None:
+    text = csv_format.render(sample_document(), lang=lang)
+    rows = list(csv.DictReader(io.StringIO(text[1:], newline="")))
+    marked = {(r["host"], r["status"]) for r in rows if r["major_risk"]}
+    assert {(r["host"], r["status"]) for r in rows
+            if r["rule_id"] == "accounts.no-empty-passwords"} == marked
+    assert ("db-01", "fail") in marked
+    assert {r["major_risk"] for r in rows if r["major_risk"]} == {name}
 
 
 @pytest.mark.parametrize(("value", "cell"), [

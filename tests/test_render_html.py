@@ -229,3 +229,40 @@ def test_report_prints_to_a4_pages(tmp_path: Path) -> None:
              for box in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", data)}
     assert boxes == {(0, 0, 595, 842)}  # A4 in points, from the @page rule
     assert len(re.findall(rb"/Type\s*/Page\b", data)) >= 2
+
+
+def test_tailoring_shows_what_the_profile_changed_and_what_it_tailored_out() -> None:
+    page = html.render(sample_document(), lang="en")
+    tailoring = page.split('<section id="tailoring">', 1)[1].split("</section>", 1)[0]
+    assert ('<tr class="changed"><td><code>ssh_max_auth_tries</code></td><td><code>4</code>'
+            in tailoring)
+    assert "<td><code>6</code></td>" in tailoring  # the baseline's own default
+    assert "legacy.rsh-absent" in tailoring and "no rsh client" in tailoring
+
+
+def test_a_document_from_before_defaults_were_recorded_still_renders() -> None:
+    document = sample_document()
+    del document["baseline"]["parameter_defaults"]
+    validate_document(document)  # the field is optional
+    page = html.render(document, lang="zh")
+    assert ZH["defaults_unknown"] in page and '<tr class="changed">' not in page
+
+
+def test_major_risks_lead_the_page_and_are_marked_where_they_appear() -> None:
+    page = html.render(sample_document(), lang="en")
+    assert re.findall(r'<section id="([a-z-]+)">', page)[0] == "major-risks"
+    first = page.split('<section id="major-risks">', 1)[1].split("</section>", 1)[0]
+    assert "accounts.no-empty-passwords" in first and "db-01" in first
+    hosts = page.split('<section id="hosts">', 1)[1]
+    marked = re.findall(r"<code>([a-z0-9.-]+)</code>[^<]*"
+                        r'(?:<span class="badge judged"[^>]*>[^<]*</span>)?'
+                        r' <span class="badge major"', hosts)
+    assert set(marked) == {"accounts.no-empty-passwords"}
+
+
+def test_an_expired_waiver_is_shown_as_a_finding() -> None:
+    page = html.render(sample_document(), lang="en")
+    waivers = page.split('<section id="waivers">', 1)[1].split("</section>", 1)[0]
+    expired = waivers.split('id="expired-waivers"', 1)[1]
+    assert "db-01" in expired and "ssh.banner-configured" in expired
+    assert "sample-waivers.yaml:8" in expired and "2026-01-31" in expired

@@ -88,6 +88,12 @@ def test_waiver_valid_through_its_last_day_then_expired() -> None:
     assert result["status"] == "fail" and "waiver" not in result
     assert "expired on 2026-06-01; not applied" in result["message"]
     assert any("expired" in w for w in after.warnings)
+    # the document itself records the expired waiver, so every report can show it
+    [expired] = result["expired_waivers"]
+    assert expired["expires"] == "2026-06-01" and expired["source"].endswith(":2")
+    assert "expired_waivers" not in _result(on_day.document, "web-01",
+                                            "ssh.root-login-disabled")
+    validate_document(after.document)
 
 
 def test_evidence_binding_applies_only_to_the_same_evidence() -> None:

@@ -3,7 +3,9 @@
 Safe to open in a spreadsheet: a cell starting with = + - @ TAB or CR is prefixed
 with a single quote so it is never taken as a formula (CSV injection), and control
 characters are shown as visible escapes. Failed, waived, manual and judged rows carry
-the evidence digest a waiver or a judgement can bind to (``evidence_digest``). The file
+the evidence digest a waiver or a judgement can bind to (``evidence_digest``);
+``major_risk`` names the 重大风险隐患 the rule detects (in the report's language) on
+every row of such a rule, whatever its status, so a spreadsheet filter finds them. The file
 starts with a UTF-8 byte order mark because Excel otherwise decodes CSV with the legacy
 code page (GBK on Chinese Windows) and garbles the Chinese rule titles.
 """
@@ -25,11 +27,12 @@ from scanner.render._text import (
     remediation_for,
     rules_by_id,
 )
+from scanner.render.html_sections import major_risk_name
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("host", "address", "port", "groups", "host_status", "rule_id", "severity",
-           "status", "title", "gbt22239_2019", "expected", "observed", "message",
+           "status", "title", "gbt22239_2019", "major_risk", "expected", "observed", "message",
            "remediation", "waiver_justification", "waiver_approved_by", "waiver_expires",
            "judged_by", "judged_on", "judgement_note", "judgement_record", "evidence_digest",
            "collected_at")
@@ -49,8 +52,8 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
         identity = [host["name"], host.get("address") or "", host.get("port") or "",
                     " ".join(host.get("groups", [])), host["status"]]
         if host["status"] != "scanned":
-            yield [*identity, "", "", host["status"], "", "", "", "", host["reason"],
-                   *[""] * (len(COLUMNS) - 13)]
+            yield [*identity, "", "", host["status"], "", "", "", "", "", host["reason"],
+                   *[""] * (len(COLUMNS) - 14)]
             continue
         for result in host["results"]:
             rule = rules.get(result["rule_id"])
@@ -60,7 +63,8 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                 if result["status"] in ("fail", "waived") else ""
             yield [*identity, result["rule_id"], result["severity"], result["status"],
                    pick(rule.get("title") if rule else None, lang),
-                   " ".join(clause_items(rule)), result["expected"],
+                   " ".join(clause_items(rule)), major_risk_name(rule, lang),
+                   result["expected"],
                    compact_evidence(result["observed"]), result["message"], fix,
                    waiver.get("justification", ""), waiver.get("approved_by", ""),
                    waiver.get("expires", ""),

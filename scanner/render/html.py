@@ -4,7 +4,10 @@ Everything shown comes from the findings document, so any past scan re-renders.
 Templates live in ``reports/`` and are rendered with autoescaping on; every value
 also passes through :func:`printable`, so host output is always inert text.
 The page works without JavaScript (the filter box simply stays hidden) and
-prints to A4.
+prints to A4 as a document to hand over: for up to PRINT_BLOCK_MAX_HOSTS hosts each
+host prints from a print-only table (every failure with the evidence that bears on its
+verdict, see :mod:`scanner.render.evidence`; every pass a row), so the print needs
+no script.
 """
 
 from __future__ import annotations
@@ -31,12 +34,25 @@ from scanner.render._text import (
     remediation_for,
     rules_by_id,
 )
+from scanner.render.evidence import bearing_evidence
+from scanner.render.html_sections import (
+    checked_major_risks,
+    expired_waiver_rows,
+    major_risk_name,
+    major_risk_rows,
+    tailoring_view,
+)
 from scanner.render.i18n import AREAS, catalog
+from scanner.render.wording import result_expected, result_message
 from scanner.resources import reports_dir
 
 CHART_MAX_HOSTS = 40
 MATRIX_MAX_HOSTS = 25
 OPEN_DETAILS_MAX_HOSTS = 20
+# Up to this many hosts the page carries a print-only copy of each host's results (every
+# failure's bearing evidence, every pass a row), so what prints needs no script; a larger
+# fleet prints its host sections as opened by filter.js's beforeprint handler.
+PRINT_BLOCK_MAX_HOSTS = 20
 # Worst first: the status a matrix cell shows when several rules map to one item.
 STATUS_RANK = ("fail", "error", "manual", "waived", "pass", "not_applicable")
 CHART_STATUSES = ("pass", "fail", "error", "waived", "manual", "not_applicable")
@@ -151,14 +167,20 @@ def _matrix(hosts: list[Mapping[str, Any]], rules: Mapping[str, Mapping[str, Any
 
 def _result_view(result: Mapping[str, Any], rule: Mapping[str, Any] | None,
                  family: str | None, lang: str) -> dict[str, Any]:
+    message, expected = result_message(result, lang), result_expected(result, lang)
+    bearing = (bearing_evidence(result, message, expected)
+               if result["status"] in ("fail", "error", "waived") else [])
     return {
         "rule_id": result["rule_id"],
         "title": pick(rule.get("title") if rule else None, lang) or result["rule_id"],
         "severity": result["severity"],
         "status": result["status"],
-        "expected": result["expected"],
+        "expected": expected,
         "observed": evidence_text(result["observed"]),
-        "message": result["message"],
+        "bearing": [str(line) for line in bearing],
+        "message": message,
+        "major_risk": major_risk_name(rule, lang),
+        "expired_waivers": result.get("expired_waivers", []),
         "remediation": remediation_for(rule, family, lang),
         "rationale": pick(rule.get("rationale") if rule else None, lang),
         "manual": pick(rule.get("manual") if rule else None, lang),
@@ -234,6 +256,7 @@ def build_view(document: Mapping[str, Any], lang: str) -> dict[str, Any]:
     judged = listed(lambda r: "judgement" in r)
     awaiting = listed(lambda r: r["status"] == "manual")
     baseline = document["baseline"]
+    scanned = [h for h in hosts if h["status"] == "scanned"]
     return {
         "t": texts,
         "lang": lang,
@@ -252,6 +275,11 @@ def build_view(document: Mapping[str, Any], lang: str) -> dict[str, Any]:
         "matrix": _matrix(hosts, rules, texts),
         "hosts": host_views,
         "open_details": len(hosts) <= OPEN_DETAILS_MAX_HOSTS,
+        "print_blocks": len(hosts) <= PRINT_BLOCK_MAX_HOSTS,
+        "major_risks": major_risk_rows(scanned, rules, lang),
+        "checked_major_risks": checked_major_risks(rules, lang),
+        "tailoring": tailoring_view(baseline, rules, lang),
+        "expired_waivers": expired_waiver_rows(scanned, rules, lang),
         "waived": waived,
         "judged": judged,
         "awaiting": awaiting,
