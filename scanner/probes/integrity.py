@@ -251,8 +251,8 @@ def parse_aide(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.failed(f"aide -D -c {path} did not finish")
     if status != 0:
         reason = "; ".join(errors[:3]) or f"exit status {status}"
-        if "-L" in reason and "option" in reason:
-            reason += " (aide before 0.17 cannot report its configuration)"
+        if _before_017(version):
+            reason += f" (aide {version} is older than 0.17, which cannot report its configuration)"
         return ProbeResult.failed(f"aide refuses its configuration {path}: {reason}"[:1000])
     urls = [m.group(1) for m in map(_SET_DATABASE.search, text) if m]
     if not urls:
@@ -265,6 +265,11 @@ def parse_aide(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.ok({**data, "why": why})
     data["database"] = url[len("file:"):]
     return _database_state(text, data, why)
+
+
+def _before_017(version: str | None) -> bool:
+    numbers = re.match(r"(\d+)\.(\d+)", version or "")
+    return numbers is not None and (int(numbers.group(1)), int(numbers.group(2))) < (0, 17)
 
 
 def _database_state(text: list[str], data: dict[str, Any],
