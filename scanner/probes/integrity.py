@@ -9,6 +9,10 @@ names, as every aide run does (aide itself refuses those not owned by root or wr
 by others). The configuration is aide's compiled-in one when it has one (``aide -v``,
 RHEL), else the distribution's path (/etc/aide/aide.conf on Debian, /etc/aide.conf).
 A configuration aide refuses is an ``error`` with aide's reason, never "no database".
+aide 0.16 (RHEL 8 and 9) has no ``-L``: there aide's own ``aide -D`` says whether the
+configuration is valid, and the database is its first ``database=`` line with the
+``@@define`` variables substituted (the result's ``database_source`` says so); a file
+with a conditional or an include before that line is an ``error``, not a guess.
 
 A check is scheduled when one of these would run aide (or Debian's dailyaidecheck):
 
@@ -33,6 +37,7 @@ from typing import Any
 
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
+from scanner.probes._common import quote
 from scanner.probes._sections import (
     INIT_SNIPPET,
     Collected,
@@ -55,10 +60,29 @@ SECONDS_PER_DAY = 86400
 # a command word that runs aide: aide itself (any path) or Debian's dailyaidecheck
 _RUNS_AIDE = re.compile(r"(?:^|[\s/;&|`'\"(])(?:aide|dailyaidecheck)(?=$|[\s;&|`'\")])")
 _SET_DATABASE = re.compile(r"set 'database_in' option to '(.*)' \(line: ")
+_VERSION = re.compile(r"(?i)aide,? (?:version )?(\d+\.\d+[0-9A-Za-z.~+-]*)$")
 _AIDE_ERROR = re.compile(r"^\s*ERROR: (.*)$")
 # package managers' leftovers that cronie and RHEL's run-parts skip
 _LEFTOVER = re.compile(r"(~|,|\.rpmsave|\.rpmorig|\.rpmnew|\.swp|\.cfsaved|\.dpkg-[a-z]+"
                        r"|\.ucf-[a-z]+)$")
+
+
+# aide 0.16 (RHEL 8 and 9) cannot report its configuration: its first ``database=`` (0.17
+# and later: ``database_in=``) with the ``@@define`` variables it names substituted, as
+# aide 0.16 reads a file without conditionals or includes (src/conf_lex.l); a
+# conditional, include or unknown variable before that line is printed, not guessed at.
+_MODEL_016 = (
+    '/^[ \\t]*#/ { next } '
+    '!done && /^[ \\t]*@@(if|else|endif|include|x_include)/ { print "cii:model-complex " $0; '
+    'next } '
+    '/^[ \\t]*@@define[ \\t]/ { v = $2; s = $0; sub(/^[ \\t]*@@define[ \\t]+[^ \\t]+[ \\t]*/, '
+    '"", s); def[v] = s; next } '
+    '!done && /^[ \\t]*(database|database_in)[ \\t]*=/ { s = $0; sub(/^[^=]*=[ \\t]*/, "", s); '
+    'sub(/[ \\t]+$/, "", s); n = 0; while (n++ < 20 && match(s, /@@\\{[A-Za-z0-9_]+\\}/)) { '
+    'k = substr(s, RSTART + 3, RLENGTH - 4); if (!(k in def)) { print "cii:model-complex "'
+    ' $0; next } s = substr(s, 1, RSTART - 1) def[k] substr(s, RSTART + RLENGTH) } '
+    'print "cii:model-db " s; done = 1 }'
+)
 
 
 def _aide_snippet(args: Mapping[str, Any]) -> str:
@@ -80,6 +104,12 @@ def _aide_snippet(args: Mapping[str, Any]) -> str:
                 "db=$(printf '%s\\n' \"$out\" | sed -n "
                 "\"s/.*set 'database_in' option to 'file:\\(.*\\)' (line: .*/\\1/p\" | "
                 "tail -n 1); "
+                # aide before 0.17 has no -L: its own config check, then the model
+                "if [ -z \"$db\" ]; then "
+                "aide -D -c \"$conf\" >/dev/null 2>&1; echo \"cii:check-rc $?\"; "
+                f"model=$(head -c {AIDE_OUTPUT_CAP} -- \"$conf\" | awk {quote(_MODEL_016)}); "
+                "printf '%s\\n' \"$model\"; db=$(printf '%s\\n' \"$model\" | "
+                "sed -n 's/^cii:model-db file://p'); fi; "
                 "if [ -n \"$db\" ]; then printf 'cii:now %s\\n' \"$(date +%s)\"; "
                 "if [ -e \"$db\" ]; then stat -L -c 'cii:db %s %Y %F' -- \"$db\"; "
                 "else echo cii:db-missing; fi; fi; fi"),
@@ -229,8 +259,8 @@ def parse_aide(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult.ok({**data, "why": why})
     data["installed"] = True
     data["program"] = lines[0]
-    version = next((line.split()[1] for line in lines
-                    if line.startswith("AIDE ") and len(line.split()) > 1), None)
+    # "AIDE 0.18.3" (0.17 and later), "Aide 0.16" before
+    version = next((m.group(1) for m in map(_VERSION.match, lines) if m), None)
     data["version"] = version
     text = split_lines(config.text)
     head = next((line for line in text if line.startswith("cii:conf ")), None)
@@ -249,10 +279,10 @@ def parse_aide(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     errors = [m.group(1) for m in map(_AIDE_ERROR.match, text) if m]
     if status is None:
         return ProbeResult.failed(f"aide -D -c {path} did not finish")
+    if _before_017(version):
+        return _modelled_016(text, path, data, why)
     if status != 0:
         reason = "; ".join(errors[:3]) or f"exit status {status}"
-        if _before_017(version):
-            reason += f" (aide {version} is older than 0.17, which cannot report its configuration)"
         return ProbeResult.failed(f"aide refuses its configuration {path}: {reason}"[:1000])
     urls = [m.group(1) for m in map(_SET_DATABASE.search, text) if m]
     if not urls:
@@ -264,6 +294,40 @@ def parse_aide(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         why["database_exists"] = f"database_in is {url!r}, not a file"
         return ProbeResult.ok({**data, "why": why})
     data["database"] = url[len("file:"):]
+    return _database_state(text, data, why)
+
+
+def _modelled_016(text: list[str], path: str, data: dict[str, Any],
+                  why: dict[str, str]) -> ProbeResult:
+    """aide 0.16: its config check decides whether the file is valid; the database is its
+    first ``database=`` as the snippet's model reads it (the result says so)."""
+    check = next((line.split()[1] for line in text if re.fullmatch(r"cii:check-rc \d{1,3}",
+                                                                    line)), None)
+    if check is None:
+        return ProbeResult.failed(f"aide {data['version']} -D -c {path} did not finish")
+    if check != "0":
+        return ProbeResult.failed(f"aide {data['version']} refuses its configuration {path} "
+                                  f"(aide -D exit status {check})")
+    complex_lines = [line[len("cii:model-complex "):] for line in text
+                     if line.startswith("cii:model-complex ")]
+    if complex_lines:
+        return ProbeResult.failed(
+            f"aide {data['version']} cannot report its configuration (aide 0.17 and later can), "
+            f"and {path} has what the scanner does not model before its database line: "
+            f"{complex_lines[0][:200]!r}")
+    model = next((line[len("cii:model-db "):] for line in text
+                  if line.startswith("cii:model-db ")), None)
+    data["database_source"] = (f"aide {data['version']} cannot report its configuration: "
+                               "the first database= of the file, its @@define variables "
+                               "substituted")
+    if model is None:
+        why["database_exists"] = f"{path} sets no database"
+        return ProbeResult.ok({**data, "why": why})
+    data["database_url"] = model
+    if not model.startswith("file:"):
+        why["database_exists"] = f"database is {model!r}, not a file"
+        return ProbeResult.ok({**data, "why": why})
+    data["database"] = model[len("file:"):]
     return _database_state(text, data, why)
 
 

@@ -8,6 +8,7 @@ change one section of a capture, so the parser sees what a host would send.
 from __future__ import annotations
 
 import re
+import subprocess
 
 from tests.conftest import FIXTURES, TEST_TOKEN, interpret
 
@@ -105,14 +106,44 @@ def test_an_unfinished_aide_run_or_stat_is_an_error() -> None:
     assert interpret("aide", b"").status == "error"
 
 
-def test_old_aide_is_named_in_the_error() -> None:
-    payload = with_section(captured("config-refused"), "aide",
-                           "/usr/sbin/aide\nAide, version 0.16\n")
-    payload = with_section(payload, "aide-config", _config_section(
-        "  ERROR: unknown option -L", "cii:aide-rc 17"))
-    assert interpret("aide", payload).status == "error"
-    payload = payload.replace("Aide, version 0.16", "AIDE 0.16")
-    assert "older than 0.17" in (interpret("aide", payload).error or "")
+RHEL9_CONF = ("@@define DBDIR /var/lib/aide\n@@define LOGDIR /var/log/aide\n"
+              "database=file:@@{DBDIR}/aide.db.gz\ndatabase_out=file:@@{DBDIR}/aide.db.new.gz\n")
+
+
+def _aide_016(*config: str) -> str:
+    payload = with_section(captured("timer-fresh"), "aide", "/usr/sbin/aide\nAide 0.16\n")
+    return with_section(payload, "aide-config", "\n".join([
+        "cii:conf compiled /etc/aide.conf", "aide: invalid option -- 'L'", "cii:aide-rc 1",
+        *config]))
+
+
+def test_aide_016_is_checked_by_aide_and_its_database_modelled() -> None:
+    data = interpret("aide", _aide_016("cii:check-rc 0", "cii:model-db file:/var/lib/aide/"
+                                       "aide.db.gz", "cii:now 1796176669",
+                                       "cii:db 2048 1796000000 regular file")).data
+    assert (data["version"], data["config"], data["database"]) == (
+        "0.16", "/etc/aide.conf", "/var/lib/aide/aide.db.gz")
+    assert (data["database_exists"], data["database_age_days"]) == (True, 2)
+    assert "cannot report its configuration" in data["database_source"]
+    refused = interpret("aide", _aide_016("cii:check-rc 17"))
+    assert refused.status == "error" and "refuses its configuration" in (refused.error or "")
+    guarded = interpret("aide", _aide_016("cii:check-rc 0", "cii:model-complex @@ifhost db1"))
+    assert guarded.status == "error" and "@@ifhost db1" in (guarded.error or "")
+
+
+def test_the_aide_016_model_as_the_host_runs_it() -> None:
+    """The snippet's awk over RHEL 9's aide.conf lines (the first database= wins)."""
+    from scanner.probes.integrity import _MODEL_016
+
+    def model(text: str) -> str:
+        return subprocess.run(["awk", _MODEL_016], input=text, capture_output=True,
+                              text=True, check=True).stdout
+
+    assert model(RHEL9_CONF + "database=file:/elsewhere\n") == (
+        "cii:model-db file:/var/lib/aide/aide.db.gz\n")
+    assert model("@@ifhost db1\ndatabase=file:/a\n@@endif\n").startswith(
+        "cii:model-complex @@ifhost db1")
+    assert model("database=file:@@{UNDEFINED}/a\n").startswith("cii:model-complex ")
 
 
 def _no_schedules() -> str:
