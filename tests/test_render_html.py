@@ -266,3 +266,28 @@ def test_an_expired_waiver_is_shown_as_a_finding() -> None:
     expired = waivers.split('id="expired-waivers"', 1)[1]
     assert "db-01" in expired and "ssh.banner-configured" in expired
     assert "sample-waivers.yaml:8" in expired and "2026-01-31" in expired
+
+
+def _matrix_row(page: str, item: str) -> str:
+    rows = re.findall(r"<tr><td>([^<]*)</td>(.*?)</tr>", page.split('id="matrix"')[1]
+                      .split("</section>")[0], re.S)
+    return next(cells for name, cells in rows if name == item)
+
+
+def test_the_matrix_names_the_rules_that_check_each_item_and_apart_those_that_support_it(
+) -> None:
+    document = sample_document()
+    checking = next(rule for rule in document["rules"]
+                    if rule["references"].get("gbt22239-2019"))
+    item = checking["references"]["gbt22239-2019"][0]
+    other = next(rule for rule in document["rules"]
+                 if item not in rule["references"].get("gbt22239-2019", []))
+    other["references"]["gbt22239-2019-supporting"] = [item]
+    page = html.render(document, lang="en")
+    row = _matrix_row(page, item)
+    rules_cell = row.split('<td class="rules">')[1].split("</td>")[0]
+    listed, _, supporting = rules_cell.partition("<br>")
+    assert checking["id"] in listed and other["id"] not in listed
+    assert f"supporting evidence only, not counted: {other['id']}" in supporting
+    zh = _matrix_row(html.render(document, lang="zh"), item)
+    assert f"仅为佐证，不计入覆盖: {other['id']}" in zh

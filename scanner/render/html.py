@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from scanner.clauses import SUPPORTING_KEY
 from scanner.findings import RULE_STATUSES, SEVERITIES
 from scanner.render._text import (
     clause_groups,
@@ -158,8 +159,11 @@ def _matrix(hosts: list[Mapping[str, Any]], rules: Mapping[str, Mapping[str, Any
         tally = Counter(cells)
         group = item.split(" ")[0]
         rule_ids = sorted(rid for rid, found in items_of.items() if item in found)
+        supporting = sorted(rid for rid, rule in rules.items()
+                            if item in rule.get("references", {}).get(SUPPORTING_KEY, ()))
         rows.append({"item": item, "area": texts.get("area_" + group, ""),
-                     "rules": rule_ids, "cells": cells[:MATRIX_MAX_HOSTS], "tally": tally})
+                     "rules": rule_ids, "supporting": supporting,
+                     "cells": cells[:MATRIX_MAX_HOSTS], "tally": tally})
     unmapped = sorted(rid for rid, rule in rules.items() if not clause_items(rule))
     return {"hosts": [host_label(h) for h in scanned[:MATRIX_MAX_HOSTS]],
             "total_hosts": len(scanned), "rows": rows, "unmapped": unmapped}

@@ -75,6 +75,8 @@ EN: Mapping[str, str] = {
     "matrix_truncated": "Per-host columns are shown for the first {shown} of {total} "
                         "assessed hosts; the counts columns cover all of them.",
     "item": "Item",
+    "matrix_rules": "Rules that check it",
+    "matrix_supporting": "supporting evidence only, not counted",
     "area": "Area",
     "hosts_failing": "Hosts failing",
     "hosts_passing": "Hosts passing",
@@ -267,6 +269,8 @@ ZH: Mapping[str, str] = {
     "matrix_help": "每个单元格显示该主机上映射到该测评项的规则中最差的结果。",
     "matrix_truncated": "仅显示 {total} 台已检查主机中前 {shown} 台的单独列；计数列涵盖全部主机。",
     "item": "测评项",
+    "matrix_rules": "检查该项的规则",
+    "matrix_supporting": "仅为佐证，不计入覆盖",
     "area": "控制点",
     "hosts_failing": "不通过主机数",
     "hosts_passing": "通过主机数",
