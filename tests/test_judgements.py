@@ -24,7 +24,9 @@ from scanner.findings import validate_document
 from scanner.judgements import apply_judgements, parse_judgements_text
 from scanner.waivers import apply_waivers, parse_waivers_text
 from tests._chromium import chromium, chromium_or_skip
+from tests._docx import visible_text
 from tests._scanner import CII_SCAN
+from tests._xlsx import workbook
 from tests.sample_findings import HOSTILE_NAME, sample_document
 
 TODAY = datetime.date(2026, 6, 1)
@@ -211,7 +213,8 @@ def test_a_judgements_file_turns_the_five_manual_rules_into_judged_results_in_ev
         tmp_path: Path, facts: Path) -> None:
     out = tmp_path / "out"
     done = _cli("evaluate", str(facts), "--judgements", str(_five(tmp_path / "j.yaml")),
-                "-f", "html", "-f", "sarif", "-f", "junit", "-f", "csv", "-o", str(out))
+                "-f", "html", "-f", "sarif", "-f", "junit", "-f", "csv", "-f", "xlsx", "-f",
+                "docx", "-o", str(out))
     assert done.returncode in (0, 3), done.stderr
     assert "5 result(s) judged by" in done.stderr and "0 still await judgement" in done.stderr
     document = json.loads((out / "findings.json").read_text(encoding="utf-8"))
@@ -246,6 +249,21 @@ def test_a_judgements_file_turns_the_five_manual_rules_into_judged_results_in_ev
     section = page.split('<section id="judgements">', 1)[1].split("</section>", 1)[0]
     assert len(re.findall(r"<tr><td>", section)) == 5
     assert "No result awaits judgement." in section
+
+    # the workbook's gap analysis: each judged rule's item carries the assessor's line
+    sheet = workbook((out / "findings.xlsx").read_bytes()).worksheets[0]
+    header = [cell.value for cell in sheet[1]]
+    column = header.index("Assessor's judgement")
+    judged_cells = " ".join(str(row[column] or "") for row in sheet.iter_rows(min_row=2,
+                                                                            values_only=True))
+    for rule_id, result in judged.items():
+        verdict = result["status"].replace("_", " ")  # worded, as the sheet shows it
+        assert f"{rule_id}: judged {verdict} by Chen Jing on 2026-11-30" in \
+            judged_cells, rule_id
+    # the Word report's text, read back by python-docx
+    text = visible_text((out / "report.docx").read_bytes())
+    for rule_id in judged:
+        assert f"judged {rule_id} on site" in text, rule_id
 
 
 def test_the_report_lists_what_awaits_judgement_in_a_browser(tmp_path: Path) -> None:
