@@ -42,6 +42,9 @@ class RuleResult:
     message: str
     waiver: Mapping[str, Any] | None = None
     judgement: Mapping[str, Any] | None = None
+    # message and expected as data, for renderers to word in any language (see
+    # scanner/render/wording.py); None for results read from an older document
+    wording: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -52,6 +55,8 @@ class RuleResult:
             "observed": self.observed,
             "message": self.message,
         }
+        if self.wording is not None:
+            out["wording"] = self.wording
         if self.waiver is not None:
             out["waiver"] = dict(self.waiver)
         if self.judgement is not None:
@@ -64,7 +69,7 @@ class RuleResult:
             rule_id=data["rule_id"], status=data["status"], severity=data["severity"],
             expected=data["expected"], observed=list(data["observed"]),
             message=data["message"], waiver=data.get("waiver"),
-            judgement=data.get("judgement"),
+            judgement=data.get("judgement"), wording=data.get("wording"),
         )
 
 

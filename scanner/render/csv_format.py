@@ -25,6 +25,7 @@ from scanner.render._text import (
     remediation_for,
     rules_by_id,
 )
+from scanner.render.wording import result_expected, result_message
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -60,8 +61,8 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                 if result["status"] in ("fail", "waived") else ""
             yield [*identity, result["rule_id"], result["severity"], result["status"],
                    pick(rule.get("title") if rule else None, lang),
-                   " ".join(clause_items(rule)), result["expected"],
-                   compact_evidence(result["observed"]), result["message"], fix,
+                   " ".join(clause_items(rule)), result_expected(result, lang),
+                   compact_evidence(result["observed"]), result_message(result, lang), fix,
                    waiver.get("justification", ""), waiver.get("approved_by", ""),
                    waiver.get("expires", ""),
                    judgement.get("assessor", ""), judgement.get("date", ""),
