@@ -193,7 +193,10 @@ def _reason_segments(reason: Mapping[str, Any], lang: str) -> list[Segment]:
             if piece:
                 out.append((piece, False))
         else:
-            out.extend(_argument(code, piece, args, lang))
+            shown = _argument(code, piece, args, lang)
+            if lang == "zh" and shown and not shown[0][1] and out and out[-1][0].endswith(" "):
+                out[-1] = (out[-1][0].rstrip(), False)  # 应为是: no space before a word
+            out.extend(shown)
     return out
 
 
@@ -338,7 +341,9 @@ def expectation_segments(node: Mapping[str, Any], lang: str) -> list[Segment]:
         shown_operand = [(str(operand), True)]
     else:
         shown_operand = [(literal(operand), True)]
-    return _fill(template[at], {"operand": shown_operand, "pattern": [(f"/{operand}/", True)],
+    text = template[at].replace(" {operand}", "{operand}") if at and isinstance(
+        operand, bool) else template[at]  # 为是, not 为 是
+    return _fill(text, {"operand": shown_operand, "pattern": [(f"/{operand}/", True)],
                                 "names": _names(operand, lang, "or")})
 
 
