@@ -65,12 +65,11 @@ def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None,
 def _result(rule: Rule, status: str, expected: tuple[str, Mapping[str, Any] | None],
             evidence: tuple[Mapping[str, Any], ...], reasons: tuple[Reason, ...]
             ) -> RuleResult:
-    """The result, its message worded in English now and kept as data for every language."""
-    message = [reason_json(reason) for reason in reasons]
+    """The result with its reasons as data: worded (in English, for the findings'
+    ``message``, and as the ``wording`` object) only when the document is built."""
     return RuleResult(rule_id=rule.id, status=status, severity=rule.severity,
-                      expected=expected[0], observed=list(evidence),
-                      message=english_message(message),
-                      wording={"expected": expected[1], "message": message})
+                      expected=expected[0], observed=list(evidence), reasons=reasons,
+                      expected_data=expected[1])
 
 
 def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evaluated:

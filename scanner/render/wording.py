@@ -18,6 +18,7 @@ import html
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 Segment = tuple[str, bool]  # (text, is a literal)
@@ -143,6 +144,12 @@ _WORDS: Mapping[str, tuple[str, str]] = {
 }
 
 
+@cache
+def _pieces(template: str) -> tuple[str, ...]:
+    """A template split into text (even places) and argument names (odd), once."""
+    return tuple(re.split(r"\{(\w+)\}", template))
+
+
 def _lang(lang: str) -> int:
     return 1 if lang == "zh" else 0
 
@@ -153,8 +160,13 @@ def _word(key: str, lang: str) -> str:
 
 def literal(value: Any) -> str:
     """A value in the neutral form every language shows: JSON-like, never a Python repr."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
+        if '"' not in value and "\\" not in value and value.isprintable():
+            return f'"{value}"'  # what json.dumps gives, without its call
         return json.dumps(value, ensure_ascii=False)
+    if kind is int:
+        return str(value)
     if isinstance(value, (bool, int, float)) or value is None:
         return json.dumps(value)
     if isinstance(value, (list, tuple)):
@@ -188,7 +200,7 @@ def _reason_segments(reason: Mapping[str, Any], lang: str) -> list[Segment]:
     if template is None:  # a code from a newer scanner: its arguments, plainly
         return [(f"{code} {literal(args)}", True)]
     out: list[Segment] = []
-    for i, piece in enumerate(re.split(r"\{(\w+)\}", template[_lang(lang)])):
+    for i, piece in enumerate(_pieces(template[_lang(lang)])):
         if i % 2 == 0:
             if piece:
                 out.append((piece, False))
@@ -287,7 +299,7 @@ _PREDICATES: Mapping[str, tuple[str, str]] = {
 
 def _fill(template: str, parts: Mapping[str, list[Segment]]) -> list[Segment]:
     out: list[Segment] = []
-    for i, piece in enumerate(re.split(r"\{(\w+)\}", template)):
+    for i, piece in enumerate(_pieces(template)):
         if i % 2 == 0:
             if piece:
                 out.append((piece, False))
