@@ -154,12 +154,12 @@ def build() -> DocumentObject:
     ])
 
     _section(document, "major_risks", "major_risks")
-    document.add_paragraph("{{ t.major_risks_help }}")
-    _table(document, ["{{ t.major_risk }}", "{{ t.host }}", "{{ t.rule }}", "{{ t.status }}",
+    document.add_paragraph("{{ t.risk_triggers_help }}")
+    _table(document, ["{{ t.risk_trigger }}", "{{ t.host }}", "{{ t.rule }}", "{{ t.status }}",
                       "{{ t.message }}"],
            ["{{ r.risk }}", "{{ r.host }}", "{{ r.rule_id }} {{ r.title }}",
             "{{ r.status_text }}", "{{ r.message }}"], "r in major_risks")
-    _otherwise(document, "no_major_risks")
+    _otherwise(document, "no_risk_triggers")
 
     document.add_heading("{{ t.host_summary }}", level=1)
     _table(document, ["{{ t.host }}", "{{ t.status }}", "{{ t.os }}", "{{ t.collected }}",

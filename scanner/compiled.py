@@ -2,7 +2,7 @@
 
 :func:`scanner.expect.apply` reads an :class:`Expectation` tree on every call;
 that interpreter is the specification, and this module gives exactly its outcomes
-(verdict and detail, byte for byte) faster, because a baseline's checks run once per host
+(verdict and reasons, value for value) faster, because a baseline's checks run once per host
 and a fleet has many hosts:
 
 - each expectation becomes one closure, built once per run (on first use) and kept on
@@ -32,12 +32,26 @@ from typing import Any
 
 from scanner import expect as ref
 from scanner.compiled_values import number, plain_names, same_as_any, searcher
-from scanner.expect import MAX_SUBJECT_CHARS, MISSING, Expectation, Match, Outcome
+from scanner.expect import (
+    ITEM_NOT_REPORTED,
+    MAX_SUBJECT_CHARS,
+    MISSING,
+    NO_ITEM,
+    NOT_REPORTED,
+    TOO_DEEP,
+    Expectation,
+    Match,
+    Outcome,
+    Reason,
+    as_reason,
+    err,
+    why,
+)
 
 Unobservable = Mapping[str, str]
 # value, the probe's reasons for what it could not see, the reason a missing value gives,
 # and the per-evaluation cache (list indexes)
-Fn = Callable[[Any, Unobservable, str, dict[Any, Any]], Outcome]
+Fn = Callable[[Any, Unobservable, Reason, dict[Any, Any]], Outcome]
 ItemFn = Callable[[Any, Unobservable, dict[Any, Any]], Outcome]
 
 PASS = Outcome("pass")
@@ -64,28 +78,24 @@ def compiled(exp: Expectation, quiet: bool = False) -> Fn:
 
 
 def apply(exp: Expectation, value: Any, unobservable: Unobservable | None = None,
-          missing_reason: str = "not reported by the probe",
+          missing_reason: str | Reason = NOT_REPORTED,
           cache: dict[Any, Any] | None = None) -> Outcome:
     """``expect.apply``'s outcome, from the compiled closure."""
     try:
-        return compiled(exp)(value, unobservable or {}, missing_reason,
+        return compiled(exp)(value, unobservable or {}, as_reason(missing_reason),
                              {} if cache is None else cache)
     except RecursionError:
-        return Outcome("error", "value nested too deeply to evaluate")
-
-
-def _bool(ok: bool, why_not: str) -> Outcome:
-    return PASS if ok else Outcome("fail", why_not)
+        return TOO_DEEP
 
 
 def _compile(exp: Expectation, quiet: bool) -> Fn:
     op, operand = exp.op, exp.operand
     if op in ("exists", "absent"):
         want_reported = operand if op == "exists" else not operand
-        reported_fail = Outcome("fail", "value is reported")
-        missing_fail = Outcome("fail", "value is not reported")
+        reported_fail = why("reported")
+        missing_fail = why("not_reported")
 
-        def presence(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def presence(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                      ) -> Outcome:
             reported = value is not MISSING and value is not None
             if reported == want_reported:
@@ -96,24 +106,24 @@ def _compile(exp: Expectation, quiet: bool) -> Fn:
         return _compile_combinator(op, tuple(compiled(part, quiet) for part in operand))
     if op == "not":
         inner_fn = compiled(operand, quiet)
-        flipped_detail = f"not ({ref.describe(operand)}) did not hold"
+        flipped: tuple[Reason, ...] = (("negation_failed", operand.to_json()),)
 
-        def negation(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def negation(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                      ) -> Outcome:
             inner = inner_fn(value, unobs, missing, cache)
             if inner.verdict == "error":
                 return inner
-            return Outcome("fail" if inner.verdict == "pass" else "pass", flipped_detail)
+            return Outcome("fail" if inner.verdict == "pass" else "pass", flipped)
         return negation
     body = (_compile_list(op, operand, quiet) if op in ref.LIST_OPS
             else _compile_scalar(op, operand, quiet))
     if op in _CHECKS_MISSING:
         return body
 
-    def reported(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+    def reported(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                  ) -> Outcome:
         if value is MISSING or value is None:
-            return Outcome("error", missing)
+            return Outcome("error", (missing,))
         return body(value, unobs, missing, cache)
     return reported
 
@@ -121,19 +131,19 @@ def _compile(exp: Expectation, quiet: bool) -> Fn:
 def _compile_combinator(op: str, parts: tuple[Fn, ...]) -> Fn:
     # combine()'s rules, stopping as soon as the rest cannot change the outcome
     if op == "all":
-        def every(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def every(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                   ) -> Outcome:
             error = None
             for part in parts:
                 outcome = part(value, unobs, missing, cache)
                 if outcome.verdict == "fail":
-                    return Outcome("fail", outcome.detail)
+                    return outcome
                 if outcome.verdict == "error" and error is None:
                     error = outcome
-            return PASS if error is None else Outcome("error", error.detail)
+            return PASS if error is None else error
         return every
     if op == "any":
-        def some(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def some(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                  ) -> Outcome:
             outcomes = []
             for part in parts:
@@ -144,21 +154,21 @@ def _compile_combinator(op: str, parts: tuple[Fn, ...]) -> Fn:
             return ref.combine("any", outcomes)
         return some
 
-    def no_part(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+    def no_part(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                 ) -> Outcome:
         error = None
         for part in parts:
             outcome = part(value, unobs, missing, cache)
             if outcome.verdict == "pass":
-                return Outcome("fail", "a forbidden condition holds")
+                return ref.FORBIDDEN
             if outcome.verdict == "error" and error is None:
                 error = outcome
-        return PASS if error is None else Outcome("error", error.detail)
+        return PASS if error is None else error
     return no_part
 
 
 _CHECKS_MISSING = frozenset({"equals", "not_equals", "in", "not_in"})  # their bodies do
-ScalarFn = Callable[[Any, Unobservable, str, dict[Any, Any]], Outcome]
+ScalarFn = Callable[[Any, Unobservable, Reason, dict[Any, Any]], Outcome]
 
 
 def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
@@ -166,20 +176,16 @@ def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
     if op in ("equals", "not_equals", "in", "not_in"):
         matches = same_as_any([operand] if op in ("equals", "not_equals") else operand)
         wanted = op in ("equals", "in")
-        if op == "equals":
-            suffix = f" is not {operand!r}"
-        elif op == "not_equals":
-            suffix = f" is {operand!r}"
-        else:
-            suffix = f" is {'not ' if op == 'in' else ''}one of {operand}"
+        code = {"equals": "is_not", "not_equals": "is", "in": "not_one_of",
+                "not_in": "one_of"}[op]
 
-        def compare(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def compare(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                     ) -> Outcome:
             if value is MISSING or value is None:  # (the commonest check: no wrapper call)
-                return Outcome("error", missing)
+                return Outcome("error", (missing,))
             if matches(value) == wanted:
                 return PASS
-            return FAIL if quiet else Outcome("fail", show(value) + suffix)
+            return FAIL if quiet else why(code, show(value), operand)
         return compare
     if op in ("matches", "not_matches"):
         return _compile_regex(op, operand, quiet)
@@ -187,49 +193,48 @@ def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
         test: Callable[[float], bool] = {
             "lt": lambda n: n < operand, "le": lambda n: n <= operand,
             "gt": lambda n: n > operand, "ge": lambda n: n >= operand}[op]
-        symbol = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}[op]
 
-        def numeric(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def numeric(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                     ) -> Outcome:
             found = number(value)
             if found is None:
-                return Outcome("error", f"{show(value)} is not a number")
+                return err("not_number", show(value))
             if test(found):
                 return PASS
-            return FAIL if quiet else Outcome("fail", f"{show(value)} is not {symbol} {operand}")
+            return FAIL if quiet else why("not_compared", show(value), op, operand)
         return numeric
     if op in ("contains", "not_contains"):
         item_matches = same_as_any([operand])
         needle = str(operand)
         want_found = op == "contains"
-        suffix = f" does not contain {operand!r}" if want_found else f" contains {operand!r}"
+        code = "lacks" if want_found else "has"
 
-        def containing(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def containing(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                        ) -> Outcome:
             if isinstance(value, list):
                 found = any(item_matches(item) for item in value)
             elif isinstance(value, str):
                 found = needle in value
             else:
-                return Outcome("error", f"{show(value)} is neither a list nor text")
+                return err("neither_list_nor_text", show(value))
             if found == want_found:
                 return PASS
-            return FAIL if quiet else Outcome("fail", show(value) + suffix)
+            return FAIL if quiet else why(code, show(value), operand)
         return containing
 
     if op == "mode_at_most":
-        def mode(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def mode(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                  ) -> Outcome:
             return ref._mode_at_most(operand, value)
         return mode
     if op in ("owner", "group"):
-        def ownership(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def ownership(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                       ) -> Outcome:
             return ref._owner_group(op, operand, value)
         return ownership
 
     # the rest (versions, empty) are rare: the interpreter's own code
-    def scalar(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+    def scalar(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                ) -> Outcome:
         return ref._apply_scalar(op, operand, value)
     return scalar
@@ -240,22 +245,22 @@ def _compile_regex(op: str, program: Any, quiet: bool) -> ScalarFn:
     search_text = searcher(program)
     want_hit = op == "matches"
 
-    def regex(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+    def regex(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
               ) -> Outcome:
         texts = [text_of(item) for item in value] if isinstance(value, list) \
             else [text_of(value)]
         if any(t is None for t in texts):
-            return Outcome("error", f"{show(value)} is not text")
+            return err("not_text", show(value))
         if any(t is not None and len(t) >= MAX_SUBJECT_CHARS for t in texts):
-            return Outcome("error", f"a value of {MAX_SUBJECT_CHARS} characters or more is "
-                           "not matched against a pattern; not evaluated")
+            return err("too_long_to_match", MAX_SUBJECT_CHARS)
         hit = next((t for t in texts if t is not None and search_text(t)), None)
+        if (hit is not None) == want_hit:
+            return PASS
         if quiet:
-            return PASS if (hit is not None) == want_hit else FAIL
+            return FAIL
         if want_hit:
-            return _bool(hit is not None, f"{show(value)} does not match /{program.pattern}/")
-        return _bool(hit is None, f"{show(hit) if hit is not None else show(value)} matches "
-                     f"/{program.pattern}/")
+            return why("no_match", show(value), program.pattern)
+        return why("matches", show(hit), program.pattern)
     return regex
 
 
@@ -269,23 +274,24 @@ def _compile_match(match: Match) -> ItemFn:
         whole = compiled(match.whole, quiet=True)
 
         def item_itself(item: Any, unobs: Unobservable, cache: dict[Any, Any]) -> Outcome:
-            return whole(item, unobs, "item not reported", cache)
+            return whole(item, unobs, ITEM_NOT_REPORTED, cache)
         return item_itself
-    fields = tuple((name, compiled(exp, quiet=True), f"field {name!r} not reported")
+    fields = tuple((name, compiled(exp, quiet=True), ("field_not_reported", name))
                    for name, exp in match.fields)
 
     def item_fields(item: Any, unobs: Unobservable, cache: dict[Any, Any]) -> Outcome:
         if not isinstance(item, dict):
-            return Outcome("error", f"{show(item)} has no fields")
+            return err("no_fields", show(item))
         error = None
         for name, fn, not_reported in fields:
-            reason = unobs.get(name, not_reported) if unobs else not_reported
+            said = unobs.get(name) if unobs else None
+            reason = not_reported if said is None else ("said", said)
             outcome = fn(item.get(name, MISSING), unobs, reason, cache)
             if outcome.verdict == "fail":
                 return FAIL  # an item's failure is never worded (see compiled())
             if outcome.verdict == "error" and error is None:
                 error = outcome
-        return PASS if error is None else Outcome("error", error.detail)
+        return PASS if error is None else error
     return item_fields
 
 
@@ -356,10 +362,10 @@ def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
             "le": lambda n: n <= limit, "gt": lambda n: n > limit,
             "ge": lambda n: n >= limit}[comparator]
 
-        def count(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+        def count(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                   ) -> Outcome:
             if not isinstance(value, list):
-                return Outcome("error", f"{show(value)} is not a list")
+                return err("not_a_list", show(value))
             if where_fn is None:
                 matched = len(value)
             else:
@@ -372,17 +378,16 @@ def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
                     matched += outcome.verdict == "pass"
             if test(matched):
                 return PASS
-            return FAIL if quiet else Outcome(
-                "fail", f"{matched} matching item(s); expected {comparator} {limit}")
+            return FAIL if quiet else why("count_is", matched, comparator, limit)
         return count
 
     item_fn = _compile_match(operand)
     pinned = _pinned(operand) if op in ("any_item", "no_item") else None
 
-    def quantified(value: Any, unobs: Unobservable, missing: str, cache: dict[Any, Any]
+    def quantified(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                    ) -> Outcome:
         if not isinstance(value, list):
-            return Outcome("error", f"{show(value)} is not a list")
+            return err("not_a_list", show(value))
         items = _candidates(value, pinned, cache) if pinned and len(value) > INDEX_FROM \
             else value
         error = None
@@ -401,12 +406,10 @@ def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
             elif error is None:
                 error = outcome
         if op == "all_items" and failing:
-            return FAIL if quiet else Outcome(
-                "fail", f"{len(failing)} item(s) do not match: {labels(failing)}")
+            return FAIL if quiet else why("items_do_not_match", len(failing), *labels(failing))
         if op == "no_item" and passing:
-            return FAIL if quiet else Outcome(
-                "fail", f"{len(passing)} item(s) match: {labels(passing)}")
+            return FAIL if quiet else why("items_match", len(passing), *labels(passing))
         if error is not None:
-            return Outcome("error", error.detail)
-        return Outcome("fail", "no item matches") if op == "any_item" else PASS
+            return error
+        return NO_ITEM if op == "any_item" else PASS
     return quantified

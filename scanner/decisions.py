@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from scanner.errors import InputError
 from scanner.probes import canonical_json
+from scanner.render.wording import english_message
 from scanner.resources import schema_path
 from scanner.yamlio import Document, load_file, load_text
 
@@ -71,3 +72,19 @@ def read_text(text: str, source: str) -> Document:
         return load_text(text, source)
     except ValueError as exc:
         raise InputError(source, f"invalid YAML value: {exc}") from None
+
+
+def with_notes(result: dict[str, Any], notes: Sequence[Mapping[str, Any]],
+               replace: bool = False) -> dict[str, Any]:
+    """``result`` with reasons added to its message (or replacing it), as data in its
+    ``wording`` and in English in its ``message`` (an older document's text is kept)."""
+    if not notes and not replace:
+        return result
+    wording = result.get("wording")
+    if wording is not None:
+        message = [*([] if replace else wording["message"]), *notes]
+        result["wording"] = {**wording, "message": message}
+    english = english_message(notes)
+    result["message"] = english if replace else "; ".join(
+        part for part in (result["message"], english) if part)
+    return result

@@ -15,9 +15,10 @@ from typing import Any
 
 from scanner import compiled, probes
 from scanner.baseline import Baseline, Check, CompositeCheck, ProbeCheck, Rule
-from scanner.expect import MISSING, Outcome, combine, describe
+from scanner.expect import MISSING, Outcome, Reason, combine
 from scanner.facts import Facts
 from scanner.findings import RuleResult
+from scanner.render.wording import english_expected, english_message, reason_json
 
 MAX_EVIDENCE_ITEMS = 50
 MAX_EVIDENCE_TEXT = 2000
@@ -26,7 +27,7 @@ MAX_EVIDENCE_TEXT = 2000
 @dataclass(frozen=True)
 class _Evaluated:
     status: str  # pass | fail | error | not_applicable
-    message: str
+    reasons: tuple[Reason, ...]
     evidence: tuple[Mapping[str, Any], ...]
 
 
@@ -43,29 +44,32 @@ def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None,
                   cache: dict[Any, Any] | None = None) -> RuleResult:
     """One rule judged on ``facts``; ``cache`` (per host, see ``evaluate``) may be shared
     by the rules of one host's evaluation, never across hosts."""
-    expected = describe_check(rule.check) if rule.check is not None else ""
+    expected = described_check(rule.check) if rule.check is not None else ("", None)
     if rule.applies_to:
         if os_family is None or os_family == "unknown":
-            return _result(rule, "error", expected, (), "the host's OS family could not be "
-                           f"determined; this rule applies to {', '.join(rule.applies_to)}")
+            return _result(rule, "error", expected, (), (("os_unknown", rule.applies_to),))
         if os_family not in rule.applies_to:
             return _result(rule, "not_applicable", expected, (),
-                           f"applies to {', '.join(rule.applies_to)}; this host is {os_family}")
+                           (("not_this_os", rule.applies_to, os_family),))
     if rule.check is None:
-        return _result(rule, "manual", expected, (), "needs an assessor's judgement")
+        return _result(rule, "manual", expected, (), (("needs_judgement",),))
     outcome = _evaluate_check(rule.check, facts, {} if cache is None else cache)
     if rule.manual is not None:
-        note = "needs an assessor's judgement; the evidence shown was collected from the host"
+        note: Reason = ("manual_evidence",)
         if outcome.status == "error":
-            note += f" (part could not be collected: {outcome.message})"
-        return _result(rule, "manual", expected, outcome.evidence, note)
-    return _result(rule, outcome.status, expected, outcome.evidence, outcome.message)
+            note = ("manual_evidence_partial", outcome.reasons)
+        return _result(rule, "manual", expected, outcome.evidence, (note,))
+    return _result(rule, outcome.status, expected, outcome.evidence, outcome.reasons)
 
 
-def _result(rule: Rule, status: str, expected: str, evidence: tuple[Mapping[str, Any], ...],
-            message: str) -> RuleResult:
+def _result(rule: Rule, status: str, expected: tuple[str, Mapping[str, Any] | None],
+            evidence: tuple[Mapping[str, Any], ...], reasons: tuple[Reason, ...]
+            ) -> RuleResult:
+    """The result with its reasons as data: worded (in English, for the findings'
+    ``message``, and as the ``wording`` object) only when the document is built."""
     return RuleResult(rule_id=rule.id, status=status, severity=rule.severity,
-                      expected=expected, observed=list(evidence), message=message)
+                      expected=expected[0], observed=list(evidence), reasons=reasons,
+                      expected_data=expected[1])
 
 
 def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evaluated:
@@ -75,9 +79,9 @@ def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evalu
     evidence = tuple(item for part in parts for item in part.evidence)
     applicable = [p for p in parts if p.status != "not_applicable"]
     if not applicable:
-        return _Evaluated("not_applicable", parts[0].message, evidence)
-    outcome = combine(check.mode, [Outcome(p.status, p.message) for p in applicable])  # type: ignore[arg-type]
-    return _Evaluated(outcome.verdict, outcome.detail, evidence)
+        return _Evaluated("not_applicable", parts[0].reasons, evidence)
+    outcome = combine(check.mode, [Outcome(p.status, p.reasons) for p in applicable])  # type: ignore[arg-type]
+    return _Evaluated(outcome.verdict, outcome.reasons, evidence)
 
 
 def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
@@ -86,29 +90,32 @@ def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
     where = _where(check)  # shared: only ever copied into each evidence item
     result = facts.result(call)
     if result is None:
-        reason = f"probe {call.key} was not collected for this host (facts from another baseline?)"
-        return _Evaluated("error", reason, ({**where, "error": reason},))
+        reason: Reason = ("probe_not_collected", call.key)
+        return _Evaluated("error", (reason,), ({**where, "error": english_message(
+            [reason_json(reason)])},))
     if result.status == "absent":
-        reason = result.error or "not present on this host"
-        return _Evaluated("not_applicable", reason, ({**where, "absent": reason},))
+        said = result.error or "not present on this host"
+        return _Evaluated("not_applicable", (("said", said) if result.error else
+                                             ("not_present",),), ({**where, "absent": said},))
     if result.status != "ok":
-        reason = result.error or "probe failed"
-        return _Evaluated("error", reason, ({**where, "error": reason},))
+        said = result.error or "probe failed"
+        return _Evaluated("error", (("said", said) if result.error else ("probe_failed",),),
+                          ({**where, "error": said},))
     value, unobservable = subject_of(check, result.data)
     key = check.key
     if key and key in unobservable:  # (subject_of gives a dict)
-        missing_reason = unobservable[key]
+        missing_reason: Reason = ("said", unobservable[key])
     else:
-        missing_reason = f"{key or call.probe} not reported by the host"
+        missing_reason = ("key_not_reported", key or call.probe)
     outcome = compiled.apply(check.expect, value, unobservable, missing_reason, cache)
     evidence = {**where, "value": bounded_evidence(value, cache)}
-    detail = outcome.detail
+    reasons = outcome.reasons
     if outcome.verdict == "fail" and key:
         # a probe may say why a value is what it is (e.g. why retention is 0 days)
         why = result.data.get("why") if isinstance(result.data, dict) else None
         if isinstance(why, Mapping) and isinstance(why.get(key), str):
-            detail = f"{detail}: {why[key]}"
-    return _Evaluated(outcome.verdict, detail, (evidence,))
+            reasons = (*reasons, ("why", why[key]))
+    return _Evaluated(outcome.verdict, reasons, (evidence,))
 
 
 def _where(check: ProbeCheck) -> Mapping[str, Any]:
@@ -153,27 +160,30 @@ def lookup(base: Any, key: str) -> Any:
 
 
 def describe_check(check: Check) -> str:
-    """A human reading of a check, for findings' ``expected``; worked out once per check."""
-    described: str | None = check.__dict__.get("_described")
+    """A check in plain English, for findings' ``expected``."""
+    return described_check(check)[0]
+
+
+def described_check(check: Check) -> tuple[str, Mapping[str, Any]]:
+    """A check in plain English (findings' ``expected``) and as data (``wording.expected``);
+    worked out once per check and shared by its results (findings are never changed)."""
+    described: tuple[str, Mapping[str, Any]] | None = check.__dict__.get("_described")
     if described is None:
-        described = _describe_check(check)
+        data = check_json(check)
+        described = (english_expected(data), data)
         object.__setattr__(check, "_described", described)
     return described
 
 
-def _describe_check(check: Check) -> str:
+def check_json(check: Check) -> dict[str, Any]:
+    """A check as data: the subject a probe check looks at and its expectation, or the
+    parts of a combined check."""
     if isinstance(check, ProbeCheck):
         subject = check.key or probes.get(check.call.probe).subject or check.call.probe
-        args = check.call.args
-        if args:
-            subject = f"{subject} ({', '.join(f'{k}={v}' for k, v in sorted(args.items()))})"
-        return f"{subject}: {describe(check.expect)}"
+        return {"subject": subject, "args": dict(check.call.args),
+                "expect": check.expect.to_json()}
     assert isinstance(check, CompositeCheck)
-    joiner = " AND " if check.mode == "all" else " OR "
-    return joiner.join(
-        f"({describe_check(part)})" if isinstance(part, CompositeCheck) else describe_check(part)
-        for part in check.parts
-    )
+    return {"mode": check.mode, "parts": [check_json(part) for part in check.parts]}
 
 
 def bounded_evidence(value: Any, cache: dict[Any, Any] | None = None) -> Any:

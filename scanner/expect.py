@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -59,10 +59,42 @@ class ExpectationError(ValueError):
         self.path = path
 
 
+Reason = tuple[Any, ...]  # (code, *arguments): see scanner/render/wording.py ARGS
+
+
 @dataclass(frozen=True)
 class Outcome:
+    """A verdict and why, as data: reason codes with the operands and values they are
+    about. Worded (in English, for the findings' ``message``) only when asked."""
+
     verdict: Verdict
-    detail: str = ""
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def detail(self) -> str:
+        return english(self.reasons)
+
+
+def english(reasons: Sequence[Reason]) -> str:
+    """Reasons in plain English (the findings' ``message``)."""
+    from scanner.render.wording import english_message, reason_json
+
+    return english_message([reason_json(r) for r in reasons])
+
+
+def why(code: str, *args: Any) -> Outcome:
+    """A failure for one reason."""
+    return Outcome("fail", ((code, *args),))
+
+
+def err(code: str, *args: Any) -> Outcome:
+    """An error for one reason."""
+    return Outcome("error", ((code, *args),))
+
+
+def as_reason(reason: str | Reason) -> Reason:
+    """A missing value's reason: a probe's own text, or a reason already coded."""
+    return ("said", reason) if isinstance(reason, str) else reason
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,14 @@ class Expectation:
 
     def describe(self) -> str:
         return describe(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The expectation as data (findings' ``wording.expected``); built once, shared."""
+        data: dict[str, Any] | None = self.__dict__.get("_json")
+        if data is None:
+            data = expectation_json(self)
+            object.__setattr__(self, "_json", data)
+        return data
 
 
 @dataclass(frozen=True)
@@ -225,23 +265,28 @@ def _re2_reason(exc: Exception) -> str:
 Unobservable = Mapping[str, str]
 
 
+NOT_REPORTED: Reason = ("value_not_reported",)
+TOO_DEEP = err("nested_too_deep")
+
+
 def apply(exp: Expectation, value: Any, unobservable: Unobservable | None = None,
-          missing_reason: str = "not reported by the probe") -> Outcome:
+          missing_reason: str | Reason = NOT_REPORTED) -> Outcome:
     """Apply an expectation to an observed value. Pure and total."""
     try:
-        return _apply(exp, value, unobservable or {}, missing_reason)
+        return _apply(exp, value, unobservable or {}, as_reason(missing_reason))
     except RecursionError:
-        return Outcome("error", "value nested too deeply to evaluate")
+        return TOO_DEEP
 
 
-def _apply(exp: Expectation, value: Any, unobservable: Unobservable, missing: str) -> Outcome:
+def _apply(exp: Expectation, value: Any, unobservable: Unobservable, missing: Reason
+           ) -> Outcome:
     op, operand = exp.op, exp.operand
     if op == "exists":
         return _bool((not _is_missing(value)) == operand,
-                     "value is not reported" if operand else "value is reported")
+                     "not_reported" if operand else "reported")
     if op == "absent":
-        return _bool(_is_missing(value) == operand, "value is reported"
-                     if operand else "value is not reported")
+        return _bool(_is_missing(value) == operand, "reported"
+                     if operand else "not_reported")
     if op in ("all", "any", "none"):
         outcomes = [_apply(part, value, unobservable, missing) for part in operand]
         return combine(op, outcomes)
@@ -250,9 +295,9 @@ def _apply(exp: Expectation, value: Any, unobservable: Unobservable, missing: st
         if inner.verdict == "error":
             return inner
         return Outcome("fail" if inner.verdict == "pass" else "pass",
-                       f"not ({describe(operand)}) did not hold")
+                       (("negation_failed", operand.to_json()),))
     if _is_missing(value):
-        return Outcome("error", missing)
+        return Outcome("error", (missing,))
     if op in LIST_OPS:
         return _apply_list(op, operand, value, unobservable)
     return _apply_scalar(op, operand, value)
@@ -265,26 +310,39 @@ def combine(op: str, outcomes: Sequence[Outcome]) -> Outcome:
     errors = [o for o in outcomes if o.verdict == "error"]
     if op == "all":
         if fails:
-            return Outcome("fail", fails[0].detail)
+            return Outcome("fail", fails[0].reasons)
         if errors:
-            return Outcome("error", errors[0].detail)
-        return Outcome("pass")
+            return Outcome("error", errors[0].reasons)
+        return PASSED
     if op == "any":
         if passes:
-            return Outcome("pass")
+            return PASSED
         if errors:
-            return Outcome("error", errors[0].detail)
-        return Outcome("fail", "; ".join(dict.fromkeys(o.detail for o in fails if o.detail)))
+            return Outcome("error", errors[0].reasons)
+        return Outcome("fail", distinct(r for o in fails for r in o.reasons))
     # none
     if passes:
-        return Outcome("fail", "a forbidden condition holds")
+        return FORBIDDEN
     if errors:
-        return Outcome("error", errors[0].detail)
-    return Outcome("pass")
+        return Outcome("error", errors[0].reasons)
+    return PASSED
 
 
-def _bool(ok: bool, why_not: str) -> Outcome:
-    return Outcome("pass") if ok else Outcome("fail", why_not)
+PASSED = Outcome("pass")
+FORBIDDEN = why("forbidden_holds")
+
+
+def distinct(reasons: Iterable[Reason]) -> tuple[Reason, ...]:
+    """Reasons in order, each once (reasons hold lists, so no set)."""
+    out: list[Reason] = []
+    for reason in reasons:
+        if reason not in out:
+            out.append(reason)
+    return tuple(out)
+
+
+def _bool(ok: bool, code: str, *args: Any) -> Outcome:
+    return PASSED if ok else why(code, *args)
 
 
 def _is_missing(value: Any) -> bool:
@@ -319,68 +377,66 @@ def _text(value: Any) -> str | None:
 def _apply_scalar(op: str, operand: Any, value: Any) -> Outcome:
     shown = _show(value)
     if op == "equals":
-        return _bool(_same(value, operand), f"{shown} is not {operand!r}")
+        return _bool(_same(value, operand), "is_not", shown, operand)
     if op == "not_equals":
-        return _bool(not _same(value, operand), f"{shown} is {operand!r}")
+        return _bool(not _same(value, operand), "is", shown, operand)
     if op == "in":
-        return _bool(any(_same(value, o) for o in operand), f"{shown} is not one of {operand}")
+        return _bool(any(_same(value, o) for o in operand), "not_one_of", shown, operand)
     if op == "not_in":
-        return _bool(not any(_same(value, o) for o in operand), f"{shown} is one of {operand}")
+        return _bool(not any(_same(value, o) for o in operand), "one_of", shown, operand)
     if op in ("matches", "not_matches"):
         items = value if isinstance(value, list) else [value]
         texts = [_text(item) for item in items]
         if any(t is None for t in texts):
-            return Outcome("error", f"{shown} is not text")
+            return err("not_text", shown)
         if any(t is not None and len(t) >= MAX_SUBJECT_CHARS for t in texts):
-            return Outcome("error", f"a value of {MAX_SUBJECT_CHARS} characters or more is "
-                           "not matched against a pattern; not evaluated")
+            return err("too_long_to_match", MAX_SUBJECT_CHARS)
         hits = [t for t in texts if t is not None and _search(operand, t)]
         if op == "matches":
-            return _bool(bool(hits), f"{shown} does not match /{operand.pattern}/")
-        return _bool(not hits, f"{_show(hits[0]) if hits else shown} matches "
-                     f"/{operand.pattern}/")
+            return _bool(bool(hits), "no_match", shown, operand.pattern)
+        return _bool(not hits, "matches", _show(hits[0]) if hits else shown, operand.pattern)
     if op in ("lt", "le", "gt", "ge"):
         number = _number(value)
         if number is None:
-            return Outcome("error", f"{shown} is not a number")
+            return err("not_number", shown)
         ok = {"lt": number < operand, "le": number <= operand,
               "gt": number > operand, "ge": number >= operand}[op]
-        symbol = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}[op]
-        return _bool(ok, f"{shown} is not {symbol} {operand}")
+        return _bool(ok, "not_compared", shown, op, operand)
     if op.startswith("version_"):
         text = _text(value)
         if text is None:
-            return Outcome("error", f"{shown} is not a version")
+            return err("not_version", shown)
         order = compare_versions(text, str(operand))
         ok = {"version_lt": order < 0, "version_le": order <= 0,
               "version_gt": order > 0, "version_ge": order >= 0}[op]
-        return _bool(ok, f"version {text} fails {op.removeprefix('version_')} {operand}")
+        return _bool(ok, "version_fails", text, op.removeprefix("version_"), operand)
     if op in ("contains", "not_contains"):
         if isinstance(value, list):
             found = any(_same(item, operand) for item in value)
         elif isinstance(value, str):
             found = str(operand) in value
         else:
-            return Outcome("error", f"{shown} is neither a list nor text")
+            return err("neither_list_nor_text", shown)
         if op == "contains":
-            return _bool(found, f"{shown} does not contain {operand!r}")
-        return _bool(not found, f"{shown} contains {operand!r}")
+            return _bool(found, "lacks", shown, operand)
+        return _bool(not found, "has", shown, operand)
     if op == "empty":
         if not isinstance(value, (list, str, dict)):
-            return Outcome("error", f"{shown} is neither a list nor text")
-        return _bool((len(value) == 0) == operand, f"{shown} is {'not ' if operand else ''}empty")
+            return err("neither_list_nor_text", shown)
+        return _bool((len(value) == 0) == operand, "is_not_empty" if operand else "is_empty",
+                     shown)
     if op == "mode_at_most":
         return _mode_at_most(operand, value)
     if op in ("owner", "group"):
         return _owner_group(op, operand, value)
-    return Outcome("error", f"operator {op} cannot be applied")  # pragma: no cover
+    return err("cannot_apply", op)  # pragma: no cover
 
 
 def _file_fields(value: Any) -> tuple[dict[str, Any] | None, Outcome | None]:
     if not isinstance(value, dict):
-        return None, Outcome("error", "not a file's metadata")
+        return None, err("not_file_metadata")
     if value.get("exists") is False:
-        return None, Outcome("fail", "the file does not exist")
+        return None, why("file_missing")
     return value, None
 
 
@@ -394,11 +450,10 @@ def _mode_at_most(limit: str, value: Any) -> Outcome:
         assert fields is not None
         mode_text = str(fields.get("mode", ""))
     if not re.fullmatch(r"0?[0-7]{3,4}", mode_text):
-        return Outcome("error", f"mode {mode_text!r} is not an octal mode")
+        return err("bad_mode", mode_text)
     mode, allowed = int(mode_text, 8), int(limit, 8)
     extra = mode & ~allowed & 0o7777
-    return _bool(extra == 0, f"mode {mode:04o} grants more than {allowed:04o} "
-                 f"(extra bits {extra:04o})")
+    return _bool(extra == 0, "mode_too_open", f"{mode:04o}", f"{allowed:04o}", f"{extra:04o}")
 
 
 def _owner_group(op: str, operand: Any, value: Any) -> Outcome:
@@ -408,14 +463,14 @@ def _owner_group(op: str, operand: Any, value: Any) -> Outcome:
     assert fields is not None
     actual = fields.get(op)
     if actual is None:
-        return Outcome("error", f"{op} not reported")
+        return err("attribute_not_reported", op)
     allowed = [operand] if isinstance(operand, str) else list(operand)
-    return _bool(actual in allowed, f"{op} is {actual!r}, expected {' or '.join(allowed)}")
+    return _bool(actual in allowed, "wrong_attribute", op, _show(actual), allowed)
 
 
 def _apply_list(op: str, operand: Any, value: Any, unobservable: Unobservable) -> Outcome:
     if not isinstance(value, list):
-        return Outcome("error", f"{_show(value)} is not a list")
+        return err("not_a_list", _show(value))
     if op == "count":
         where, comparator, number = operand
         matched = 0
@@ -426,52 +481,71 @@ def _apply_list(op: str, operand: Any, value: Any, unobservable: Unobservable) -
             matched += outcome.verdict == "pass"
         ok = {"equals": matched == number, "lt": matched < number, "le": matched <= number,
               "gt": matched > number, "ge": matched >= number}[comparator]
-        return _bool(ok, f"{matched} matching item(s); expected {comparator} {number}")
+        return _bool(ok, "count_is", matched, comparator, number)
     outcomes = [match_item(operand, item, unobservable) for item in value]
     errors = [o for o in outcomes if o.verdict == "error"]
     passing = [item for item, o in zip(value, outcomes, strict=True) if o.verdict == "pass"]
     failing = [item for item, o in zip(value, outcomes, strict=True) if o.verdict == "fail"]
     if op == "all_items":
         if failing:
-            return Outcome("fail", f"{len(failing)} item(s) do not match: {_labels(failing)}")
-        return Outcome("error", errors[0].detail) if errors else Outcome("pass")
+            return why("items_do_not_match", len(failing), *_labels(failing))
+        return Outcome("error", errors[0].reasons) if errors else PASSED
     if op == "any_item":
         if passing:
-            return Outcome("pass")
-        return Outcome("error", errors[0].detail) if errors else Outcome(
-            "fail", "no item matches")
+            return PASSED
+        return Outcome("error", errors[0].reasons) if errors else NO_ITEM
     # no_item
     if passing:
-        return Outcome("fail", f"{len(passing)} item(s) match: {_labels(passing)}")
-    return Outcome("error", errors[0].detail) if errors else Outcome("pass")
+        return why("items_match", len(passing), *_labels(passing))
+    return Outcome("error", errors[0].reasons) if errors else PASSED
+
+
+NO_ITEM = why("no_item_matches")
+ITEM_NOT_REPORTED: Reason = ("item_not_reported",)
 
 
 def match_item(match: Match, item: Any, unobservable: Unobservable) -> Outcome:
     if match.whole is not None:
-        return _apply(match.whole, item, unobservable, "item not reported")
+        return _apply(match.whole, item, unobservable, ITEM_NOT_REPORTED)
     if not isinstance(item, dict):
-        return Outcome("error", f"{_show(item)} has no fields")
+        return err("no_fields", _show(item))
     outcomes = []
     for name, exp in match.fields:
-        reason = unobservable.get(name, f"field {name!r} not reported")
+        said = unobservable.get(name)
+        reason = ("field_not_reported", name) if said is None else ("said", said)
         outcomes.append(_apply(exp, item.get(name, MISSING), unobservable, reason))
     return combine("all", outcomes)
 
 
-def _show(value: Any, limit: int = 120) -> str:
-    """A short, deterministic rendering of a value for messages (sorted keys)."""
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    else:
-        text = repr(value)
+def _show(value: Any, limit: int = 120) -> Any:
+    """A value as a message shows it: JSON data, short (texts and lists cut, with "…"),
+    deterministic (a mapping becomes its JSON text, keys sorted)."""
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= limit else value[: limit - 1] + "…"
+    if kind is list:
+        shown: list[Any] = []
+        used = 0
+        for item in value:
+            part = _show(item, limit)
+            used += len(part) + 4 if isinstance(part, str) else 8
+            if used > limit and shown:
+                shown.append("…")
+                break
+            shown.append(part)
+        return shown
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _LABEL_FIELDS = ("name", "path", "unit", "module", "target")
 
 
-def _labels(items: Sequence[Any], limit: int = 5) -> str:
-    """Name the items a message is about: by their name-like field when they have one."""
+def _labels(items: Sequence[Any], limit: int = 5) -> tuple[list[str], int]:
+    """Name the items a message is about: by their name-like field when they have one;
+    and how many more there are."""
     shown = []
     for item in items[:limit]:
         label = None
@@ -479,9 +553,14 @@ def _labels(items: Sequence[Any], limit: int = 5) -> str:
             label = next((str(item[f]) for f in _LABEL_FIELDS if item.get(f) is not None), None)
             if label is None and item.get("port") is not None:
                 label = f"{item.get('address', '')}:{item['port']}"
-        shown.append(label if label is not None else _show(item, 60))
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(shown) + more
+        shown.append(label if label is not None else _neutral(_show(item, 60)))
+    return shown, max(0, len(items) - limit)
+
+
+def _neutral(value: Any) -> str:
+    from scanner.render.wording import literal
+
+    return literal(value)
 
 
 _VERSION_PART = re.compile(r"\d+|[A-Za-z]+|~")
@@ -508,51 +587,33 @@ def compare_versions(a: str, b: str) -> int:
 
 # ---------------------------------------------------------------------------- describing
 
-_SYMBOLS: dict[str, str] = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "equals": "=",
-                            "not_equals": "≠"}
-
 
 def describe(exp: Expectation) -> str:
-    """A short human reading of an expectation, for findings' ``expected`` field."""
+    """A short plain-English reading of an expectation (its data worded in English)."""
+    from scanner.render.wording import expectation_segments
+
+    return "".join(text for text, _ in expectation_segments(exp.to_json(), "en"))
+
+
+def expectation_json(exp: Expectation) -> dict[str, Any]:
+    """An expectation as data, for renderers to word in any language."""
     op, operand = exp.op, exp.operand
-    describers: dict[str, Callable[[], str]] = {
-        "in": lambda: f"one of {', '.join(map(str, operand))}",
-        "not_in": lambda: f"none of {', '.join(map(str, operand))}",
-        "matches": lambda: f"matches /{operand.pattern}/",
-        "not_matches": lambda: f"does not match /{operand.pattern}/",
-        "exists": lambda: "reported" if operand else "not reported",
-        "absent": lambda: "not reported" if operand else "reported",
-        "contains": lambda: f"contains {operand}",
-        "not_contains": lambda: f"does not contain {operand}",
-        "empty": lambda: "empty" if operand else "not empty",
-        "mode_at_most": lambda: f"mode at most {operand}",
-        "owner": lambda: f"owner {operand if isinstance(operand, str) else ' or '.join(operand)}",
-        "group": lambda: f"group {operand if isinstance(operand, str) else ' or '.join(operand)}",
-        "all": lambda: " and ".join(describe(e) for e in operand),
-        "any": lambda: " or ".join(describe(e) for e in operand),
-        "none": lambda: "none of: " + "; ".join(describe(e) for e in operand),
-        "not": lambda: f"not ({describe(operand)})",
-        "all_items": lambda: f"every item: {_describe_match(operand)}",
-        "any_item": lambda: f"some item: {_describe_match(operand)}",
-        "no_item": lambda: f"no item: {_describe_match(operand)}",
-        "count": lambda: _describe_count(operand),
-    }
-    if op in describers:
-        return describers[op]()
-    if op in _SYMBOLS:
-        return f"{_SYMBOLS[op]} {operand}"
-    if op.startswith("version_"):
-        return f"version {_SYMBOLS[op.removeprefix('version_')]} {operand}"
-    return f"{op} {operand}"  # pragma: no cover
+    if op in ("all", "any", "none"):
+        return {"op": op, "parts": [part.to_json() for part in operand]}
+    if op == "not":
+        return {"op": op, "parts": [operand.to_json()]}
+    if op in ("all_items", "any_item", "no_item"):
+        return {"op": op, "match": _match_json(operand)}
+    if op == "count":
+        where, comparator, number = operand
+        return {"op": op, "where": _match_json(where) if where else None,
+                "comparator": comparator, "number": number}
+    if op in ("matches", "not_matches"):
+        return {"op": op, "operand": operand.pattern}
+    return {"op": op, "operand": list(operand) if isinstance(operand, tuple) else operand}
 
 
-def _describe_match(match: Match) -> str:
+def _match_json(match: Match) -> dict[str, Any]:
     if match.whole is not None:
-        return describe(match.whole)
-    return ", ".join(f"{name} {describe(exp)}" for name, exp in match.fields)
-
-
-def _describe_count(operand: tuple[Match | None, str, int]) -> str:
-    where, comparator, number = operand
-    condition = f" where {_describe_match(where)}" if where else ""
-    return f"count of items{condition} {_SYMBOLS[comparator]} {number}"
+        return {"whole": match.whole.to_json()}
+    return {"fields": [{"name": name, "expect": exp.to_json()} for name, exp in match.fields]}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from scanner import __version__
 from scanner.errors import InputError
 from scanner.facts import HostIdentity
+from scanner.render.wording import english_message, reason_json
 from scanner.resources import schema_path
 
 if TYPE_CHECKING:
@@ -34,14 +35,47 @@ SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 
 @dataclass(frozen=True)
 class RuleResult:
+    """One rule's result. Evaluation gives its reasons as data (``reasons``, codes with
+    operands and values: cheap to make); they are worded, in English for ``message`` and
+    as the JSON ``wording`` object, only when asked for (when the document is built).
+    A result read back from a document keeps what the document says (``written``)."""
+
     rule_id: str
     status: str
     severity: str
     expected: str
     observed: list[Any]
-    message: str
+    reasons: tuple[tuple[Any, ...], ...] = ()
+    expected_data: Mapping[str, Any] | None = None  # the check as data (wording.expected)
     waiver: Mapping[str, Any] | None = None
     judgement: Mapping[str, Any] | None = None
+    written: Mapping[str, Any] | None = None  # {"message", "wording"} as read from JSON
+
+    @property
+    def message(self) -> str:
+        """Why the result is what it is, in plain English."""
+        if self.written is not None:
+            return str(self.written["message"])
+        text: str | None = self.__dict__.get("_message")
+        if text is None:
+            text = english_message(self._reason_json())
+            object.__setattr__(self, "_message", text)
+        return text
+
+    @property
+    def wording(self) -> Mapping[str, Any] | None:
+        """Message and expected as data, for renderers to word in any language (see
+        scanner/render/wording.py); None for a result read from an older document."""
+        if self.written is not None:
+            return self.written.get("wording")
+        return {"expected": self.expected_data, "message": self._reason_json()}
+
+    def _reason_json(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] | None = self.__dict__.get("_reasons_json")
+        if data is None:
+            data = [reason_json(reason) for reason in self.reasons]
+            object.__setattr__(self, "_reasons_json", data)
+        return data
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -52,6 +86,9 @@ class RuleResult:
             "observed": self.observed,
             "message": self.message,
         }
+        wording = self.wording
+        if wording is not None:
+            out["wording"] = wording
         if self.waiver is not None:
             out["waiver"] = dict(self.waiver)
         if self.judgement is not None:
@@ -63,8 +100,8 @@ class RuleResult:
         return RuleResult(
             rule_id=data["rule_id"], status=data["status"], severity=data["severity"],
             expected=data["expected"], observed=list(data["observed"]),
-            message=data["message"], waiver=data.get("waiver"),
-            judgement=data.get("judgement"),
+            waiver=data.get("waiver"), judgement=data.get("judgement"),
+            written={"message": data["message"], "wording": data.get("wording")},
         )
 
 

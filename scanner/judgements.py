@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from scanner import decisions
+from scanner.decisions import with_notes
 from scanner.errors import InputError
 from scanner.findings import resummarize
+from scanner.render.wording import reason_json
 from scanner.yamlio import Document
 
 
@@ -118,7 +120,7 @@ def _decide(result: Mapping[str, Any], host: Mapping[str, Any],
     out = dict(result)
     if result["status"] != "manual":
         return out
-    notes: list[str] = []
+    notes: list[dict[str, Any]] = []
     for judgement in judgements:
         if judgement.rule != result["rule_id"] or not decisions.matches_host(judgement.hosts,
                                                                              host):
@@ -126,20 +128,18 @@ def _decide(result: Mapping[str, Any], host: Mapping[str, Any],
         if judgement.evidence_digest is not None:
             actual = decisions.evidence_digest(result["observed"])
             if actual != judgement.evidence_digest:
-                notes.append(f"judgement {judgement.source} was made on evidence "
-                             f"{judgement.evidence_digest}, but the evidence is now {actual}; "
-                             "not applied")
+                notes.append(reason_json(("judgement_evidence_changed", judgement.source,
+                                          judgement.evidence_digest, actual)))
                 warnings.append(f"{host['name']}: {result['rule_id']}: judgement "
                                 f"{judgement.source} not applied: the evidence changed")
                 continue
         out["status"] = judgement.verdict
         out["judgement"] = judgement.to_result_json()
         # the scanner's "needs an assessor's judgement" is answered: say who answered
-        out["message"] = "; ".join([f"judged {judgement.verdict} by {judgement.assessor} on "
-                                    f"{judgement.date.isoformat()}", *notes])
-        return out
-    out["message"] = "; ".join(part for part in (result["message"], *notes) if part)
-    return out
+        judged = reason_json(("judged", judgement.verdict, judgement.assessor,
+                              judgement.date.isoformat()))
+        return with_notes(out, [judged, *notes], replace=True)
+    return with_notes(out, notes)
 
 
 def apply_judgements(document: Mapping[str, Any], judgements: Sequence[Judgement],

@@ -21,10 +21,12 @@ import click
 
 from scanner.findings import HOST_STATUSES, RULE_STATUSES, SEVERITIES
 from scanner.render._text import pick, printable
+from scanner.render.wording import result_message
 
 MAX_RULES_PER_HOST = 5
 MAX_HOSTS_LISTED = 10
 MAX_RULES_ACROSS_FLEET = 10
+MAX_WHY = 160  # characters of a failure's reason on the story's line
 JUDGED = " (assessor's judgement)"
 _SEVERITY_STYLE: Mapping[str, Mapping[str, Any]] = {
     "critical": {"fg": "red", "bold": True},
@@ -41,17 +43,20 @@ def story(document: Mapping[str, Any], lang: str, colour: bool) -> list[str]:
     titles = {rule["id"]: printable(pick(rule["title"], lang)) for rule in document["rules"]}
     hosts: Sequence[Mapping[str, Any]] = document["hosts"]
     if len(hosts) <= MAX_HOSTS_LISTED:
-        return [line for host in hosts for line in _host_story(host, titles, colour)]
+        return [line for host in hosts for line in _host_story(host, titles, colour, lang)]
     return _fleet_story(hosts, titles, colour)
 
 
 def _host_story(host: Mapping[str, Any], titles: Mapping[str, str],
-                colour: bool) -> list[str]:
+                colour: bool, lang: str) -> list[str]:
     lines = [f"{printable(host['name'])}: {host_line(host)}"]
     failed = _most_severe_first(r for r in host["results"] if r["status"] == "fail")
     for result in failed[:MAX_RULES_PER_HOST]:
         lines.append("  " + _rule_line(result["severity"], result["rule_id"], titles, colour)
                      + (JUDGED if "judgement" in result else ""))
+        why = printable(result_message(result, lang))
+        if why:  # why it failed, in the story's language: the line under the rule
+            lines.append("      " + (why if len(why) <= MAX_WHY else why[:MAX_WHY - 1] + "…"))
     if len(failed) > MAX_RULES_PER_HOST:
         lines.append(f"  … and {len(failed) - MAX_RULES_PER_HOST} more failed")
     awaiting = sorted(r["rule_id"] for r in host["results"] if r["status"] == "manual")

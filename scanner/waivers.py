@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from scanner import decisions
-from scanner.decisions import evidence_digest
+from scanner.decisions import evidence_digest, with_notes
 from scanner.errors import InputError
 from scanner.findings import resummarize
+from scanner.render.wording import reason_json
 from scanner.yamlio import Document
 
 
@@ -103,14 +104,14 @@ def _judge(result: Mapping[str, Any], host: Mapping[str, Any], waivers: Sequence
     out = dict(result)
     if result["status"] != "fail":
         return out
-    notes: list[str] = []
+    notes: list[dict[str, Any]] = []
     expired: list[dict[str, str]] = []
     for waiver in waivers:
         if waiver.rule != result["rule_id"] or not waiver.matches_host(host):
             continue
         if waiver.expired_on(today):
-            notes.append(f"waiver {waiver.source} expired on {waiver.expires.isoformat()}; "
-                         "not applied")
+            notes.append(reason_json(("waiver_expired", waiver.source,
+                                      waiver.expires.isoformat())))
             warnings.append(f"{host['name']}: {result['rule_id']}: waiver {waiver.source} "
                             f"expired on {waiver.expires.isoformat()}; not applied")
             expired.append(waiver.to_result_json())
@@ -118,9 +119,8 @@ def _judge(result: Mapping[str, Any], host: Mapping[str, Any], waivers: Sequence
         if waiver.evidence_digest is not None:
             actual = evidence_digest(result["observed"])
             if actual != waiver.evidence_digest:
-                notes.append(f"waiver {waiver.source} is bound to evidence "
-                             f"{waiver.evidence_digest}, but the evidence is now {actual}; "
-                             "not applied")
+                notes.append(reason_json(("waiver_evidence_changed", waiver.source,
+                                          waiver.evidence_digest, actual)))
                 warnings.append(f"{host['name']}: {result['rule_id']}: waiver {waiver.source} "
                                 "not applied: the evidence changed")
                 continue
@@ -129,8 +129,7 @@ def _judge(result: Mapping[str, Any], host: Mapping[str, Any], waivers: Sequence
         break
     if expired and out["status"] == "fail":  # an assessor must see the risk nobody renewed
         out["expired_waivers"] = expired
-    out["message"] = "; ".join(part for part in (result["message"], *notes) if part)
-    return out
+    return with_notes(out, notes)
 
 
 def apply_waivers(document: Mapping[str, Any], waivers: Sequence[Waiver],

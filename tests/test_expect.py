@@ -212,12 +212,15 @@ def test_version_comparison(a: str, b: str, order: int) -> None:
 
 
 def test_descriptions_are_readable() -> None:
-    assert describe(compile_expectation({"le": 90}, {})) == "≤ 90"
+    # plain words, values in their neutral form (never a symbol or a Python repr)
+    assert describe(compile_expectation({"le": 90}, {})) == "is at most 90"
     text = describe(compile_expectation(
         {"count": {"where": {"uid": {"equals": 0}}, "equals": 1}}, {}))
-    assert text == "count of items where uid = 0 = 1"
+    assert text == "the number of items where: uid is 0 is exactly 1"
     assert describe(compile_expectation({"all": [{"mode_at_most": "0640"}, {"owner": "root"}]},
-                                        {})) == "mode at most 0640 and owner root"
+                                        {})) == "has mode at most 0640 and is owned by root"
+    assert describe(compile_expectation({"in": ["none", ""]}, {})) == 'is one of "none", ""'
+    assert describe(compile_expectation({"equals": True}, {})) == "is true"
 
 
 @pytest.mark.parametrize("pattern", ["(a+)+$", "^(\\w+\\s?)*$", "(a|aa)*b", "^.*.*.*=x$",

@@ -69,7 +69,8 @@ def test_a_judgement_decides_a_manual_result_as_the_assessors(verdict: str) -> N
     assert judged["judgement"] == {"verdict": verdict, "assessor": "Chen Jing",
                                    "date": "2026-05-30", "source": "j.yaml:2",
                                    "note": "seen the backup job and its copy"}
-    assert judged["message"] == f"judged {verdict} by Chen Jing on 2026-05-30"
+    # the message words the verdict plainly ("not applicable", not the status id)
+    assert judged["message"] == f"judged {verdict.replace('_', ' ')} by Chen Jing on 2026-05-30"
     # the other hosts' manual results still await judgement
     assert _result(outcome.document, "db-01", "backup.offhost-copy")["status"] == "manual"
     assert (outcome.applied, outcome.awaiting) == (1, 2)
@@ -235,7 +236,7 @@ def test_a_judgements_file_turns_the_five_manual_rules_into_judged_results_in_ev
         case = cases[rule_id]
         shown = case.system_out or " ".join(
             (part.message or "") + (part.text or "") for part in case.result)
-        assert f"judged {result['status']} by Chen Jing" in shown, rule_id
+        assert f"judged {result['status'].replace('_', ' ')} by Chen Jing" in shown, rule_id
         assert f"judged {rule_id} on site" in shown, rule_id
 
     with (out / "findings.csv").open(encoding="utf-8-sig", newline="") as handle:

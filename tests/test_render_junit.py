@@ -40,7 +40,7 @@ def test_testcase_names_and_result_kinds(tmp_path: Path) -> None:
     root = cases["[HIGH][ssh.root-login-disabled] SSH root login is disabled"]
     failure = root.result[0]
     assert isinstance(failure, junitparser.Failure)
-    assert "expected: permitrootlogin: = no" in failure.text
+    assert 'expected: permitrootlogin: is "no"' in failure.text
     assert "without-password" in failure.text
     assert "PermitRootLogin no" in failure.text  # remediation
     waived = cases["[MEDIUM][ssh.x11-forwarding-disabled] SSH X11 forwarding is disabled"]

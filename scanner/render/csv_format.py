@@ -28,6 +28,7 @@ from scanner.render._text import (
     rules_by_id,
 )
 from scanner.render.html_sections import major_risk_name
+from scanner.render.wording import result_expected, result_message
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -64,8 +65,8 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
             yield [*identity, result["rule_id"], result["severity"], result["status"],
                    pick(rule.get("title") if rule else None, lang),
                    " ".join(clause_items(rule)), major_risk_name(rule, lang),
-                   result["expected"],
-                   compact_evidence(result["observed"]), result["message"], fix,
+                   result_expected(result, lang),
+                   compact_evidence(result["observed"]), result_message(result, lang), fix,
                    waiver.get("justification", ""), waiver.get("approved_by", ""),
                    waiver.get("expires", ""),
                    judgement.get("assessor", ""), judgement.get("date", ""),

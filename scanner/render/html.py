@@ -44,7 +44,14 @@ from scanner.render.html_sections import (
     tailoring_view,
 )
 from scanner.render.i18n import AREAS, catalog
-from scanner.render.wording import result_expected, result_message
+from scanner.render.wording import (
+    Segment,
+    as_html,
+    expected_segments,
+    message_segments,
+    result_expected,
+    result_message,
+)
 from scanner.resources import reports_dir
 
 CHART_MAX_HOSTS = 40
@@ -179,20 +186,38 @@ def _result_view(result: Mapping[str, Any], rule: Mapping[str, Any] | None,
         "title": pick(rule.get("title") if rule else None, lang) or result["rule_id"],
         "severity": result["severity"],
         "status": result["status"],
-        "expected": expected,
+        "expected": _worded(expected_segments(result, lang)),
         "observed": evidence_text(result["observed"]),
         "bearing": [str(line) for line in bearing],
-        "message": message,
+        "message": _worded(message_segments(result, lang)),
         "major_risk": major_risk_name(rule, lang),
         "expired_waivers": result.get("expired_waivers", []),
-        "remediation": remediation_for(rule, family, lang),
-        "rationale": pick(rule.get("rationale") if rule else None, lang),
-        "manual": pick(rule.get("manual") if rule else None, lang),
+        "remediation": _with_code(remediation_for(rule, family, lang)),
+        "rationale": _with_code(pick(rule.get("rationale") if rule else None, lang)),
+        "manual": _with_code(pick(rule.get("manual") if rule else None, lang)),
         "references": "; ".join(f"{k}: {', '.join(v)}" for k, v in
                                 sorted((rule or {}).get("references", {}).items())),
         "waiver": result.get("waiver"),
         "judgement": result.get("judgement"),
     }
+
+
+def _worded(segments: Iterable[Segment]) -> Markup:
+    """Wording as markup: its literals (values, names, patterns) in ``<code>``."""
+    # as_html escapes every piece (printable first): nothing from a host becomes markup
+    return Markup(as_html([(printable(text), literal)  # noqa: S704
+                           for text, literal in segments]))
+
+
+def _with_code(text: str | None) -> Markup | None:
+    """A rule text with its backticked spans (commands, settings) shown as code."""
+    if not text:
+        return None
+    pieces = printable(text).split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: the text as it is
+        return Markup(as_html([(printable(text), False)]))  # noqa: S704 (escaped)
+    return Markup(as_html([(piece, i % 2 == 1)  # noqa: S704 (as_html escapes each piece)
+                           for i, piece in enumerate(pieces) if piece]))
 
 
 def _host_view(index: int, host: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]],

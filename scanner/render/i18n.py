@@ -52,7 +52,7 @@ EN: Mapping[str, str] = {
     "no": "no",
     "overview": "Overview",
     "score": "Score",
-    "score_help": "The tool's own index, not an MLPS (等保) assessment score: the "
+    "score_help": "The tool's own index, not an MLPS assessment score: the "
                   "severity-weighted share of passing rules among pass, fail and error "
                   "(errors count against it; manual, waived, not applicable and "
                   "assessor-judged results are left out).",
@@ -150,8 +150,8 @@ EN: Mapping[str, str] = {
     "diff_host_status": "Host status changes",
     "diff_baseline_changed": "The baseline changed between the two scans",
     "diff_nothing": "None.",
-    "major_risks": "Major risks (重大风险隐患)",
-    "major_risks_help": "Rules whose failure is a major-risk trigger (重大风险隐患) of the "
+    "major_risks": "Major risks",
+    "major_risks_help": "Rules whose failure is a major-risk trigger of the "
                         "MLPS assessment report that failed, or are not decided yet: any "
                         "one failed makes the assessment non-compliant whatever else passes. "
                         "The assessor's own criteria stay authoritative.",
@@ -196,7 +196,7 @@ EN: Mapping[str, str] = {
     "legend_not_applicable": "The rule does not apply to this host (e.g. another OS family).",
     "legend_severity": "Severity the baseline gives each rule: critical and high in red, "
                        "medium in orange.",
-    "legend_major": "The rule detects a 重大风险隐患 (major-risk trigger).",
+    "legend_major": "The rule detects a major-risk trigger of the MLPS assessment report.",
     "legend_expired": "A waiver named this failure but had expired, so it was not applied.",
     "legend_judged": "The status is an assessor's recorded judgement, not a measurement.",
     "legend_changed": "The parameter differs from the baseline's own default.",
@@ -390,7 +390,7 @@ ZH: Mapping[str, str] = {
     "abbr_error": "错",
     "abbr_waived": "免",
     "abbr_manual": "人",
-    "abbr_not_applicable": "NA",
+    "abbr_not_applicable": "—",
     "host": "主机",
     "from": "原状态",
     "to": "新状态",
