@@ -16,14 +16,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from scanner.clauses import SUPPORTING_KEY
 from scanner.findings import RULE_STATUSES, SEVERITIES
+from scanner.render._jinja import asset, environment
 from scanner.render._text import (
     clause_groups,
     clause_items,
@@ -52,7 +51,6 @@ from scanner.render.wording import (
     result_expected,
     result_message,
 )
-from scanner.resources import reports_dir
 
 CHART_MAX_HOSTS = 40
 MATRIX_MAX_HOSTS = 25
@@ -67,33 +65,6 @@ CHART_STATUSES = ("pass", "fail", "error", "waived", "manual", "not_applicable")
 BAR_WIDTH = 420
 BAR_HEIGHT = 16
 LABEL_WIDTH = 300
-
-
-def _finalize(value: Any) -> Any:
-    """Applied to every ``{{ }}`` value: markup we built stays, anything else is made printable."""
-    if value is None:
-        return ""
-    if isinstance(value, Markup):
-        return value
-    return printable(value)
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(  # autoescape on: every host string is data, never markup
-        autoescape=True,
-        loader=jinja2.FileSystemLoader(str(reports_dir())),
-        finalize=_finalize,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
-def _asset(name: str) -> Markup:
-    """A shipped CSS/JS file, inlined verbatim (it is ours, not host data)."""
-    return Markup((reports_dir() / name).read_text(encoding="utf-8"))  # noqa: S704
 
 
 def item_sort_key(item: str) -> tuple[Any, ...]:
@@ -289,8 +260,8 @@ def build_view(document: Mapping[str, Any], lang: str) -> dict[str, Any]:
     return {
         "t": texts,
         "lang": lang,
-        "css": _asset("report.css"),
-        "script": _asset("filter.js"),
+        "css": asset("report.css"),
+        "script": asset("filter.js"),
         "doc": document,
         "baseline_title": pick(baseline["title"], lang),
         "summary": document["summary"],
@@ -320,11 +291,11 @@ def build_view(document: Mapping[str, Any], lang: str) -> dict[str, Any]:
 
 def render(document: Mapping[str, Any], *, lang: str = "en") -> str:
     """The HTML report for ``document`` in ``lang`` (en or zh)."""
-    template = _environment().get_template("report.html.j2")
+    template = environment().get_template("report.html.j2")
     return template.render(build_view(document, lang))
 
 
 def render_diff(diff: Mapping[str, Any], *, lang: str = "en") -> str:
     """The HTML page for a comparison of two scans (see :mod:`scanner.diff`)."""
-    template = _environment().get_template("diff.html.j2")
-    return template.render(t=catalog(lang), diff=diff, css=_asset("report.css"))
+    template = environment().get_template("diff.html.j2")
+    return template.render(t=catalog(lang), diff=diff, css=asset("report.css"))
