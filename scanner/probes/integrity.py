@@ -24,9 +24,11 @@ A check is scheduled when one of these would run aide (or Debian's dailyaidechec
 * a line of /etc/crontab, /etc/cron.d/* (names cron reads: Debian's cron only
   ``[A-Za-z0-9_-]``, cronie all but hidden, ``~`` and package leftovers) or root's
   crontab, with a cron daemon installed;
-* a timer named ``*aide*`` that systemd enables at boot (the ``services`` probe's own
-  answer, shared with it: ``systemctl``, or ``systemctl --root=/`` when systemd is not
-  PID 1) whose service's ``ExecStart=`` (unit file and drop-ins) runs aide.
+* a timer named ``*aide*`` that systemd enables at boot (systemd's own answer, read as
+  the ``services`` probe reads it but asked of the ``*aide*`` units alone, in aide's own
+  part: ``systemctl list-unit-files '*aide*'``, or with ``--root=/`` when systemd is not
+  PID 1; the same state ``systemctl is-enabled`` gives) whose service's ``ExecStart=``
+  (unit file and drop-ins) runs aide.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from scanner.probes._sections import (
     split_sections,
     systemd_is_init,
 )
-from scanner.probes.services import UNIT_DIRS, _services_snippet, _unit_tables
+from scanner.probes.services import UNIT_DIRS, _unit_tables, cut_unit_reason, unit_sections
 
 CONFIG_PATHS = ("/etc/aide/aide.conf", "/etc/aide.conf")
 CRONTABS = ("/etc/crontab", "/etc/cron.d/*", "/var/spool/cron/crontabs/root",
@@ -125,6 +127,9 @@ def _aide_snippet(args: Mapping[str, Any]) -> str:
         "printf '%s\\n' \"$daily\" | while IFS= read -r f; do [ -f \"$f\" ] || continue; "
         "printf '%s F %s\\n' \"$CII_M\" \"$f\"; "
         f"head -c {SCRIPT_CAP} -- \"$f\"; echo; done; true",
+        # systemd's enablement of the *aide* units only: not the services probe's part,
+        # so a unit file that only aide reads costs no services rule, and the reverse
+        *unit_sections("*aide*", "service,timer"),
     ])
 
 
@@ -218,8 +223,12 @@ def _timer_unit(collected: Collected, timer: str) -> str:
     return timer[: -len(".timer")] + ".service"
 
 
-def _timer_schedules(collected: Collected) -> list[dict[str, Any]]:
+def _timer_schedules(collected: Collected) -> list[dict[str, Any]] | str:
+    """The enabled *aide* timers that run aide, or why systemd's answer is not known."""
     tables = _unit_tables(collected)
+    for unit in sorted(tables.cut):
+        if unit.endswith((".timer", ".service")) and "aide" in unit:
+            return cut_unit_reason(tables, unit)
     schedules = []
     for timer in sorted(tables.installed):
         if not timer.endswith(".timer") or "aide" not in timer:
@@ -242,7 +251,10 @@ def parse_aide(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
             or config.exit_status is None:
         return ProbeResult.failed("the aide snippet printed nothing recognisable")
     systemd = systemd_is_init(collected)
-    schedules = _cron_schedules(collected, systemd) + _timer_schedules(collected)
+    timers = _timer_schedules(collected)
+    if isinstance(timers, str):
+        return ProbeResult.failed(timers)
+    schedules = _cron_schedules(collected, systemd) + timers
     data: dict[str, Any] = {"installed": False, "config": None, "database": None,
                             "database_exists": False, "database_size": None,
                             "database_age_days": None, "schedules": schedules,
@@ -367,7 +379,7 @@ PROBES = (
         "its size and age in days, and the aide checks cron, cron.daily and systemd timers "
         "would run",
         snippet=_aide_snippet,
-        shared=(INIT_SNIPPET, _services_snippet({})),
+        shared=(INIT_SNIPPET,),
         files=lambda args: (*CRONTABS, *UNIT_FILES, *UNIT_DROPINS),
         parse=parse_aide,
         cap_bytes=2 * 1024 * 1024,

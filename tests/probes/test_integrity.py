@@ -193,3 +193,17 @@ def test_timer_unit_and_drop_ins_decide_what_it_runs() -> None:
     data = interpret("aide", aimed).data
     assert [(s["unit"], s["service"]) for s in data["schedules"]] == [
         ("dailyaidecheck.timer", "aidecheck.service")]
+
+
+def test_an_aide_unit_file_over_the_cap_is_an_error_not_no_timer() -> None:
+    """The snippet leaves a unit file over the cap out of systemctl's listing (systemctl
+    would read it to its end): whether that timer is enabled is then not known."""
+    cut = "/etc/systemd/system/dailyaidecheck.timer"
+    text = captured("timer-fresh") + f"{TEST_TOKEN} F cii:unit-cut\ncii:cut {cut}\ncii:rc 0\n"
+    result = interpret("aide", text)
+    assert result.status == "error"
+    assert cut in (result.error or "") and "systemctl was not asked" in (result.error or "")
+    # a cut unit that is not aide's changes nothing
+    other = captured("timer-fresh") + (f"{TEST_TOKEN} F cii:unit-cut\n"
+                                      "cii:cut /etc/systemd/system/cii-huge.service\ncii:rc 0\n")
+    assert interpret("aide", other).data["scheduled"] is True
