@@ -40,6 +40,7 @@ _PROBE_MODULES = (
     "scanner.probes.kernel",
     "scanner.probes.network",
     "scanner.probes.services",
+    "scanner.probes.integrity",
     "scanner.probes.logging",
     "scanner.probes.auditd",
     "scanner.probes.auditd_conf",

@@ -11,7 +11,10 @@ multi-user.target or graphical.target). Only without any systemctl are the files
 by hand: unit files, ``*.wants`` links, SysV links. Whether a unit runs comes from
 systemctl when systemd is PID 1, else from process names in ``/proc/*/stat``; a state
 that cannot be seen is reported as unobservable (the rule gives ``error``), never
-guessed.
+guessed. systemctl reads each unit file it lists to its end: a unit file over the cap (in
+any directory of systemd's search path) is left out of its listing, the other units are
+listed by name, and the cut unit's enablement is unobservable, so one huge file costs only
+the answers about its own unit.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.probes import Probe, ProbeResult, RawOutput
-from scanner.probes._common import active_lines, cut_guard
+from scanner.probes._common import TOOL_READ_CAP, active_lines, cut_guard, quote
 from scanner.probes._sections import (
     INIT_SNIPPET,
     PROCESS_LIST_UNREADABLE,
@@ -65,35 +68,79 @@ def _full_unit(unit: str) -> str:
     return unit if unit.endswith(_UNIT_SUFFIXES) else unit + ".service"
 
 
-def _services_snippet(args: Mapping[str, Any]) -> str:
-    dirs = " ".join(UNIT_DIRS)
-    return "; ".join([
+# Every directory of systemd's unit search path (systemd-analyze unit-paths, systemd 252):
+# a unit file over the cap in any of them is left out of systemctl's listing.
+SEARCH_DIRS = ("/etc/systemd/system.control", "/run/systemd/system.control",
+               "/run/systemd/transient", "/run/systemd/generator.early", "/etc/systemd/system",
+               "/etc/systemd/system.attached", "/run/systemd/system",
+               "/run/systemd/system.attached", "/run/systemd/generator",
+               "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+               "/run/systemd/generator.late")
+# A unit file longer than this is not given to systemctl: it reads every byte of a unit
+# file (a NUL ends a line for it), so one of gigabytes takes it minutes. Real ones are
+# a few KiB.
+UNIT_FILE_CAP = TOOL_READ_CAP
+
+
+def unit_sections(glob: str, types: str) -> list[str]:
+    """Sections: the units named ``glob`` of these types as systemctl lists them, the
+    unit files and enablement links of that name, and those over :data:`UNIT_FILE_CAP`.
+
+    systemctl list-unit-files parses every unit file it lists. A unit file over the cap is
+    named in ``unit-cut`` and left out: the other units are then listed by name (the
+    entries of systemd's search path, systemctl's own patterns), so one huge unit file
+    costs only the answers about it."""
+    search = " ".join(SEARCH_DIRS)
+    named = "" if glob == "*" else " " + quote(glob)
+    listing = "list-unit-files --no-legend --no-pager --type=" + types
+    return [
+        section("unit-cut", f"svc_cut=$(find {search} -maxdepth 1 -follow -name {quote(glob)} "
+                f"-type f -size +{UNIT_FILE_CAP}c 2>/dev/null); "
+                "[ -z \"$svc_cut\" ] || printf '%s\\n' \"$svc_cut\" | sed 's/^/cii:cut /'; true"),
         # systemd's own enablement logic (shared/install.c): from the running manager, or,
         # when systemd is not PID 1, offline from the unit directories with --root=/
-        section("systemctl-files", "if [ -d /run/systemd/system ]; then "
-                "systemctl list-unit-files --no-legend --no-pager --type=service,socket,timer; "
+        section("systemctl-files", "if [ -d /run/systemd/system ]; then svc_ctl=systemctl; "
                 "elif command -v systemctl >/dev/null 2>&1; then echo cii:offline; "
-                "systemctl --root=/ list-unit-files --no-legend --no-pager "
-                "--type=service,socket,timer; else echo cii:skipped; fi"),
+                "svc_ctl='systemctl --root=/'; else echo cii:skipped; svc_ctl=; fi; "
+                "if [ -z \"$svc_ctl\" ]; then :; "
+                f"elif [ -z \"$svc_cut\" ]; then $svc_ctl {listing}{named}; "
+                # the entries by name, but those cut (a name is one line of svc_cutn)
+                "else svc_nl='\n'; svc_cutn=$(printf '%s\\n' \"$svc_cut\" | sed 's,.*/,,'); "
+                "svc_p=$(systemd-analyze --root=/ unit-paths 2>/dev/null) || "
+                f"svc_p='{search}'; svc_n=; for svc_d in $svc_p; do "
+                f"for svc_e in \"$svc_d\"/{glob}; do svc_b=${{svc_e##*/}}; "
+                "case $svc_b in ''|*[!A-Za-z0-9:_.@\\\\-]*) continue ;; esac; "
+                "case \"$svc_nl$svc_cutn$svc_nl\" in *\"$svc_nl$svc_b$svc_nl\"*) continue ;; "
+                "esac; svc_n=\"$svc_n $svc_b\"; done; done; "
+                f"if [ -n \"$svc_n\" ]; then $svc_ctl {listing} -- $svc_n; fi; fi"),
+        # unit files and enablement links, read straight from the file system (by the
+        # shell's own globbing: an ls per directory was most of this probe's cost)
+        section("unit-files", _list_entries(" ".join(UNIT_DIRS), glob)),
+        section("wants", _list_entries("/etc/systemd/system/*.wants "
+                                       "/etc/systemd/system/*.requires", glob)),
+    ]
+
+
+def _services_snippet(args: Mapping[str, Any]) -> str:
+    sections = unit_sections("*", "service,socket,timer")
+    return "; ".join([
+        *sections[:2],
         section("systemctl-units", "if [ -d /run/systemd/system ]; then "
                 "systemctl list-units --all --no-legend --no-pager --plain "
                 "--type=service,socket; else echo cii:skipped; fi"),
-        # unit files and enablement links, read straight from the file system (by the
-        # shell's own globbing: an ls per directory was most of this probe's cost)
-        section("unit-files", _list_entries(dirs)),
-        section("wants", _list_entries("/etc/systemd/system/*.wants "
-                                       "/etc/systemd/system/*.requires")),
+        *sections[2:],
         # the runlevels systemd-sysv-generator maps to multi-user/graphical.target
         section("sysv", _list_entries("/etc/init.d /etc/rc2.d /etc/rc3.d /etc/rc4.d "
                                       "/etc/rc5.d")),
     ])
 
 
-def _list_entries(dirs: str) -> str:
-    """sh printing the path of each entry of each directory, dangling links included,
-    in the C locale's order as ``ls -1``: one glob and one ``printf`` per directory (a
-    test per entry took most of this probe's time on hosts with hundreds of units)."""
-    return (f"for d in {dirs}; do [ -d \"$d\" ] || continue; set -- \"$d\"/*; "
+def _list_entries(dirs: str, glob: str = "*") -> str:
+    """sh printing the path of each entry (named ``glob``) of each directory, dangling
+    links included, in the C locale's order as ``ls -1``: one glob and one ``printf`` per
+    directory (a test per entry took most of this probe's time on hosts with hundreds of
+    units)."""
+    return (f"for d in {dirs}; do [ -d \"$d\" ] || continue; set -- \"$d\"/{glob}; "
             "if [ -e \"$1\" ] || [ -L \"$1\" ]; then printf '%s\\n' \"$@\"; fi; done; true")
 
 
@@ -104,6 +151,8 @@ class _UnitTables:
     enabled: dict[str, bool]  # enabled now (until the next reboot included)
     active: dict[str, str]  # unit -> active state (systemctl only)
     at_boot: dict[str, bool]  # enabled in what the host boots into
+    # unit -> its file over UNIT_FILE_CAP, which systemctl was not asked about
+    cut: dict[str, str]
 
 
 # list-unit-files states (systemctl(1), is-enabled): "enabled-runtime" lives in /run and
@@ -123,6 +172,10 @@ def _unit_tables(collected: Collected) -> _UnitTables:
                 and "cii:skipped" not in files_section.text)
     offline = answered and files_section is not None and (
         "cii:offline" in files_section.text[:40])
+    cut: dict[str, str] = {}
+    for line in section_lines(collected, "unit-cut"):
+        if line.startswith("cii:cut /"):
+            cut.setdefault(line.rsplit("/", 1)[-1], line[len("cii:cut "):])
     if answered and (offline or systemd_is_init(collected)):
         for line in section_lines(collected, "systemctl-files"):
             parts = line.split()
@@ -130,9 +183,13 @@ def _unit_tables(collected: Collected) -> _UnitTables:
                 installed[parts[0]] = "systemctl"
                 enabled[parts[0]] = parts[1] in _ENABLED_NOW
                 at_boot[parts[0]] = parts[1] in _ENABLED_AT_BOOT
+        for unit in cut:  # there, but what systemctl says of it is not known
+            installed.setdefault(unit, "systemctl")
+            enabled.pop(unit, None)
+            at_boot.pop(unit, None)
         if offline:
-            _add_sysv(collected, installed, enabled, at_boot)
-            return _UnitTables("systemctl --root=/", installed, enabled, active, at_boot)
+            _add_sysv(collected, installed, enabled, at_boot, cut)
+            return _UnitTables("systemctl --root=/", installed, enabled, active, at_boot, cut)
         units_section = collected.sections.get("systemctl-units")
         if units_section is not None and units_section.exit_status == 0:
             for line in section_lines(collected, "systemctl-units"):
@@ -141,7 +198,7 @@ def _unit_tables(collected: Collected) -> _UnitTables:
                     active[parts[0]] = parts[2]
                     if parts[1] != "not-found":
                         installed.setdefault(parts[0], "systemctl")
-        return _UnitTables("systemctl", installed, enabled, active, at_boot)
+        return _UnitTables("systemctl", installed, enabled, active, at_boot, cut)
     for line in section_lines(collected, "unit-files"):
         name = line.rsplit("/", 1)[-1]
         if name.endswith(_UNIT_SUFFIXES) and not name.endswith("@.service"):
@@ -149,20 +206,26 @@ def _unit_tables(collected: Collected) -> _UnitTables:
     wants = {line.rsplit("/", 1)[-1] for line in section_lines(collected, "wants")}
     for name in installed:
         enabled[name] = at_boot[name] = name in wants
-    _add_sysv(collected, installed, enabled, at_boot)
-    return _UnitTables("unit-files", installed, enabled, active, at_boot)
+    _add_sysv(collected, installed, enabled, at_boot, {})
+    return _UnitTables("unit-files", installed, enabled, active, at_boot, {})
 
 
 def _add_sysv(collected: Collected, installed: dict[str, str], enabled: dict[str, bool],
-              at_boot: dict[str, bool]) -> None:
+              at_boot: dict[str, bool], cut: dict[str, str]) -> None:
     """SysV scripts started from rc links: systemd-sysv-generator makes them units at
     boot (systemctl --root cannot show generated units), unless a native unit exists."""
     for line in section_lines(collected, "sysv"):
         match = re.fullmatch(r"S\d\d(.+)", line.rsplit("/", 1)[-1])
         unit = match.group(1) + ".service" if match else ""
-        if match and unit not in installed:  # systemd ignores SysV links of native units
+        # systemd ignores SysV links of native units (a cut one too: its file is there)
+        if match and unit not in installed and unit not in cut:
             installed[unit] = "/etc/init.d/" + match.group(1)
             enabled[unit] = at_boot[unit] = True
+
+
+def cut_unit_reason(tables: _UnitTables, unit: str) -> str:
+    return (f"{tables.cut[unit]} is over {UNIT_FILE_CAP} bytes, the cap for a unit file: "
+            f"systemctl was not asked whether {unit} is enabled")
 
 
 def _running_by_process(unit: str, processes: list[str] | None,
@@ -177,9 +240,13 @@ def _unit_state(tables: _UnitTables, unit: str, processes: list[str] | None,
                 process: str | None) -> tuple[dict[str, Any], dict[str, str]]:
     full = _full_unit(unit)
     unobservable: dict[str, str] = {}
-    state: dict[str, Any] = {"unit": full, "installed": full in tables.installed,
-                             "enabled": tables.enabled.get(full, False),
-                             "enabled_at_boot": tables.at_boot.get(full, False)}
+    state: dict[str, Any] = {"unit": full, "installed": full in tables.installed}
+    if full in tables.cut:
+        unobservable["enabled"] = unobservable["enabled_at_boot"] = cut_unit_reason(
+            tables, full)
+    else:
+        state["enabled"] = tables.enabled.get(full, False)
+        state["enabled_at_boot"] = tables.at_boot.get(full, False)
     if tables.method == "systemctl":
         state["active"] = tables.active.get(full) == "active"
         state["active_state"] = tables.active.get(full, "inactive")
@@ -212,8 +279,14 @@ def parse_services(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
         units.append(state)
     if not units and processes is None:
         return ProbeResult.failed("neither systemctl, unit directories nor /proc answered")
-    return ProbeResult.ok({"method": tables.method, "init": init_name(collected),
-                           "units": units, "processes": processes or []})
+    data: dict[str, Any] = {"method": tables.method, "init": init_name(collected),
+                            "units": units, "processes": processes or []}
+    if tables.cut:  # the units it was not asked about have no enabled fields
+        cut = ", ".join(sorted(tables.cut.values())[:5])
+        said = (f"over {UNIT_FILE_CAP} bytes, the cap for a unit file, systemctl was not "
+                f"asked about it: {cut}")
+        data["unobservable"] = {"enabled": said, "enabled_at_boot": said}
+    return ProbeResult.ok(data)
 
 
 def parse_service(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:

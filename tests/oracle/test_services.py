@@ -89,6 +89,11 @@ AUDIT_CASES = [
         f"mkdir -p {WANTS}", f"ln -sfn {LIB}/auditd.service {WANTS}/auditd.service",
         f"rm -f {LIB}/auditd.service /etc/init.d/auditd /etc/rc?.d/[SK][0-9][0-9]auditd"]),
          at_boot(AUDIT_UNIT), "fail"),
+    # another unit's file is gigabytes long (sparse, no newline): systemctl would read all of
+    # it to list every unit, but is-enabled auditd does not read it, nor may the scanner
+    Case(AUDIT, "other-unit-file-gigabytes-long", state(setup=[
+        f"mkdir -p {WANTS}", f"ln -sfn {LIB}/auditd.service {WANTS}/auditd.service",
+        f"truncate -s 3G {ETC}/cii-huge.service"]), at_boot(AUDIT_UNIT), "pass"),
 ]
 
 UNNEEDED = "services.unneeded-disabled"
@@ -138,6 +143,12 @@ UNNEEDED_CASES = [
              {**RSYNC, "/etc/init.d/rsync": SYSV.format(name="rsync")},
              ["chmod 0755 /etc/init.d/rsync", "mkdir -p /etc/rc2.d",
               "ln -s ../init.d/rsync /etc/rc2.d/S01rsync"]),
+    # a unit file gigabytes long beside them: the watched units are still asked about
+    unneeded("rsync-enabled-beside-a-unit-file-gigabytes-long", "fail", RSYNC, [
+        f"mkdir -p {WANTS}", f"ln -s {LIB}/rsync.service {WANTS}/rsync.service",
+        f"truncate -s 3G {ETC}/cii-huge.service"]),
+    unneeded("rsync-disabled-beside-a-unit-file-gigabytes-long", "pass", RSYNC, [
+        f"truncate -s 3G {LIB}/cii-huge.socket"]),
 ]
 
 CASES = [*AUDIT_CASES, *UNNEEDED_CASES]
