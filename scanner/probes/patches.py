@@ -59,9 +59,11 @@ RELEASE_HEAD = 64 * 1024
 PENDING_SHOWN = 200
 
 _MEMORY_CACHE = "-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache="
+# the entries apt is configured for, read from the sources alone (no lists directory: the
+# index file names keep their base name, which is all the join needs)
 _CONFIGURED = ("apt-get indextargets -o APT::Get::IndexTargets::ReleaseInfo=false "
-               + _MEMORY_CACHE + " --format '$(IDENTIFIER)\t$(DESCRIPTION)\t$(FILENAME)"
-               "\t$(RELEASE)'")
+               "-o Dir::State::Lists=/nonexistent/ " + _MEMORY_CACHE
+               + " --format '$(IDENTIFIER)\t$(DESCRIPTION)\t$(FILENAME)\t$(RELEASE)'")
 _CACHED = ("apt-get indextargets " + _MEMORY_CACHE + " --format '$(IDENTIFIER)\t"
            "$(DESCRIPTION)\t$(FILENAME)\t$(SUITE)\t$(CODENAME)\t$(LABEL)\t$(ORIGIN)'")
 # apt-cache policy's version tables, cut to what is above the installed version (the
