@@ -1,9 +1,9 @@
 """Pending security updates: which installed packages have a newer version in a security
 archive, by the package lists (or dnf's metadata cache) already on the host.
 
-Nothing is fetched and nothing is written. The consumers are apt and dnf, and both are
-asked; only the security test and the version order are the scanner's own, and both
-follow the programs:
+The consumers, apt 2.6 and dnf 4, are both asked, with nothing fetched and nothing
+written; only the security test (unattended-upgrades' default origins) and the version
+order (dpkg's verrevcmp) are the scanner's own:
 
 * apt 2.6: ``apt-cache policy`` on every package dpkg has on disk (``dpkg-query -W``,
   all states but not-installed and config-files) gives apt's installed version and its
