@@ -50,6 +50,7 @@ from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import cut_guard, quote
 from scanner.probes._sections import Collected, Section, section, split_sections
+from scanner.probes.package_sources import SOURCE_FILES
 
 SECONDS_PER_DAY = 86400
 APT_CONFIG_FILES = ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list",
@@ -469,6 +470,9 @@ PROBES = (
         "security advisories), from the lists already on the host, and how old those lists "
         "are (the security archives' signed Release Date; dnf's metadata age)",
         snippet=_snippet,
+        # the sources apt and dnf read, dumped once with package_sources' (the same words):
+        # one over the cap stops the probe with the file named, as it stops apt and dnf
+        files=lambda args: SOURCE_FILES,
         parse=parse_pending_updates,
         cap_bytes=4 * 1024 * 1024,
         timeout_s=180,
