@@ -96,7 +96,7 @@ _LISTS = (
 )
 
 _DNF_PROGRAM = "\n".join([
-    "import dnf, dnf.rpm",
+    "import dnf, dnf.rpm, hawkey",
     "b = dnf.Base()",
     "b.conf.read()",
     "b.conf.substitutions['releasever'] = dnf.rpm.detect_releasever(b.conf.installroot)"
@@ -112,7 +112,9 @@ _DNF_PROGRAM = "\n".join([
     "    raise SystemExit(0)",
     "for r in enabled:",
     "    print('cii:dnf age', r.id, int(r._repo.getAge()), sep='\\t')",
-    "q = b.sack.query()",
+    # a configured exclude= hides an update from dnf upgrade, not the vulnerability
+    "q = b.sack.query(flags=getattr(hawkey, 'IGNORE_REGULAR_EXCLUDES', "
+    "hawkey.IGNORE_EXCLUDES))",
     "installed = {}",
     "for p in q.installed():",
     "    installed.setdefault((p.name, p.arch), []).append(p.evr)",
@@ -147,11 +149,14 @@ def _snippet(args: Mapping[str, Any]) -> str:
         section("apt-cached", "if [ -n \"$cutl\" ]; then echo cii:cut; "
                 f"elif {apt_ok}; then cii_tmp {_CACHED}; else echo cii:missing; fi"),
         section("apt-policy", "if [ -n \"$cutl\" ]; then echo cii:cut; "
-                f"elif {apt_ok}; then names=$(dpkg-query -W -f '${{db:Status-Abbrev}} "
-                "${binary:Package}\\n' 2>/dev/null | awk 'substr($1, 2, 1) !~ /[nc]/ "
-                "{ print $2 }'); if [ -n \"$names\" ]; then "
+                f"elif {apt_ok}; then if st=$(dpkg-query -W -f '${{db:Status-Abbrev}} "
+                "${binary:Package}\\n' 2>&1); then names=$(printf '%s\\n' \"$st\" | awk "
+                "'substr($1, 2, 1) !~ /[nc]/ && NF == 2 { print $2 }'); "
+                "printf 'cii:asked %s\\n' \"$(printf '%s\\n' \"$names\" | grep -c .)\"; "
+                "if [ -n \"$names\" ]; then "
                 f"{{ ( set -f; cii_tmp apt-cache policy {_MEMORY_CACHE} $names ) 2>&1; "
-                f"echo \"cii:policy-rc $?\"; }} | {_POLICY_FILTER}; else echo cii:none; fi; "
+                f"echo \"cii:policy-rc $?\"; }} | {_POLICY_FILTER}; fi; "
+                "else echo cii:dpkg-failed; printf '%s\\n' \"$st\" | head -n 3; fi; "
                 "else echo cii:missing; fi"),
         section("dnf", _DNF),
     ])
@@ -296,7 +301,7 @@ def _policy(found: Section) -> tuple[list[dict[str, Any]], int | None, int | Non
             count = int(line[13:])
         elif line.startswith("cii:policy-rc ") and line[14:].isdigit():
             status = int(line[14:])
-        elif line.startswith(("E: ", "W: ")) and not error and line.startswith("E: "):
+        elif line.startswith("E: ") and not error:
             error = line[3:300]
         elif line and not line.startswith(" ") and line.endswith(":"):
             current = {"name": line[:-1], "installed": None, "candidate": None,
@@ -353,10 +358,21 @@ def _apt(collected: Collected, data: dict[str, Any]) -> ProbeResult:
                                   + "; ".join(never[:5]))
     if policy.exit_status is None:
         return ProbeResult.failed("apt-cache policy did not finish")
+    policy_lines = _lines(policy)
+    if policy_lines[:1] == ["cii:dpkg-failed"]:
+        return ProbeResult.failed("dpkg-query could not list the installed packages: "
+                                  + " ".join(policy_lines[1:2])[:300])
+    names = next((int(line[10:]) for line in policy_lines
+                  if line.startswith("cii:asked ") and line[10:].isdigit()), None)
+    if not names:
+        return ProbeResult.failed("dpkg-query lists no installed package")
     asked, count, status, error = _policy(policy)
-    if policy.text.strip() != "cii:none" and (status != 0 or count is None):
+    if status != 0 or count is None:
         return ProbeResult.failed("apt-cache policy failed: "
                                   + (error or f"exit status {status}"))
+    if count != names:
+        return ProbeResult.failed(f"apt-cache policy showed {count} of the {names} packages "
+                                  "dpkg has installed")
     security = {d: v for d, v in info.items() if v["security"]}
     pending = []
     for package in asked:

@@ -122,10 +122,11 @@ def test_apt_failures_and_cut_output_are_errors() -> None:
     payload = captured("debian12-security-version-newer")
     failed = with_section(payload, "apt-cached", "E: Unable to mkstemp /tmp/x", status=100)
     assert "Unable to mkstemp" in (interpret("pending_updates", failed).error or "")
-    policy = with_section(payload, "apt-policy", "E: The package lists or status file could "
-                          "not be parsed or opened.\ncii:policy-rc 100\ncii:packages 0")
+    policy = with_section(payload, "apt-policy", "cii:asked 853\nE: The package lists or "
+                          "status file could not be parsed or opened.\ncii:policy-rc 100\n"
+                          "cii:packages 0")
     assert "could not be parsed" in (interpret("pending_updates", policy).error or "")
-    no_count = with_section(payload, "apt-policy", "ciitest:\n  Installed: 1.0")
+    no_count = with_section(payload, "apt-policy", "cii:asked 3\nciitest:\n  Installed: 1.0")
     assert interpret("pending_updates", no_count).status == "error"
     cut = payload[: payload.index("cii:policy-rc")]
     assert interpret("pending_updates", cut).status == "error"
@@ -134,6 +135,18 @@ def test_apt_failures_and_cut_output_are_errors() -> None:
                                                      "cii:cut")).status == "error"
     clock = re.sub(r"cii:now \d+\n", "", payload)
     assert "clock" in (interpret("pending_updates", clock).error or "")
+
+
+def test_dpkg_and_apt_must_account_for_every_installed_package() -> None:
+    payload = captured("debian12-security-version-newer")
+    failed = with_section(payload, "apt-policy", "cii:dpkg-failed\ndpkg-query: error: parsing "
+                          "file '/var/lib/dpkg/status' near line 3")
+    assert "could not list the installed packages" in (
+        interpret("pending_updates", failed).error or "")
+    empty = with_section(payload, "apt-policy", "cii:asked 0")
+    assert "no installed package" in (interpret("pending_updates", empty).error or "")
+    fewer = re.sub(r"cii:asked \d+", "cii:asked 9999", payload)
+    assert "showed" in (interpret("pending_updates", fewer).error or "")
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\x00\xff" * 50, b"cii:rc 0\n",
