@@ -124,7 +124,8 @@ _DNF_PROGRAM = "\n".join([
     "print('cii:dnf done')",
 ])
 _DNF = (
-    "if command -v dnf >/dev/null 2>&1; then asked=; "
+    "if command -v apt-get >/dev/null 2>&1; then echo cii:apt-host; "
+    "elif command -v dnf >/dev/null 2>&1; then asked=; "
     "for py in /usr/libexec/platform-python /usr/bin/python3; do "
     "if [ -z \"$asked\" ] && [ -x \"$py\" ] && \"$py\" -c 'import dnf' >/dev/null 2>&1; then "
     "asked=1; if [ -n \"$cii_ns\" ] && [ -d /var/cache/dnf ]; then "

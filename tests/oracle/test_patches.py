@@ -136,19 +136,23 @@ APT_CACHE = Consumer("python3-apt apt.Cache() (versions, origins, Release Date)"
                      [Ask(["/usr/bin/python3", "-c", _CONSUMER_PROGRAM])], _decide)
 
 
-def case(name: str, intent: str, suites: Sequence[tuple[str, str | None, Mapping[str, str]]],
-         installed: str | None = "1.0", date: str = "now", update: bool = True,
-         extra_sources: str = "", files: Mapping[str, str] | None = None,
+Suite = tuple[str, str | None, Mapping[str, str]] | tuple[str, str | None, Mapping[str, str], str]
+
+
+def case(name: str, intent: str, suites: Sequence[Suite], installed: str | None = "1.0",
+         date: str = "now", update: bool = True, extra_sources: str = "",
+         files: Mapping[str, str] | None = None, after: Sequence[str] = (),
          noncompliant: str = "fail") -> Case:
     setup = list(_HIDE_MACHINE)
-    for dist, version, release in suites:
-        setup += _suite(dist, version, release, date)
+    for dist, version, release, *own_date in suites:
+        setup += _suite(dist, version, release, own_date[0] if own_date else date)
     if installed is not None:
         setup += _deb(installed, f"{DEBS}/ciitest.deb")
         setup.append(f"dpkg -i {DEBS}/ciitest.deb >/dev/null")
-    sources = "".join(f"deb [trusted=yes] file:{REPO} {dist} main\n" for dist, _, _ in suites)
+    sources = "".join(f"deb [trusted=yes] file:{REPO} {suite[0]} main\n" for suite in suites)
     if update:
         setup.append("apt-get update -qq >/dev/null 2>&1 || true")
+    setup += after
     state = State(files={"/etc/apt/sources.list": sources + extra_sources, **(files or {})},
                   setup=setup, overlays=["/var"], net=True)
     return Case(RULE, name, state, APT_CACHE, intent,  # type: ignore[arg-type]
@@ -178,9 +182,20 @@ CASES = [
                 "Package: ciitest\nPin: release n=bookworm-security\nPin-Priority: -1\n"}),
     case("candidate-ordinary-newer-than-security", "pass",
          [(MAIN, "1.2", DEBIAN_MAIN), (SEC, "1.0", DEBIAN_SECURITY)]),
+    # a dpkg hold keeps apt from upgrading: the vulnerable version stays all the same
+    case("held-package", "fail", [(SEC, "1.1", DEBIAN_SECURITY)],
+         after=["echo 'ciitest hold' | dpkg --set-selections"]),
     case("not-installed", "pass", [(SEC, "1.1", DEBIAN_SECURITY)], installed=None),
     case("lists-stale-10-days", "fail", [(SEC, "1.0", DEBIAN_SECURITY)], date="10 days ago"),
     case("lists-6-days-old", "pass", [(SEC, "1.0", DEBIAN_SECURITY)], date="6 days ago"),
+    # Debian's main suite is dated at its point release: the security archive's Date counts
+    case("main-suite-old-security-fresh", "pass",
+         [(MAIN, "1.0", DEBIAN_MAIN, "60 days ago"), (SEC, "1.0", DEBIAN_SECURITY)]),
+    case("security-old-main-fresh", "fail",
+         [(MAIN, "1.0", DEBIAN_MAIN), (SEC, "1.0", DEBIAN_SECURITY, "9 days ago")]),
+    # a list file's mtime proves nothing; the signed Date is the archive's own
+    case("list-files-touched-old-date-fresh", "pass", [(SEC, "1.0", DEBIAN_SECURITY)],
+         after=["touch -d '30 days ago' /var/lib/apt/lists/*"]),
     case("no-lists-update-never-ran", "fail", [(SEC, "1.0", DEBIAN_SECURITY)], update=False,
          noncompliant="error"),
     case("security-archive-never-fetched", "fail", [(MAIN, "1.0", DEBIAN_MAIN)],
