@@ -66,6 +66,8 @@ DEFAULT_EXPECTED_FAIL = {
     "audit.log-retention",
     "integrity.aide-installed",  # aide is not in the minimal package set
     "integrity.aide-database-current",  # so neither is its database or a scheduled check
+    # 9.4's packages are behind the security errata published after the image was made
+    "packages.no-pending-security-updates",
     # kernel defaults (fs.suid_dumpable=2 from systemd's 50-coredump.conf, ptrace_scope 0
     # from 10-default-yama-scope.conf, redirects on, martians not logged). RHEL's
     # 50-redhat.conf sets rp_filter 1 on default and every interface but leaves `all` at the

@@ -47,6 +47,7 @@ _PROBE_MODULES = (
     "scanner.probes.access",
     "scanner.probes.hardening",
     "scanner.probes.package_sources",
+    "scanner.probes.patches",
 )
 
 
