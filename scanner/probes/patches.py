@@ -28,7 +28,8 @@ order (dpkg's verrevcmp) are the scanner's own:
   server's Last-Modified, or whatever the file system says, and proves nothing). The
   age that counts is the *oldest* security archive's: that is how old the host's
   knowledge of security fixes is. A host without any security archive counts its
-  newest list. No list at all is an ``error`` ("apt-get update never ran"), and so is
+  newest list, and says so (``security_archives`` empty): the rule fails it, since
+  nothing would ever tell it of a fix. No list at all is an ``error`` ("apt-get update never ran"), and so is
   a configured security archive whose list was never fetched.
 * dnf 4 (RHEL 8/9 and kin): dnf's Python API with ``cacheonly`` (no network), the same
   query as ``dnf updateinfo list --security --available``: available packages that
@@ -407,6 +408,9 @@ def _apt(collected: Collected, data: dict[str, Any]) -> ProbeResult:
     basis = ("the oldest security archive's Release Date" if security else
              "no security archive in the lists; the newest list's Release Date")
     why["lists_age_days"] = f"the package lists are {age} days old ({basis})"
+    if not security:
+        why["security_archives"] = ("no security archive is among the host's sources: "
+                                    "it is never told of a security fix")
     return ProbeResult.ok(data)
 
 

@@ -12,9 +12,11 @@ an installed package has a pending security fix when any of its versions newer t
 installed one (``apt_pkg.version_compare``) has an origin whose archive (Suite) or
 codename ends in ``-security`` or whose label is ``Debian-Security``; the lists' age is
 that of the oldest security archive's Release ``Date`` (``apt_pkg.str_to_time``), or of
-the newest list when there is no security archive. A configured archive without a
-Release file among the lists (``apt-get update`` never ran, or failed for it) leaves
-the host unable to know: the consumer finds that non-compliant, and the scanner must
+the newest list when there is no security archive. A host with no security archive at
+all is non-compliant: nothing would ever tell it of a security fix. A configured archive
+without a
+Release file among the lists (``apt-get update`` never ran, or failed for it)
+leaves the host unable to know: the consumer finds that non-compliant, and the scanner must
 say ``error``.
 """
 
@@ -119,7 +121,8 @@ for meta in sources.list:
                          "age_days": int((now - stamp) // 86400)})
 sec = [a["age_days"] for a in archives if a["security"]]
 age = max(sec) if sec else (min(a["age_days"] for a in archives) if archives else None)
-json.dump({"pending": pending, "age_days": age, "missing": missing}, sys.stdout)
+json.dump({"pending": pending, "age_days": age, "missing": missing, "security": len(sec)},
+          sys.stdout)
 """
 
 
@@ -129,6 +132,8 @@ def _decide(answers: Sequence[Answer], parameters: Mapping[str, Any]) -> bool:
     found = json.loads(asked.stdout)
     if found["missing"] or found["age_days"] is None:
         return False  # the host cannot know which fixes exist
+    if not found["security"]:
+        return False  # no security archive: fixes are never offered to this host
     return not found["pending"] and found["age_days"] <= parameters["package_lists_max_age_days"]
 
 
@@ -164,7 +169,10 @@ MAIN = "bookworm"
 
 CASES = [
     case("security-version-newer", "fail", [(SEC, "1.1", DEBIAN_SECURITY)]),
-    case("non-security-suite-newer", "pass", [(MAIN, "1.1", DEBIAN_MAIN)]),
+    case("non-security-suite-newer", "pass",
+         [(MAIN, "1.1", DEBIAN_MAIN), (SEC, "1.0", DEBIAN_SECURITY)]),
+    # only an ordinary suite: nothing tells the host of a security fix, ever
+    case("no-security-archive", "fail", [(MAIN, "1.0", DEBIAN_MAIN)]),
     case("security-same-version", "pass", [(SEC, "1.0", DEBIAN_SECURITY)]),
     case("security-version-older", "pass", [(SEC, "0.9", DEBIAN_SECURITY)]),
     # dpkg's order: an epoch outweighs everything after it, ~ sorts before the empty string
@@ -203,7 +211,8 @@ CASES = [
          noncompliant="error"),
     case("ubuntu-noble-security", "fail", [("noble-security", "1.1", UBUNTU_SECURITY)]),
     case("ubuntu-noble-updates-not-security", "pass",
-         [("noble-updates", "1.1", {**UBUNTU_SECURITY, "Suite": "noble-updates"})]),
+         [("noble-updates", "1.1", {**UBUNTU_SECURITY, "Suite": "noble-updates"}),
+          ("noble-security", "1.0", UBUNTU_SECURITY)]),
     case("codename-security-only", "fail",
          [(SEC, "1.1", {"Origin": "x", "Label": "x", "Suite": "stable",
                         "Codename": "bookworm-security"})]),
