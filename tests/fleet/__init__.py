@@ -336,7 +336,9 @@ class Fleet:
         mounts = [("sshd_config", "/etc/ssh/sshd_config"), ("login.defs", "/etc/login.defs"),
                   ("passwd", "/etc/passwd"), ("shadow", "/etc/shadow"), ("group", "/etc/group"),
                   ("hosts", "/etc/hosts"), ("sudoers.d", "/etc/sudoers.d")]
-        lines = ["set -e"]
+        # sshd's privilege separation directory: made at boot by the package's tmpfiles or
+        # init script, which a machine without systemd (or a fresh /run) has not run
+        lines = ["set -e", "mkdir -p /run/sshd"]
         if net:
             lines.append("ip link set lo up")
         lines.append(f"hostname {host.name}")
