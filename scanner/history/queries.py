@@ -150,10 +150,10 @@ def time_to_resolve(connection: Connection) -> Answer:
     for row in connection.execute(select(resolutions.c.severity, resolutions.c.opened_at,
                                          resolutions.c.resolved_at)):
         spans[row.severity].append(_days(row.opened_at, row.resolved_at))
-    still = dict(connection.execute(
+    still: dict[str, int] = {str(r[0]): int(r[1]) for r in connection.execute(
         select(lifecycle.c.severity, func.count())
         .where(lifecycle.c.opened_at.is_not(None), lifecycle.c.resolved_at.is_(None))
-        .group_by(lifecycle.c.severity)).tuples().all())
+        .group_by(lifecycle.c.severity))}
     rows = []
     for severity in SEVERITIES:
         days = sorted(spans.get(severity, []))
@@ -212,15 +212,16 @@ def since_time(connection: Connection, since: str | None) -> str:
 
 
 def changes_since(connection: Connection, since: str) -> Answer:
-    """What changed after ``since``: failures new (never failed before), reopened (fixed
-    once, failing again) and resolved (fixed, and not failing again)."""
+    """What changed after ``since``: failures new (first failing after it), reopened
+    (failing then or before, fixed since, failing again) and resolved (fixed, and not
+    failing again)."""
     rows: list[tuple[Any, ...]] = []
     opened = (select(hosts.c.name, hosts.c.address, rules.c.rule_key, lifecycle)
               .join(hosts, hosts.c.id == lifecycle.c.host_id)
               .join(rules, rules.c.id == lifecycle.c.rule_id)
               .where(lifecycle.c.resolved_at.is_(None), lifecycle.c.opened_at > since))
     for r in connection.execute(opened):
-        change = "reopened" if r.first_failed_at < r.opened_at else "new"
+        change = "new" if r.first_failed_at > since else "reopened"
         rows.append((change, r.name, r.address, r.rule_key, r.severity, r.opened_at))
     fixed = (select(hosts.c.name, hosts.c.address, rules.c.rule_key, resolutions.c.severity,
                     func.max(resolutions.c.resolved_at))
@@ -231,7 +232,7 @@ def changes_since(connection: Connection, since: str) -> Answer:
              .where(resolutions.c.resolved_at > since, lifecycle.c.resolved_at.is_not(None))
              .group_by(hosts.c.name, hosts.c.address, rules.c.rule_key,
                        resolutions.c.severity))
-    rows.extend(("resolved", *r) for r in connection.execute(fixed).tuples())
+    rows.extend(("resolved", *r) for r in connection.execute(fixed))
     order = {"new": 0, "reopened": 1, "resolved": 2}
     rows.sort(key=lambda r: (order[r[0]], SEVERITIES.index(r[4]), r[1], r[2], r[3]))
     return Answer(f"changes since {since}", ("change", "host", "address", "rule", "severity",
