@@ -97,9 +97,11 @@ def _redacted(value: str) -> str:
     """``value`` with any password replaced, so even the refusal does not print it."""
     try:
         parts = urlsplit(value)
-        if parts.password is None:
-            return value
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return parts._replace(netloc=netloc).geturl()
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+        query = "&".join(f"{key}=***" if key.lower() == "password" else f"{key}={item}"
+                         for key, item in parse_qsl(parts.query, keep_blank_values=True))
+        return parts._replace(netloc=netloc, query=query).geturl()
     except ValueError:
         return "(a store URL)"
