@@ -15,18 +15,20 @@ from scanner.history import queries
 from scanner.history.errors import HistoryError
 from scanner.history.location import parse_location
 from scanner.history.store import Store, open_store
+from tests import _history
 from tests._history import (
     DAY,
     EngineStore,
     as_json,
     daily_fleet,
-    engine_store,  # noqa: F401 (a fixture)
     make_store,
     stamp,
 )
 
 START = datetime.datetime(2026, 11, 1, 8, 0, tzinfo=datetime.timezone.utc)
 NOW = stamp(START + 4 * DAY + datetime.timedelta(hours=1))
+
+engine_store = _history.engine_store  # the fixture: each test on both engines
 
 
 def _filled(where: EngineStore) -> Store:
@@ -96,7 +98,7 @@ def test_a_fleet_scanned_daily_gives_the_planted_answers(engine_store: EngineSto
     assert host["kernel.aslr-full"][4] is False and host["kernel.aslr-full"][3] == "pass"
     scans = answers["scans"][1]
     assert [r[4] for r in scans] == [4, 4, 3, 3, 3]
-    assert [r[7] for r in scans][1] - [r[7] for r in scans][0] == 1
+    assert scans[1][7] - scans[0][7] == 1  # the planted shadow failure
 
 
 def test_both_engines_give_the_same_answers(request: pytest.FixtureRequest,

@@ -21,18 +21,20 @@ import pytest
 
 from scanner.findings import dumps
 from scanner.history.location import default_path, parse_location
+from tests import _history
 from tests._history import (
     DAY,
     EngineStore,
     big_fleet,
     daily_fleet,
-    engine_store,  # noqa: F401 (a fixture)
     make_store,
 )
 from tests._scanner import CII_SCAN
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 START = NOW - 4 * DAY - datetime.timedelta(hours=1)  # day 4 was an hour ago
+
+engine_store = _history.engine_store  # the fixture: each test on both engines
 
 
 def cii_scan(*args: str, env: dict[str, str] | None = None,

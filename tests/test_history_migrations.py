@@ -15,15 +15,17 @@ from scanner.history.errors import HistoryError
 from scanner.history.location import parse_location
 from scanner.history.schema import metadata
 from scanner.history.store import make_engine, open_store
+from tests import _history
 from tests._history import (
     DAY,
     EngineStore,
     daily_fleet,
-    engine_store,  # noqa: F401 (a fixture)
     stamp,
 )
 
 START = datetime.datetime(2026, 11, 1, 8, 0, tzinfo=datetime.timezone.utc)
+
+engine_store = _history.engine_store  # the fixture: each test on both engines
 
 
 def test_the_migrations_build_the_schema_the_code_uses(engine_store: EngineStore) -> None:

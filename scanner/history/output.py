@@ -30,8 +30,8 @@ class Answer:
 
 def render(answer: Answer, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({"title": answer.title, "note": answer.note or None,
-                           "rows": [dict(zip(answer.columns, row)) for row in answer.rows]},
+        rows = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
+        return json.dumps({"title": answer.title, "note": answer.note or None, "rows": rows},
                           indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
         out = io.StringIO()
@@ -64,7 +64,7 @@ def _text(answer: Answer) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(answer.columns))]
     lines = [answer.title]
     for number, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if number == 0:
             lines.append("  ".join("-" * w for w in widths))
     if not answer.rows:

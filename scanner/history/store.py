@@ -101,7 +101,7 @@ class Store:
                 if scan["prev_chain_digest"] != expected:
                     problems.append(f"{where}: follows a chain digest no kept scan has (a "
                                     "scan before it was removed or altered)")
-                if _recomputed(connection, scan) != scan["chain_digest"]:
+                if _recomputed(connection, dict(scan)) != scan["chain_digest"]:
                     problems.append(f"{where}: its rows do not hash to its chain digest "
                                     "(the scan, a host status or a result was changed)")
                 expected = scan["chain_digest"]

@@ -17,7 +17,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, case, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.sql import bindparam
 
 from scanner.decisions import evidence_digest
@@ -91,7 +102,9 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
         "scan_day": started[:10], "complete": bool(scan["complete"]), "imported_at": now,
         "prev_chain_digest": head["head_digest"], "chain_digest": chain_module.GENESIS_PENDING,
     }
-    scan_id = int(connection.execute(insert(scans).values(**row)).inserted_primary_key[0])
+    key = connection.execute(insert(scans).values(**row)).inserted_primary_key
+    assert key is not None
+    scan_id = int(key[0])
     row["id"] = scan_id
     host_rows, result_rows = [], []
     host_lines: list[chain_module.HostLine] = []
