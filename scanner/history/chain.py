@@ -11,7 +11,6 @@ someone who rewrites every digest after their change: that takes a signed findin
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,8 +41,20 @@ def _order(line: tuple[Any, ...]) -> tuple[str, ...]:
 
 
 def _line(values: list[Any]) -> bytes:
-    normal = [bool(v) if isinstance(v, bool) else v for v in values]
-    return json.dumps(normal, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    """The values, each typed and length-prefixed (unambiguous whatever a string holds,
+    and cheaper than JSON at a scan's tens of thousands of results)."""
+    return ("".join(map(_field, values)) + "\n").encode("utf-8")
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return "n;"
+    if value is True or value is False:
+        return "t;" if value else "f;"
+    if isinstance(value, int):
+        return f"i{value};"
+    text = str(value)
+    return f"s{len(text)}:{text}"
 
 # written into a new scan row until its own digest is known, a moment later in the same
 # transaction (never committed: the row is updated before the transaction ends)
