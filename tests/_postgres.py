@@ -1,10 +1,12 @@
 """A throwaway PostgreSQL server for the history store's tests (Debian's postgresql).
 
 initdb refuses to run as root, so as root the cluster belongs to ``nobody`` (runuser);
-its data and its unix socket live in a temporary directory, it listens on no TCP port,
-and local connections are trusted (nothing but the test can reach the socket's
-directory). Stopped and removed at the end of the session. Without the binaries the
-tests skip, and with CI=true they fail (tests/_scanner.skip_or_fail).
+its data and its unix socket live in a temporary directory, and local (socket)
+connections are trusted (nothing but the test can reach the socket's directory). It also
+listens on 127.0.0.1 at a free port, where a password is required (scram-sha-256), so a
+test can show credentials coming from libpq's passfile. Stopped and removed at the end
+of the session. Without the binaries the tests skip, and with CI=true they fail
+(tests/_scanner.skip_or_fail).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -28,14 +31,16 @@ SUPERUSER = "cii"
 @dataclass(frozen=True)
 class Cluster:
     socket_dir: Path
+    port: int
 
     def url(self, database: str) -> str:
-        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}"
+        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={self.port}"
 
     def psql(self, database: str, sql: str) -> str:
         proc = subprocess.run(
             [_binary("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h",
-             str(self.socket_dir), "-U", SUPERUSER, "-d", database, "-c", sql],
+             str(self.socket_dir), "-p", str(self.port), "-U", SUPERUSER, "-d", database,
+             "-c", sql],
             capture_output=True, text=True, timeout=60, check=False)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
@@ -53,6 +58,12 @@ def _binary(name: str) -> str:
     return found[-1]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "nobody", "--", *command] if os.geteuid() == 0 else command
 
@@ -67,10 +78,12 @@ def postgres_cluster() -> Iterator[Cluster]:
         shutil.chown(root, "nobody")
         shutil.chown(sockets, "nobody")
     root.chmod(0o755)
-    subprocess.run(_as_owner([initdb, "-D", str(data), "-U", SUPERUSER, "--auth=trust",
+    subprocess.run(_as_owner([initdb, "-D", str(data), "-U", SUPERUSER, "--auth-local=trust",
+                              "--auth-host=scram-sha-256",
                               "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
                    check=True, capture_output=True, timeout=120)
-    options = (f"-c listen_addresses='' -c unix_socket_directories={sockets} "
+    port = _free_port()
+    options = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} "
                "-c fsync=off -c max_connections=50")
     started = subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-l", str(root / "log"),
                                         "-o", options, "-w", "-t", "60", "start"]),
@@ -79,7 +92,7 @@ def postgres_cluster() -> Iterator[Cluster]:
         log = (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
         pytest.fail(f"PostgreSQL did not start: {started.stderr}{log[-2000:]}")
     try:
-        yield Cluster(sockets)
+        yield Cluster(sockets, port)
     finally:
         subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
                        capture_output=True, timeout=60, check=False)

@@ -29,6 +29,7 @@ from tests._history import (
     daily_fleet,
     make_store,
 )
+from tests._postgres import Cluster
 from tests._scanner import CII_SCAN
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -274,3 +275,52 @@ def test_an_interrupted_scan_is_recorded_as_incomplete(
     rows = json.loads(cii_scan("history", "scans", "--store", str(store), "--format",
                                "json").stdout)["rows"]
     assert [(r["complete"], r["hosts"], r["assessed"]) for r in rows] == [(False, 2, 0)]
+
+
+def test_postgresql_credentials_come_from_libpq_never_the_command_line(
+        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """A role that must give a password (scram-sha-256 over TCP) reaches its store with the
+    password in a libpq passfile; without it the connection is refused, in one line."""
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    secret = "pw-" + os.urandom(8).hex()
+    cluster.psql("postgres", f"CREATE ROLE auditor LOGIN PASSWORD '{secret}'")
+    cluster.psql("postgres", "CREATE DATABASE teamstore OWNER auditor")
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{cluster.port}:teamstore:auditor:{secret}\n",
+                        encoding="utf-8")
+    passfile.chmod(0o600)
+    store = f"postgresql://auditor@127.0.0.1:{cluster.port}/teamstore"
+    paths = _write(daily_fleet(START)[:2], tmp_path / "scans")
+    denied = cii_scan("history", "import", *paths, "--store", store,
+                      env={"PGPASSFILE": str(tmp_path / "none"), "PGCONNECT_TIMEOUT": "10"})
+    assert denied.returncode == 2
+    assert len(denied.stderr.strip().splitlines()) == 1, denied.stderr
+    assert "password" in denied.stderr and store in denied.stderr
+    allowed = cii_scan("history", "import", *paths, "--store", store,
+                       env={"PGPASSFILE": str(passfile)})
+    assert allowed.returncode == 0, allowed.stderr
+    assert secret not in allowed.stderr + allowed.stdout
+    owner = cluster.psql("teamstore", "SELECT tableowner FROM pg_tables WHERE tablename = "
+                                      "'scans'")
+    assert owner.strip() == "auditor"
+    scans = cii_scan("history", "scans", "--store", store, "--format", "json",
+                     env={"PGPASSFILE": str(passfile)})
+    assert len(json.loads(scans.stdout)["rows"]) == 2
+
+
+@pytest.mark.parametrize(("given", "url"), [
+    ("postgresql://db.example/cii", "postgresql+psycopg://db.example/cii"),
+    ("postgres://ops@db.example:5433/cii", "postgresql+psycopg://ops@db.example:5433/cii"),
+    ("postgresql:///cii?host=/run/postgresql", "postgresql+psycopg:///cii?host=/run/postgresql"),
+    ("postgresql://?service=ciiscan", "postgresql+psycopg:///?service=ciiscan"),
+])
+def test_postgresql_locations(given: str, url: str) -> None:
+    location = parse_location(given)
+    assert (location.url, location.dialect, location.display) == (url, "postgresql", given)
+
+
+def test_a_store_path_is_a_file() -> None:
+    location = parse_location("~/stores/fleet.sqlite")
+    assert location.dialect == "sqlite"
+    assert location.path == Path.home() / "stores" / "fleet.sqlite"
+    assert parse_location("sqlite:////var/lib/cii/h.sqlite").path == Path("/var/lib/cii/h.sqlite")
