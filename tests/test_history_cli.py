@@ -3,6 +3,7 @@ the exit codes and one-line errors, writers at once, and a writer killed mid-imp
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -10,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -166,13 +168,26 @@ def test_the_default_store_is_in_the_users_data_directory(tmp_path: Path) -> Non
 
 def test_two_writers_at_once_both_land_and_the_chain_holds(engine_store: EngineStore,
                                                            tmp_path: Path) -> None:
-    """Two scanners of two fleets, and a document sent twice, all into one store at once."""
+    """Two scanners of two fleets, and a document sent twice, all into one store at once:
+    the writer lock is held while they start, so all three queue on it together."""
     fleets = [big_fleet("north", 120, START), big_fleet("south", 120, START + DAY)]
     paths = _write(fleets, tmp_path / "fleets")
-    writers = [subprocess.Popen([*CII_SCAN, "history", "import", path, "--store",
-                                 engine_store.location], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-               for path in (paths[0], paths[1], paths[0])]
+    assert cii_scan("history", "scans", "--store", engine_store.location).returncode == 0
+    with _writer_lock_held(engine_store):
+        writers = [subprocess.Popen([*CII_SCAN, "history", "import", path, "--store",
+                                     engine_store.location], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+                   for path in (paths[0], paths[1], paths[0])]
+        deadline = time.monotonic() + 60
+        if engine_store.cluster is not None:
+            waiting = ("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       f"AND datname = '{engine_store.database}'")
+            while int(engine_store.sql(waiting)[0][0]) < 3:
+                assert time.monotonic() < deadline, "the writers never queued"
+                time.sleep(0.05)
+        else:
+            time.sleep(4)  # long enough to start, read the documents and reach the lock
+        assert [w.poll() for w in writers] == [None, None, None]  # all held at the lock
     outcomes = [writer.communicate(timeout=300) for writer in writers]
     assert [w.returncode for w in writers] == [0, 0, 0], outcomes
     assert engine_store.count("scans") == 2
@@ -180,6 +195,27 @@ def test_two_writers_at_once_both_land_and_the_chain_holds(engine_store: EngineS
     assert engine_store.count("results") == 2 * 120 * 10
     verified = cii_scan("history", "verify", "--store", engine_store.location)
     assert verified.returncode == 0, verified.stderr
+
+
+@contextlib.contextmanager
+def _writer_lock_held(where: EngineStore) -> Iterator[None]:
+    """Hold the lock every import takes (SQLite's write lock, the chain row on PostgreSQL)."""
+    if where.cluster is None:
+        holder = sqlite3.connect(where.location, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    import psycopg
+
+    with psycopg.connect(host=str(where.cluster.socket_dir), port=where.cluster.port,
+                         user="cii", dbname=where.database) as holder:
+        holder.execute("SELECT id FROM chain WHERE id = 1 FOR UPDATE")
+        yield
+        holder.rollback()
 
 
 def test_a_writer_killed_inside_its_transaction_leaves_no_half_scan(
@@ -324,3 +360,15 @@ def test_a_store_path_is_a_file() -> None:
     assert location.dialect == "sqlite"
     assert location.path == Path.home() / "stores" / "fleet.sqlite"
     assert parse_location("sqlite:////var/lib/cii/h.sqlite").path == Path("/var/lib/cii/h.sqlite")
+
+
+def test_scan_refuses_an_unusable_store_before_scanning(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.sqlite"
+    with sqlite3.connect(newer) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        connection.execute("INSERT INTO alembic_version VALUES ('9001')")
+    connection.close()
+    proc = cii_scan("scan", "-o", str(tmp_path / "out"), "--store", str(newer))
+    assert proc.returncode == 2
+    assert "newer than this cii-scan knows" in proc.stderr
+    assert not (tmp_path / "out" / "findings.json").exists()  # nothing was scanned

@@ -145,10 +145,15 @@ def quiet_option(func: Any) -> Any:
 
 
 def _store_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value is not None:  # parsed now: a bad location is refused before anything is scanned
+    """Opened now, so a bad location, an unreachable server or a store newer than this
+    cii-scan is refused before anything is scanned, not after an hour of scanning."""
+    if value is not None and not ctx.resilient_parsing:
         from scanner.history.location import parse_location
+        from scanner.history.store import open_store
 
-        ctx.meta[STORE_META] = parse_location(value)
+        location = parse_location(value)
+        open_store(location).close()
+        ctx.meta[STORE_META] = location
 
 
 def report_options(func: Any) -> Any:
