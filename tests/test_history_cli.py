@@ -33,6 +33,7 @@ from tests._history import (
 )
 from tests._postgres import Cluster
 from tests._scanner import CII_SCAN
+from tests.sample_findings import HOSTILE_NAME, sample_document
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 START = NOW - 4 * DAY - datetime.timedelta(hours=1)  # day 4 was an hour ago
@@ -372,3 +373,21 @@ def test_scan_refuses_an_unusable_store_before_scanning(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "newer than this cii-scan knows" in proc.stderr
     assert not (tmp_path / "out" / "findings.json").exists()  # nothing was scanned
+
+
+def test_hostile_host_names_are_shown_escaped(tmp_path: Path) -> None:
+    """The sample's host named with markup, a formula and a bell: text output shows the
+    control character as an escape, CSV does not let a spreadsheet run the formula."""
+    path = tmp_path / "sample.json"
+    path.write_text(dumps(sample_document()), encoding="utf-8")
+    store = str(tmp_path / "h.sqlite")
+    assert cii_scan("history", "import", str(path), "--store", store).returncode == 0
+    text = cii_scan("history", "open", "--store", store)
+    assert text.returncode == 0 and "\x07" not in text.stdout
+    assert "=cmd|'calc'!A0<script>alert(1)</script>{{7*7}}\\x07" in text.stdout
+    table = cii_scan("history", "open", "--store", store, "--format", "csv")
+    hosts = {row["host"] for row in csv.DictReader(io.StringIO(table.stdout))}
+    assert "'" + HOSTILE_NAME in hosts and HOSTILE_NAME not in hosts
+    stale = cii_scan("history", "stale", "--days", "0", "--store", store, "--format", "json")
+    statuses = {r["host"]: r["last_status"] for r in json.loads(stale.stdout)["rows"]}
+    assert statuses["edge-03"] == "unreachable" and statuses["app-06"] == "not_started"
