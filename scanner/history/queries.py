@@ -34,8 +34,9 @@ DAY = 86400.0
 
 
 def parse_time(value: str) -> datetime.datetime:
-    return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.timezone.utc)
+    """A stored timestamp (always ``YYYY-MM-DDTHH:MM:SSZ``; fromisoformat is C, and
+    ``mttr`` reads every resolution)."""
+    return datetime.datetime.fromisoformat(value[:19]).replace(tzinfo=datetime.timezone.utc)
 
 
 def format_time(moment: datetime.datetime) -> str:
