@@ -391,3 +391,16 @@ def test_hostile_host_names_are_shown_escaped(tmp_path: Path) -> None:
     stale = cii_scan("history", "stale", "--days", "0", "--store", store, "--format", "json")
     statuses = {r["host"]: r["last_status"] for r in json.loads(stale.stdout)["rows"]}
     assert statuses["edge-03"] == "unreachable" and statuses["app-06"] == "not_started"
+
+
+def test_a_current_store_is_read_without_the_write_lock(tmp_path: Path) -> None:
+    """Questions are answered while a writer holds the store: opening a current store
+    takes no write lock."""
+    paths = _write(daily_fleet(START)[:1], tmp_path / "scans")
+    store = tmp_path / "h.sqlite"
+    assert cii_scan("history", "import", *paths, "--store", str(store)).returncode == 0
+    where = EngineStore("sqlite", str(store))
+    with _writer_lock_held(where):
+        scans = cii_scan("history", "scans", "--store", str(store), timeout=60)
+    assert scans.returncode == 0, scans.stderr
+    assert "scans" in scans.stdout

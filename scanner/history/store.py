@@ -215,8 +215,11 @@ def open_store(location: StoreLocation) -> Store:
     engine = make_engine(location)
     store = Store(location, engine)
     try:
-        with store.writing() as connection:
-            migrate.upgrade(connection, location.display)
+        with store.reading() as connection:  # no write lock for a store that is current
+            current = migrate.current_revision(connection)
+        if current != migrate.head_revision():
+            with store.writing() as connection:
+                migrate.upgrade(connection, location.display)
     except BaseException:
         engine.dispose()
         raise
