@@ -63,6 +63,14 @@ def test_a_fleet_scanned_daily_gives_the_planted_answers(engine_store: EngineSto
     with _filled(engine_store) as store:
         answers = _answers(store)
         assert store.verify() == []
+    # the trend's new and reopened per scan: day 0 opens every failure of the fleet, day 1
+    # the shadow failure, day 3 its reopening; days 2 and 4 open nothing
+    per_scan = engine_store.sql("SELECT scan_id, reopened, COUNT(*) FROM openings "
+                                "GROUP BY scan_id, reopened ORDER BY scan_id")
+    day0_failing = sum(1 for h in daily_fleet(START)[0]["hosts"] for r in h["results"]
+                       if r["status"] in ("fail", "waived"))
+    assert [(int(s), str(r) in ("1", "True", "t"), int(n)) for s, r, n in per_scan] == [
+        (1, False, day0_failing), (2, False, 1), (4, True, 1)]
     changes_day2 = {(r[0], r[1], r[3]) for r in answers["diff_day2"][1]}
     assert changes_day2 == {("reopened", "web-01", "files.shadow-permissions"),
                             ("resolved", "web-02", "ssh.banner-configured")}

@@ -69,6 +69,28 @@ def test_a_store_of_the_first_migration_is_upgraded_with_its_data(
                                                     ("resolved", "web-02")}
 
 
+def test_openings_are_filled_exactly_for_a_store_that_had_none(
+        engine_store: EngineStore) -> None:
+    """Migration 0003 dates every episode a store already knew of as its writes would have."""
+    location = parse_location(engine_store.location)
+    openings = ("SELECT h.name, r.rule_key, o.severity, o.opened_at, o.reopened, o.scan_id "
+                "FROM openings o JOIN hosts h ON h.id = o.host_id "
+                "JOIN rules r ON r.id = o.rule_id")
+    with open_store(location) as store:
+        for document in daily_fleet(START):
+            store.import_document(document, "planted")
+        written = sorted(engine_store.sql(openings))
+        with store.writing() as connection:
+            migrate.downgrade(connection, "0002")
+    assert engine_store.sql("SELECT version_num FROM alembic_version") == [("0002",)]
+    with open_store(location):
+        pass
+    assert sorted(engine_store.sql(openings)) == written
+    reopenings = [row for row in written if row[4] in (True, 1, "t")]
+    assert [(r[0], r[1], r[3]) for r in reopenings] == [
+        ("web-01", "files.shadow-permissions", stamp(START + 3 * DAY))]
+
+
 def test_an_empty_first_migration_store_is_upgraded(engine_store: EngineStore) -> None:
     location = parse_location(engine_store.location)
     engine = make_engine(location)
@@ -87,7 +109,7 @@ def test_a_store_newer_than_the_code_is_refused(engine_store: EngineStore) -> No
         store.import_document(daily_fleet(START)[0], "planted")
     engine_store.sql("UPDATE alembic_version SET version_num = '9001'")
     with pytest.raises(HistoryError, match=r"revision 9001, newer than this cii-scan knows "
-                                           r"\(up to 0002\)"):
+                                           r"\(up to 0003\)"):
         open_store(location)
     assert engine_store.sql("SELECT version_num FROM alembic_version") == [("9001",)]
     assert engine_store.count("scans") == 1

@@ -156,4 +156,19 @@ daily_rollups = Table(
     Index("ix_daily_rollups_day", "scan_day"),
 )
 
+# Every failing episode's start (migration 0003): new or reopened, per scan, for the
+# trend; kept when pruning removes the scan (``scan_id`` is then a dangling number, and
+# NULL for an episode an upgraded store could date but not place in a kept scan).
+openings = Table(
+    "openings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("rule_id", Integer, ForeignKey("rules.id"), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("opened_at", TIME, nullable=False),
+    Column("reopened", Boolean, nullable=False),
+    Column("scan_id", Integer),
+    Index("ix_openings_opened", "opened_at"),
+)
+
 GENESIS = "sha256:" + "0" * 64

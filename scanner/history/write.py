@@ -40,6 +40,7 @@ from scanner.history.schema import (
     daily_rollups,
     hosts,
     lifecycle,
+    openings,
     resolutions,
     results,
     rules,
@@ -208,7 +209,8 @@ def _rules(connection: Connection, catalogue: list[Mapping[str, Any]]) -> dict[s
 
 def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
     """Move every host × rule this scan judged, set-based: new rows, ended episodes (with
-    their resolutions), opened or reopened ones, then where each stands now."""
+    their resolutions), opened or reopened ones (with their openings), then where each
+    stands now."""
     this = results.alias("this")
     same = and_(this.c.scan_id == scan_id, this.c.host_id == lifecycle.c.host_id,
                 this.c.rule_id == lifecycle.c.rule_id)
@@ -234,7 +236,14 @@ def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
                lifecycle.c.opened_at, literal(at, TIME), literal(scan_id, Integer))
         .where(ending)))
     connection.execute(update(lifecycle).where(ending).values(resolved_at=at))
-    connection.execute(update(lifecycle).where(~is_open, this_is(FAILING)).values(
+    opening = and_(~is_open, this_is(FAILING))
+    connection.execute(insert(openings).from_select(
+        ["host_id", "rule_id", "severity", "opened_at", "reopened", "scan_id"],
+        select(lifecycle.c.host_id, lifecycle.c.rule_id,
+               select(this.c.severity).where(same).scalar_subquery(), literal(at, TIME),
+               lifecycle.c.resolved_at.is_not(None), literal(scan_id, Integer))
+        .where(opening)))
+    connection.execute(update(lifecycle).where(opening).values(
         reopened=lifecycle.c.reopened + case((lifecycle.c.resolved_at.is_not(None), 1),
                                              else_=0),
         first_failed_at=func.coalesce(lifecycle.c.first_failed_at, at),
