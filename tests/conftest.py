@@ -67,3 +67,7 @@ def facts_from_outputs(os_name: str, outputs: list[Mapping[str, Any]],
             payload = output.get("stdout", "").encode("utf-8")
         results[call] = probes.interpret(call, raw(payload, output.get("exit", 0)))
     return Facts(HostIdentity(host, "192.0.2.10"), results, "2026-01-01T00:00:00Z", 0.0)
+
+
+# the throwaway PostgreSQL server the history store's tests share (one per session)
+from tests._postgres import postgres_cluster  # noqa: E402, F401

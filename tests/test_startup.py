@@ -14,7 +14,8 @@ from tests._scanner import CII_SCAN
 
 # (scanner's own modules load lazily, outside -X importtime's view: what they import shows)
 HEAVY = ("jsonschema", "paramiko", "yaml", "re2", "scanner.yamlio", "scanner.expect",
-         "scanner.probes", "scanner.collect_sh", "scanner.inventory", "docxtpl", "docx")
+         "scanner.probes", "scanner.collect_sh", "scanner.inventory", "docxtpl", "docx",
+         "sqlalchemy", "alembic", "psycopg")
 
 
 def _imported(*args: str) -> set[str]:

@@ -19,6 +19,7 @@ from scanner import __version__
 from scanner.cli import (
     catalogue_commands,
     document_commands,
+    history_commands,
     scan_commands,
     signature_commands,
 )
@@ -53,7 +54,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for command in (*scan_commands.COMMANDS, *document_commands.COMMANDS,
-                *signature_commands.COMMANDS, *catalogue_commands.COMMANDS):
+                *signature_commands.COMMANDS, *catalogue_commands.COMMANDS,
+                *history_commands.COMMANDS):
     cli.add_command(command)
 
 

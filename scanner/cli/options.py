@@ -43,6 +43,7 @@ JUDGEMENTS_META = "cii_scan.judgements"
 QUIET_META = "cii_scan.quiet"
 SIGN_KEY_META = "cii_scan.sign_key"
 DOCX_TEMPLATE_META = "cii_scan.docx_template"
+STORE_META = "cii_scan.store"
 # Paths are checked by the code that reads or writes them, so a problem is one line
 # naming the file (click's own checks print a usage block instead).
 PATH = click.Path(path_type=Path, readable=False)
@@ -143,8 +144,25 @@ def quiet_option(func: Any) -> Any:
                              "files written or summary.")(func)
 
 
+def _store_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Opened now, so a bad location, an unreachable server or a store newer than this
+    cii-scan is refused before anything is scanned, not after an hour of scanning."""
+    if value is not None and not ctx.resilient_parsing:
+        from scanner.history.location import parse_location
+        from scanner.history.store import open_store
+
+        location = parse_location(value)
+        open_store(location).close()
+        ctx.meta[STORE_META] = location
+
+
 def report_options(func: Any) -> Any:
     func = quiet_option(func)
+    func = click.option("--store", metavar="URL|PATH", is_flag=False, flag_value="",
+                        expose_value=False, is_eager=True, callback=_store_option,
+                        help="Also record the findings in the scan history store (bare "
+                             "--store: the default file; see cii-scan history --help). An "
+                             "interrupted run is recorded as incomplete.")(func)
     func = click.option("--sign-key", type=PATH, metavar="FILE", expose_value=False,
                         is_eager=True, callback=_load_sign_key_option,
                         help="Sign findings.json with this OpenSSH private key: writes "

@@ -17,6 +17,7 @@ from scanner.cli.lazy import lazy
 from scanner.cli.options import (
     JUDGEMENTS_META,
     SIGN_KEY_META,
+    STORE_META,
     WAIVERS_META,
     progress,
     quiet,
@@ -67,6 +68,9 @@ def finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], la
         progress(f"wrote {target}")
     if key is not None:
         progress(f"wrote {sign_file(findings_path, key)}")
+    location = click.get_current_context().meta.get(STORE_META)
+    if location is not None:
+        _record(findings_path, location)
     if not quiet():
         colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
         for line in terminal.story(document, lang, colour):
@@ -75,6 +79,18 @@ def finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], la
         report = outdir / OutputFormat.HTML.filename if OutputFormat.HTML in wanted else None
         progress(terminal.next_step(outdir / OutputFormat.JSON.filename, report))
     sys.exit(gate.exit_code(document, fail_on, fail_on_incomplete))
+
+
+def _record(findings_path: Path, location: Any) -> None:
+    """Store the findings just written, read back from the file: the store reads the
+    contract, as ``history import`` does, never the scanner's memory."""
+    from scanner.history.store import open_store
+
+    document = findings.load_document(findings_path.read_text(encoding="utf-8"),
+                                      str(findings_path))
+    with open_store(location) as store:
+        done = store.import_document(document, str(findings_path))
+    progress(f"recorded scan {done.scan_id} in {location.display}")
 
 
 def check_decision_rules(baseline: Baseline) -> None:
