@@ -29,8 +29,8 @@ order (dpkg's verrevcmp) are the scanner's own:
   age that counts is the *oldest* security archive's: that is how old the host's
   knowledge of security fixes is. A host without any security archive counts its
   newest list, and says so (``security_archives`` empty): the rule fails it, since
-  nothing would ever tell it of a fix. No list at all is an ``error`` ("apt-get update never ran"), and so is
-  a configured security archive whose list was never fetched.
+  nothing would ever tell it of a fix. No list at all is an ``error`` ("apt-get update
+  never ran"), and so is a configured security archive whose list was never fetched.
 * dnf 4 (RHEL 8/9 and kin): dnf's Python API with ``cacheonly`` (no network), the same
   query as ``dnf updateinfo list --security --available``: available packages that
   upgrade an installed one and appear in a security advisory of the cached updateinfo.
