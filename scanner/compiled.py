@@ -34,7 +34,6 @@ from scanner import expect as ref
 from scanner.compiled_values import number, plain_names, same_as_any, searcher
 from scanner.expect import (
     ITEM_NOT_REPORTED,
-    MAX_SUBJECT_CHARS,
     MISSING,
     NO_ITEM,
     NOT_REPORTED,
@@ -47,6 +46,8 @@ from scanner.expect import (
     err,
     why,
 )
+from scanner.expect_values import MAX_SUBJECT_CHARS, labels, show
+from scanner.expect_values import text as text_of
 
 Unobservable = Mapping[str, str]
 # value, the probe's reasons for what it could not see, the reason a missing value gives,
@@ -172,7 +173,6 @@ ScalarFn = Callable[[Any, Unobservable, Reason, dict[Any, Any]], Outcome]
 
 
 def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
-    show = ref._show
     if op in ("equals", "not_equals", "in", "not_in"):
         matches = same_as_any([operand] if op in ("equals", "not_equals") else operand)
         wanted = op in ("equals", "in")
@@ -241,7 +241,6 @@ def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
 
 
 def _compile_regex(op: str, program: Any, quiet: bool) -> ScalarFn:
-    show, text_of = ref._show, ref._text
     search_text = searcher(program)
     want_hit = op == "matches"
 
@@ -269,7 +268,6 @@ def _compile_regex(op: str, program: Any, quiet: bool) -> ScalarFn:
 
 def _compile_match(match: Match) -> ItemFn:
     """``expect.match_item`` as a closure."""
-    show = ref._show
     if match.whole is not None:
         whole = compiled(match.whole, quiet=True)
 
@@ -352,7 +350,6 @@ def _candidates(items: list[Any], pinned: tuple[str | None, frozenset[str]],
 
 
 def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
-    show, labels = ref._show, ref._labels
     if op == "count":
         where, comparator, limit = operand
         where_fn = _compile_match(where) if where is not None else None

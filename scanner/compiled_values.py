@@ -1,7 +1,7 @@
 """Value tests of the compiled evaluator: numbers, name sets and regex searches.
 
-Each answers exactly as the interpreter's helper it stands for (``expect._number``,
-``expect._same`` over a list of operands, ``expect._search``), from work done once per
+Each answers exactly as the interpreter's helper it stands for (``expect_values.number``,
+``expect_values.same`` over a list of operands, ``expect._search``), from work done once per
 expectation instead of once per comparison. See scanner/compiled.py.
 """
 
@@ -13,12 +13,13 @@ from typing import Any
 
 from scanner import expect as ref
 from scanner.expect import Expectation
+from scanner.expect_values import number as number_of
 
-_NUMERIC = re.compile(r"\s*[+-]?\d{1,18}(\.\d{1,12})?\s*")  # the same text as expect._number
+_NUMERIC = re.compile(r"\s*[+-]?\d{1,18}(\.\d{1,12})?\s*")  # the same text as expect_values.number
 
 
 def number(value: Any) -> float | None:
-    """``expect._number`` without the per-call regex lookup; same answers."""
+    """``expect_values.number`` without the per-call regex lookup; same answers."""
     kind = type(value)
     if kind is str:
         # the pattern can only match text starting with a space, a sign or a digit
@@ -30,7 +31,7 @@ def number(value: Any) -> float | None:
         return float(value) if _NUMERIC.fullmatch(value) else None
     if kind is int or kind is float:
         return float(value)
-    return ref._number(value)
+    return number_of(value)
 
 
 def same_as_any(operands: Sequence[Any]) -> Callable[[Any], bool]:

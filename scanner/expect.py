@@ -27,7 +27,6 @@ field names to expectations that must all hold for the item.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,10 +34,16 @@ from typing import Any, Literal
 
 import re2  # type: ignore[import-untyped,unused-ignore]
 
+from scanner.expect_values import MAX_SUBJECT_CHARS, compare_versions
+from scanner.expect_values import labels as _labels
+from scanner.expect_values import number as _number
+from scanner.expect_values import same as _same
+from scanner.expect_values import show as _show
+from scanner.expect_values import text as _text
+
 Verdict = Literal["pass", "fail", "error"]
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<not reported>"})()
-MAX_SUBJECT_CHARS = 100_000
 MAX_PATTERN_CHARS = 1_000
 
 SCALAR_OPS = frozenset({"equals", "not_equals", "in", "not_in", "matches", "not_matches",
@@ -349,31 +354,6 @@ def _is_missing(value: Any) -> bool:
     return value is MISSING or value is None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}(\.\d{1,12})?\s*", value):
-        return float(value)
-    return None
-
-
-def _same(a: Any, b: Any) -> bool:
-    na, nb = _number(a), _number(b)
-    if na is not None and nb is not None:
-        return na == nb
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or str(a).lower() == str(b).lower()
-    return str(a) == str(b)
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value)[:MAX_SUBJECT_CHARS]
-    return None
-
-
 def _apply_scalar(op: str, operand: Any, value: Any) -> Outcome:
     shown = _show(value)
     if op == "equals":
@@ -515,74 +495,6 @@ def match_item(match: Match, item: Any, unobservable: Unobservable) -> Outcome:
         reason = ("field_not_reported", name) if said is None else ("said", said)
         outcomes.append(_apply(exp, item.get(name, MISSING), unobservable, reason))
     return combine("all", outcomes)
-
-
-def _show(value: Any, limit: int = 120) -> Any:
-    """A value as a message shows it: JSON data, short (texts and lists cut, with "…"),
-    deterministic (a mapping becomes its JSON text, keys sorted)."""
-    kind = type(value)
-    if kind is str:
-        return value if len(value) <= limit else value[: limit - 1] + "…"
-    if kind is list:
-        shown: list[Any] = []
-        used = 0
-        for item in value:
-            part = _show(item, limit)
-            used += len(part) + 4 if isinstance(part, str) else 8
-            if used > limit and shown:
-                shown.append("…")
-                break
-            shown.append(part)
-        return shown
-    if isinstance(value, (bool, int, float)) or value is None:
-        return value
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_LABEL_FIELDS = ("name", "path", "unit", "module", "target")
-
-
-def _labels(items: Sequence[Any], limit: int = 5) -> tuple[list[str], int]:
-    """Name the items a message is about: by their name-like field when they have one;
-    and how many more there are."""
-    shown = []
-    for item in items[:limit]:
-        label = None
-        if isinstance(item, dict):
-            label = next((str(item[f]) for f in _LABEL_FIELDS if item.get(f) is not None), None)
-            if label is None and item.get("port") is not None:
-                label = f"{item.get('address', '')}:{item['port']}"
-        shown.append(label if label is not None else _neutral(_show(item, 60)))
-    return shown, max(0, len(items) - limit)
-
-
-def _neutral(value: Any) -> str:
-    from scanner.render.wording import literal
-
-    return literal(value)
-
-
-_VERSION_PART = re.compile(r"\d+|[A-Za-z]+|~")
-
-
-def compare_versions(a: str, b: str) -> int:
-    """Compare version strings by numeric and alphabetic runs; ``~`` sorts first (dpkg)."""
-    pa, pb = _VERSION_PART.findall(a), _VERSION_PART.findall(b)
-    for x, y in zip(pa, pb, strict=False):
-        if x == y:
-            continue
-        if x == "~" or y == "~":
-            return -1 if x == "~" else 1
-        if x.isdigit() and y.isdigit():
-            return -1 if int(x) < int(y) else 1
-        if x.isdigit() != y.isdigit():
-            return 1 if x.isdigit() else -1
-        return -1 if x < y else 1
-    if len(pa) == len(pb):
-        return 0
-    longer, sign = (pa, 1) if len(pa) > len(pb) else (pb, -1)
-    return -sign if longer[min(len(pa), len(pb))] == "~" else sign
 
 
 # ---------------------------------------------------------------------------- describing
