@@ -29,6 +29,7 @@ from scanner.history.errors import ChainBroken, HistoryError
 from scanner.history.location import StoreLocation
 from scanner.history.schema import chain, hosts, results, rules, scan_hosts, scans
 from scanner.history.write import Imported, write_document
+from scanner.lines import split_lines
 
 _READ = "cii_scan_read"
 
@@ -175,7 +176,7 @@ def _recomputed(connection: Connection, scan: Mapping[str, Any]) -> str:
 def _first_line(exc: SQLAlchemyError) -> str:
     original = getattr(exc, "orig", None)
     text = str(original if original is not None else exc).strip()
-    return (text.splitlines() or ["database error"])[0]
+    return (split_lines(text) or ["database error"])[0]
 
 
 def make_engine(location: StoreLocation) -> Engine:
