@@ -300,13 +300,7 @@ def parse_aide(raw: RawOutput, args: Mapping[str, Any]) -> ProbeResult:
     if not urls:
         why["database_exists"] = f"{path} sets no database_in (aide -D -L config)"
         return ProbeResult.ok({**data, "why": why})
-    url = urls[-1]
-    data["database_url"] = url
-    if not url.startswith("file:"):
-        why["database_exists"] = f"database_in is {url!r}, not a file"
-        return ProbeResult.ok({**data, "why": why})
-    data["database"] = url[len("file:"):]
-    return _database_state(text, data, why)
+    return _database_at(urls[-1], "database_in", text, data, why)
 
 
 def _modelled_016(text: list[str], path: str, data: dict[str, Any],
@@ -335,11 +329,18 @@ def _modelled_016(text: list[str], path: str, data: dict[str, Any],
     if model is None:
         why["database_exists"] = f"{path} sets no database"
         return ProbeResult.ok({**data, "why": why})
-    data["database_url"] = model
-    if not model.startswith("file:"):
-        why["database_exists"] = f"database is {model!r}, not a file"
+    return _database_at(model, "database", text, data, why)
+
+
+def _database_at(url: str, option: str, text: list[str], data: dict[str, Any],
+                 why: dict[str, str]) -> ProbeResult:
+    """The database aide reads from ``url`` (the value of its ``option``): a file's state,
+    or why there is no file to look at."""
+    data["database_url"] = url
+    if not url.startswith("file:"):
+        why["database_exists"] = f"{option} is {url!r}, not a file"
         return ProbeResult.ok({**data, "why": why})
-    data["database"] = model[len("file:"):]
+    data["database"] = url[len("file:"):]
     return _database_state(text, data, why)
 
 
