@@ -221,12 +221,18 @@ def test_prune_keeps_the_trend_and_the_present_and_the_chain(engine_store: Engin
         rollups = engine_store.count("daily_rollups")
         with store.reading() as connection:
             before = as_json(list(queries.open_failures(connection, NOW).rows))
+            rule_before = queries.rule_history(connection, "files.shadow-permissions").rows
+        assert len(rule_before) == 5
         pruned = store.prune(stamp(START + 2 * DAY))
         assert pruned.scans == 2 and pruned.results > 0
         assert engine_store.count("scans") == 3
         assert engine_store.count("daily_rollups") == rollups
+        assert engine_store.count("scan_summaries") == 5
         with store.reading() as connection:
             assert as_json(list(queries.open_failures(connection, NOW).rows)) == before
+            # the fleet's pass rate per scan outlives the pruned scans' results
+            assert queries.rule_history(connection, "files.shadow-permissions").rows == \
+                rule_before
             mttr = {r[0]: r[1] for r in queries.time_to_resolve(connection).rows}
         assert mttr == {"critical": 0, "high": 1, "low": 1, "medium": 0, "info": 0}
         assert store.verify() == []

@@ -91,6 +91,36 @@ def test_openings_are_filled_exactly_for_a_store_that_had_none(
         ("web-01", "files.shadow-permissions", stamp(START + 3 * DAY))]
 
 
+def test_the_0004_rollups_are_filled_exactly_for_a_store_that_had_none(
+        engine_store: EngineStore) -> None:
+    """Migration 0004 fills the per-scan and per scan × rule roll-ups and each episode's
+    length as the writes of this version would have; the rule areas, which an older store
+    never recorded, come with the next import."""
+    location = parse_location(engine_store.location)
+    documents = daily_fleet(START)
+    filled = {
+        "summaries": "SELECT scan_id, started_at, complete, hosts, assessed, results "
+                     "FROM scan_summaries",
+        "rules": "SELECT scan_id, rule_id, status, results FROM scan_rule_rollups",
+        "durations": "SELECT host_id, rule_id, opened_at, duration_s FROM resolutions",
+    }
+    with open_store(location) as store:
+        for document in documents[:4]:
+            store.import_document(document, "planted")
+        written = {name: sorted(engine_store.sql(query)) for name, query in filled.items()}
+        with store.writing() as connection:
+            migrate.downgrade(connection, "0003")
+    assert engine_store.sql("SELECT version_num FROM alembic_version") == [("0003",)]
+    assert written["durations"] and all(int(row[3]) > 0 for row in written["durations"])
+    with open_store(location) as store:
+        assert {name: sorted(engine_store.sql(query))
+                for name, query in filled.items()} == written
+        assert engine_store.count("rule_areas") == 0
+        store.import_document(documents[4], "planted")
+        assert engine_store.count("rule_areas") > 0
+        assert store.verify() == []
+
+
 def test_an_empty_first_migration_store_is_upgraded(engine_store: EngineStore) -> None:
     location = parse_location(engine_store.location)
     engine = make_engine(location)
@@ -109,7 +139,7 @@ def test_a_store_newer_than_the_code_is_refused(engine_store: EngineStore) -> No
         store.import_document(daily_fleet(START)[0], "planted")
     engine_store.sql("UPDATE alembic_version SET version_num = '9001'")
     with pytest.raises(HistoryError, match=r"revision 9001, newer than this cii-scan knows "
-                                           r"\(up to 0003\)"):
+                                           r"\(up to 0004\)"):
         open_store(location)
     assert engine_store.sql("SELECT version_num FROM alembic_version") == [("9001",)]
     assert engine_store.count("scans") == 1

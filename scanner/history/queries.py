@@ -2,9 +2,10 @@
 
 Answers about the present (open failures and their ages, reopenings, time to resolve,
 what changed since a day or a scan) read the per host × rule ``lifecycle`` and
-``resolutions`` tables; per-scan counts read ``daily_rollups``; only ``rule`` reads
-results, through the (rule, scan) index. So every query stays small at a year of daily
-scans. ``now`` is passed in (the CLI gives the clock's), so answers are reproducible.
+``resolutions`` tables; per-scan counts read the roll-ups (``daily_rollups``,
+``scan_summaries``, ``scan_rule_rollups``); none reads the results. So every query stays
+small at a year of daily scans. ``now`` is passed in (the CLI gives the clock's), so
+answers are reproducible.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from scanner.history.schema import (
     hosts,
     lifecycle,
     resolutions,
-    results,
     rules,
     scan_hosts,
+    scan_rule_rollups,
+    scan_summaries,
     scans,
 )
 
@@ -97,26 +99,27 @@ def host_history(connection: Connection, name: str, now: str) -> Answer:
 
 def rule_history(connection: Connection, rule_key: str) -> Answer:
     """The fleet's pass rate for one rule in each scan: passes among the hosts where the
-    rule could be judged (pass, fail, waived, error)."""
+    rule could be judged (pass, fail, waived, error). Read from the per scan × rule
+    roll-ups, so pruned scans keep their rate."""
     rule_id = connection.execute(select(rules.c.id).where(rules.c.rule_key == rule_key)).scalar()
     if rule_id is None:
         raise HistoryError(f"rule {rule_key}", "no rule of that id in the store")
-    status = results.c.status
-
-    def count(*statuses: str) -> Any:
-        return func.sum(case((status.in_(statuses), 1), else_=0))
-
-    rows = []
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in connection.execute(
-            select(scans.c.id, scans.c.started_at, count("pass"), count("fail", "waived"),
-                   count("error"), func.count())
-            .join(scans, scans.c.id == results.c.scan_id)
-            .where(results.c.rule_id == rule_id)
-            .group_by(scans.c.id, scans.c.started_at).order_by(scans.c.started_at, scans.c.id)):
-        passed, failed, errors, total = (int(v or 0) for v in row[2:])
+            select(scan_rule_rollups.c.scan_id, scan_rule_rollups.c.status,
+                   scan_rule_rollups.c.results)
+            .where(scan_rule_rollups.c.rule_id == rule_id)):
+        counts[int(row[0])][row[1]] += int(row[2])
+    rows = []
+    for scan in connection.execute(
+            select(scan_summaries.c.scan_id, scan_summaries.c.started_at)
+            .where(scan_summaries.c.scan_id.in_(list(counts)))
+            .order_by(scan_summaries.c.started_at, scan_summaries.c.scan_id)):
+        count = counts[int(scan[0])]
+        passed, failed, errors = count["pass"], count["fail"] + count["waived"], count["error"]
         judged = passed + failed + errors
         rate = round(100.0 * passed / judged, 1) if judged else None
-        rows.append((row[0], row[1], total, passed, failed, errors, rate))
+        rows.append((scan[0], scan[1], sum(count.values()), passed, failed, errors, rate))
     return Answer(f"rule {rule_key}", ("scan", "started", "hosts", "pass", "fail", "error",
                                        "pass_rate"), tuple(rows))
 
@@ -148,9 +151,9 @@ def time_to_resolve(connection: Connection) -> Answer:
     """Mean and 90th percentile of the days from a failure's opening to the scan that saw
     it fixed, by severity, with how many are still open."""
     spans: dict[str, list[float]] = defaultdict(list)
-    for row in connection.execute(select(resolutions.c.severity, resolutions.c.opened_at,
-                                         resolutions.c.resolved_at)):
-        spans[row.severity].append(_days(row.opened_at, row.resolved_at))
+    for severity, seconds in connection.execute(select(resolutions.c.severity,
+                                                       resolutions.c.duration_s)):
+        spans[severity].append(round(seconds / DAY, 1))
     still: dict[str, int] = {str(r[0]): int(r[1]) for r in connection.execute(
         select(lifecycle.c.severity, func.count())
         .where(lifecycle.c.opened_at.is_not(None), lifecycle.c.resolved_at.is_(None))

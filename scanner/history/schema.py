@@ -5,7 +5,8 @@ two on both engines): change it only together with a new migration.
 
 Sized for a year of daily scans of a fleet (365 × 200 hosts × ~77 rules ≈ 5.6 M results):
 rules and hosts are small tables referenced by integer ids, results are keyed by
-(scan, host, rule) and indexed by (host, rule) and status, and every answer about the
+(scan, host, rule) with no other index (every read of them is by scan), counts per scan
+and per scan × rule are rolled up as each scan is written, and every answer about the
 present (open failures, ages, reopenings, time to resolve) reads the small per host × rule
 ``lifecycle`` and ``resolutions`` tables, kept up to date as each scan is written, never a
 scan of all results. Timestamps are ISO-8601 UTC text (``YYYY-MM-DDTHH:MM:SSZ``): the same
@@ -95,9 +96,8 @@ results = Table(
     Column("severity", String(8), nullable=False),
     Column("evidence_digest", DIGEST, nullable=False),
     Column("waiver", Text),  # the waiver as canonical JSON, on a waived result
-    Index("ix_results_host_rule", "host_id", "rule_id"),
-    Index("ix_results_status", "status", "severity"),
-    Index("ix_results_rule_scan", "rule_id", "scan_id"),
+    # no secondary index (migration 0004): every read of results is by scan, the primary
+    # key's prefix, and each index would cost the import a B-tree insert per row
 )
 
 # One row per host × rule ever seen: where it stands now. ``opened_at`` starts the
@@ -128,6 +128,7 @@ resolutions = Table(
     Column("opened_at", TIME, nullable=False),
     Column("resolved_at", TIME, nullable=False),
     Column("scan_id", Integer, nullable=False),
+    Column("duration_s", Integer),  # resolved_at - opened_at (migration 0004; always set)
     Index("ix_resolutions_resolved", "resolved_at"),
 )
 
@@ -169,6 +170,37 @@ openings = Table(
     Column("reopened", Boolean, nullable=False),
     Column("scan_id", Integer),
     Index("ix_openings_opened", "opened_at"),
+)
+
+# Migration 0004's roll-ups, all kept when pruning removes the scan (no foreign key to
+# scans on purpose). One row per scan: the trend's point for it.
+scan_summaries = Table(
+    "scan_summaries", metadata,
+    Column("scan_id", Integer, primary_key=True, autoincrement=False),
+    Column("started_at", TIME, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("hosts", Integer, nullable=False),  # in the scan's scope
+    Column("assessed", Integer, nullable=False),  # of them, actually scanned
+    Column("results", Integer, nullable=False),
+    Index("ix_scan_summaries_started", "started_at"),
+)
+
+# Results per scan × rule × status: ``history rule`` and the per-area rates read these.
+scan_rule_rollups = Table(
+    "scan_rule_rollups", metadata,
+    Column("scan_id", Integer, primary_key=True, autoincrement=False),
+    Column("rule_id", Integer, ForeignKey("rules.id"), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("results", Integer, nullable=False),
+    Index("ix_scan_rule_rollups_rule", "rule_id", "scan_id"),
+)
+
+# The GB/T 22239-2019 8.1.4 areas (e.g. "8.1.4.1") each rule checks, as the newest
+# imported rule catalog says.
+rule_areas = Table(
+    "rule_areas", metadata,
+    Column("rule_id", Integer, ForeignKey("rules.id"), primary_key=True),
+    Column("area", String(16), primary_key=True),
 )
 
 GENESIS = "sha256:" + "0" * 64

@@ -1,7 +1,9 @@
 """Writing one findings document into the store: the scan, its hosts, its results, the
 lifecycles they move, the day's roll-up and the chain, all in the caller's transaction.
 
-Bulk rows go in with executemany; the lifecycle is moved by a handful of set-based
+Bulk rows go in with executemany (results through COPY on PostgreSQL, which is several
+times faster than a multi-row insert there); the roll-ups that outlive pruning are counted
+here from the rows in hand; the lifecycle is moved by a handful of set-based
 statements over this scan's results (never row by row), so a scan of 200 hosts × 77 rules
 costs the same few statements as a scan of one. Failing means ``fail`` or ``waived`` (a
 waived failure is still a failure, accepted); ``pass`` and ``not_applicable`` end a
@@ -11,9 +13,11 @@ is not fixed).
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import bindparam
 
+from scanner.clauses import CLAUSES, clause_ids_in
 from scanner.decisions import evidence_digest
 from scanner.history import chain as chain_module
 from scanner.history.errors import HistoryError
@@ -43,13 +48,19 @@ from scanner.history.schema import (
     openings,
     resolutions,
     results,
+    rule_areas,
     rules,
     scan_hosts,
+    scan_rule_rollups,
+    scan_summaries,
     scans,
 )
 
 FAILING = ("fail", "waived")
 RESOLVING = ("pass", "not_applicable")
+RESULT_COLUMNS = ("scan_id", "host_id", "rule_id", "status", "severity", "evidence_digest",
+                  "waiver")
+_AREA_OF = {clause.id: clause.area for clause in CLAUSES}
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
         return Imported(int(existing), False, started, 0)
     host_ids = _hosts(connection, document["hosts"], started, source)
     rule_ids = _rules(connection, document["rules"])
+    _rule_areas(connection, document["rules"], rule_ids)
     baseline = document["baseline"]
     head = connection.execute(select(chain).where(chain.c.id == 1)).mappings().one()
     row: dict[str, Any] = {
@@ -132,9 +144,17 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
                                  evidence, waiver_text))
     if host_rows:
         connection.execute(insert(scan_hosts), host_rows)
-    if result_rows:
-        connection.execute(insert(results), result_rows)
+    _insert_results(connection, result_rows)
     move_lifecycles(connection, scan_id, started)
+    connection.execute(insert(scan_summaries).values(
+        scan_id=scan_id, started_at=started, complete=row["complete"], hosts=len(host_rows),
+        assessed=sum(1 for h in host_rows if h["status"] == "scanned"),
+        results=len(result_rows)))
+    by_rule = Counter((r["rule_id"], r["status"]) for r in result_rows)
+    if by_rule:
+        connection.execute(insert(scan_rule_rollups), [
+            {"scan_id": scan_id, "rule_id": rule, "status": status, "results": count}
+            for (rule, status), count in sorted(by_rule.items())])
     connection.execute(insert(daily_rollups).from_select(
         ["scan_id", "scan_day", "status", "severity", "results", "hosts"],
         select(results.c.scan_id, scans.c.scan_day, results.c.status, results.c.severity,
@@ -147,6 +167,22 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
     connection.execute(update(chain).where(chain.c.id == 1).values(
         head_digest=own, scans=chain.c.scans + 1))
     return Imported(scan_id, True, started, len(result_rows))
+
+
+def _insert_results(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The scan's results: COPY on PostgreSQL (in the same transaction: the driver
+    connection is the one SQLAlchemy holds), executemany elsewhere."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(results), list(rows))
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY results ({', '.join(RESULT_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[name] for name in RESULT_COLUMNS))
 
 
 def _lock_writers(connection: Connection) -> None:
@@ -207,6 +243,32 @@ def _rules(connection: Connection, catalogue: list[Mapping[str, Any]]) -> dict[s
         select(rules.c.id, rules.c.rule_key))}
 
 
+def areas_of(rule: Mapping[str, Any]) -> set[str]:
+    """The 8.1.4 areas a catalog rule checks (its GB/T 22239 references, by area)."""
+    return {_AREA_OF[clause] for clause in clause_ids_in(rule.get("references") or {})}
+
+
+def _rule_areas(connection: Connection, catalogue: list[Mapping[str, Any]],
+                rule_ids: Mapping[str, int]) -> None:
+    """Make each catalog rule's stored areas what this catalog says."""
+    wanted = {(rule_ids[r["id"]], area) for r in catalogue for area in areas_of(r)}
+    ids = {rule_ids[r["id"]] for r in catalogue}
+    stored = {(int(r[0]), str(r[1])) for r in connection.execute(
+        select(rule_areas.c.rule_id, rule_areas.c.area)) if int(r[0]) in ids}
+    stale = stored - wanted
+    for rule_id, area in sorted(stale):
+        connection.execute(rule_areas.delete().where(rule_areas.c.rule_id == rule_id,
+                                                     rule_areas.c.area == area))
+    if wanted - stored:
+        connection.execute(insert(rule_areas), [{"rule_id": rule_id, "area": area}
+                                                for rule_id, area in sorted(wanted - stored)])
+
+
+def _seconds_between(start: str, end: str) -> int:
+    moment = datetime.datetime.fromisoformat
+    return round((moment(end[:19]) - moment(start[:19])).total_seconds())
+
+
 def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
     """Move every host × rule this scan judged, set-based: new rows, ended episodes (with
     their resolutions), opened or reopened ones (with their openings), then where each
@@ -230,11 +292,14 @@ def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
                                lifecycle.c.rule_id == results.c.rule_id))))
     is_open = and_(lifecycle.c.opened_at.is_not(None), lifecycle.c.resolved_at.is_(None))
     ending = and_(is_open, this_is(RESOLVING))
-    connection.execute(insert(resolutions).from_select(
-        ["host_id", "rule_id", "severity", "opened_at", "resolved_at", "scan_id"],
-        select(lifecycle.c.host_id, lifecycle.c.rule_id, lifecycle.c.severity,
-               lifecycle.c.opened_at, literal(at, TIME), literal(scan_id, Integer))
-        .where(ending)))
+    ended = [{"host_id": r.host_id, "rule_id": r.rule_id, "severity": r.severity,
+              "opened_at": r.opened_at, "resolved_at": at, "scan_id": scan_id,
+              "duration_s": _seconds_between(r.opened_at, at)}
+             for r in connection.execute(select(lifecycle.c.host_id, lifecycle.c.rule_id,
+                                                lifecycle.c.severity, lifecycle.c.opened_at)
+                                         .where(ending))]
+    if ended:
+        connection.execute(insert(resolutions), ended)
     connection.execute(update(lifecycle).where(ending).values(resolved_at=at))
     opening = and_(~is_open, this_is(FAILING))
     connection.execute(insert(openings).from_select(
