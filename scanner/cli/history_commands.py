@@ -11,14 +11,19 @@ import click
 
 from scanner.cli.files import read_text
 from scanner.cli.lazy import lazy
-from scanner.cli.options import PATH, SEVERITY_CHOICE, progress, quiet_option
+from scanner.cli.options import LANG_CHOICE, PATH, SEVERITY_CHOICE, progress, quiet_option
 from scanner.history.durations import parse_duration
 from scanner.history.location import STORE_ENV, StoreLocation, parse_location
 
 if TYPE_CHECKING:
     from scanner import findings
-    from scanner.history import output, queries, store
+    from scanner import output as files_out
+    from scanner.history import output, queries, report, store
+    from scanner.render import trend
 else:
+    files_out = lazy("scanner.output")
+    report = lazy("scanner.history.report")
+    trend = lazy("scanner.render.trend")
     findings = lazy("scanner.findings")
     output = lazy("scanner.history.output")
     queries = lazy("scanner.history.queries")
@@ -159,6 +164,23 @@ def diff_command(since: str | None, location: StoreLocation, fmt: str) -> None:
     """Failures new, reopened and resolved since a scan or a day."""
     with store.open_store(location) as opened, opened.reading() as connection:
         _show(queries.changes_since(connection, queries.since_time(connection, since)), fmt)
+
+
+@history.command("report")
+@click.option("-o", "--output", "output_path", type=PATH, required=True, metavar="FILE",
+              help="Where to write the page (e.g. trend.html).")
+@click.option("--lang", type=LANG_CHOICE, default="en", show_default=True,
+              help="Language of the page.")
+@store_option
+@quiet_option
+def report_command(output_path: Path, lang: str, location: StoreLocation) -> None:
+    """One self-contained HTML page of the fleet over time: score, failures by severity,
+    new / resolved / reopened per scan, open high findings by age, pass rates per
+    GB/T 22239 area, the hosts that regressed. No script, no network; prints on A4."""
+    with store.open_store(location) as opened, opened.reading() as connection:
+        data = report.trend(connection, location.display, _now())
+    files_out.write_atomic(output_path, trend.render_trend(data, lang=lang))
+    progress(f"{output_path}: trend of {len(data.points)} scan(s) from {location.display}")
 
 
 @history.command("prune")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -182,6 +183,7 @@ scan_summaries = Table(
     Column("hosts", Integer, nullable=False),  # in the scan's scope
     Column("assessed", Integer, nullable=False),  # of them, actually scanned
     Column("results", Integer, nullable=False),
+    Column("score", Float),  # the document's summary score; NULL for scans before 0004
     Index("ix_scan_summaries_started", "started_at"),
 )
 

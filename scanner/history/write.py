@@ -149,7 +149,7 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
     connection.execute(insert(scan_summaries).values(
         scan_id=scan_id, started_at=started, complete=row["complete"], hosts=len(host_rows),
         assessed=sum(1 for h in host_rows if h["status"] == "scanned"),
-        results=len(result_rows)))
+        results=len(result_rows), score=document["summary"]["score"]))
     by_rule = Counter((r["rule_id"], r["status"]) for r in result_rows)
     if by_rule:
         connection.execute(insert(scan_rule_rollups), [

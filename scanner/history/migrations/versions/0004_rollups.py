@@ -1,7 +1,9 @@
 """Roll-ups that outlive pruning, and a lighter results table.
 
 - ``scan_summaries``: one row per scan (start, completeness, hosts in scope and assessed,
-  results), so the trend keeps a point for a scan whose rows were pruned;
+  results, the document's score), so the trend keeps a point for a scan whose rows were
+  pruned. An older store's scans have no score: the results do not record which were an
+  assessor's judgements, which the score leaves out, so it is not recomputed (NULL);
 - ``scan_rule_rollups``: results per scan × rule × status, which ``history rule`` and the
   trend's control-point table read instead of the results (and keep after pruning);
 - ``rule_areas``: the GB/T 22239 area each rule checks, from the findings' rule catalog.
@@ -40,6 +42,7 @@ def upgrade() -> None:
         sa.Column("hosts", sa.Integer, nullable=False),
         sa.Column("assessed", sa.Integer, nullable=False),
         sa.Column("results", sa.Integer, nullable=False),
+        sa.Column("score", sa.Float),
     )
     op.create_index("ix_scan_summaries_started", "scan_summaries", ["started_at"])
     op.create_table(
