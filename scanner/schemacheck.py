@@ -9,10 +9,15 @@ compiled here, once per run, into a closure that answers only valid-or-not, with
 refused (:class:`Unsupported`) and the caller keeps using ``jsonschema`` for it, so a
 keyword can never be silently skipped. tests/test_schemacheck.py holds the closure to
 ``jsonschema.is_valid`` on the shipped schemas over generated and mutated documents.
+
+The findings schema is checked with a format checker (its ``date`` fields must be dates):
+``compile_schema(schema, formats=True)`` asserts ``format`` as ``jsonschema``'s
+``FormatChecker`` does for the formats implemented here, and refuses any other format.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,7 +27,9 @@ Check = Callable[[Any], bool]
 # keywords that never change validity (format is an annotation unless a format checker
 # is given, and the validators this replaces are built without one)
 _ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "default",
-                          "examples", "format", "deprecated", "readOnly", "writeOnly"})
+                          "examples", "deprecated", "readOnly", "writeOnly"})
+# ``jsonschema``'s date check: this pattern (Unicode digits and all), then the calendar
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class Unsupported(ValueError):
@@ -46,8 +53,9 @@ def _is_type(kind: str) -> Check:
 
 
 class _Compiler:
-    def __init__(self, root: Mapping[str, Any]) -> None:
+    def __init__(self, root: Mapping[str, Any], formats: bool) -> None:
         self.root = root
+        self.formats = formats
         self.refs: dict[str, Check] = {}
 
     def ref(self, pointer: str) -> Check:
@@ -72,7 +80,12 @@ class _Compiler:
             raise Unsupported("a schema that is neither an object nor a boolean")
         checks: list[Check] = []
         for keyword, operand in schema.items():
-            if keyword in _ANNOTATIONS or keyword in ("$defs", "additionalProperties"):
+            if keyword in _ANNOTATIONS or keyword in ("$defs", "additionalProperties", "then",
+                                                      "else"):
+                continue
+            if keyword == "format":
+                if self.formats:
+                    checks.append(_format(operand))
                 continue
             if keyword == "type":
                 kinds = [operand] if isinstance(operand, str) else list(operand)
@@ -80,9 +93,10 @@ class _Compiler:
             elif keyword == "$ref":
                 checks.append(self.ref(operand))
             elif keyword == "enum":
-                if not all(isinstance(item, str) for item in operand):
-                    raise Unsupported("enum of anything but strings")
-                checks.append(_one_of_names(frozenset(operand)))
+                if not all(isinstance(item, str) or item is None for item in operand):
+                    raise Unsupported("enum of anything but strings and null")
+                names = _one_of_names(frozenset(i for i in operand if i is not None))
+                checks.append(names if None not in operand else _or_null(names))
             elif keyword == "pattern":
                 checks.append(_pattern(re.compile(operand)))
             elif keyword in ("minLength", "maxLength"):
@@ -104,11 +118,19 @@ class _Compiler:
                 checks.append(_combined(keyword, parts))
             elif keyword == "not":
                 checks.append(_negated(self.compile(operand)))
+            elif keyword == "const":
+                checks.append(_const(operand))
+            elif keyword in ("minimum", "maximum"):
+                checks.append(_limit(operand, keyword == "minimum"))
+            elif keyword == "if":
+                checks.append(_conditional(self.compile(operand),
+                                           self.compile(schema.get("then", True)),
+                                           self.compile(schema.get("else", True))))
             else:
                 raise Unsupported(f"keyword {keyword!r}")
         if "additionalProperties" in schema and "properties" not in schema:
             checks.append(self._properties(schema))
-        return lambda v: all(check(v) for check in checks)
+        return _all(checks)
 
     def _properties(self, schema: Mapping[str, Any]) -> Check:
         known = {name: self.compile(sub) for name, sub in schema.get("properties", {}).items()}
@@ -128,6 +150,49 @@ class _Compiler:
                     return False
             return True
         return properties
+
+
+def _format(name: str) -> Check:
+    if name != "date":
+        raise Unsupported(f"format {name!r}")
+
+    def is_date(value: Any) -> bool:
+        if not isinstance(value, str) or _DATE.fullmatch(value) is None:
+            return not isinstance(value, str)
+        try:
+            datetime.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return is_date
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _const(operand: Any) -> Check:
+    """``jsonschema``'s equality for the scalar constants a schema here uses: booleans are
+    not numbers, 1 equals 1.0."""
+    if operand is None or isinstance(operand, bool):
+        return lambda value: value is operand
+    if isinstance(operand, str):
+        return lambda value: isinstance(value, str) and value == operand
+    if _is_number(operand):
+        return lambda value: _is_number(value) and value == operand
+    raise Unsupported("const of a list or an object")
+
+
+def _limit(operand: Any, at_least: bool) -> Check:
+    if not _is_number(operand):
+        raise Unsupported("a bound that is not a number")
+    if at_least:
+        return lambda value: not _is_number(value) or value >= operand
+    return lambda value: not _is_number(value) or value <= operand
+
+
+def _conditional(condition: Check, then: Check, otherwise: Check) -> Check:
+    return lambda value: then(value) if condition(value) else otherwise(value)
 
 
 def _bound(kind: type[str] | type[list[Any]] | type[dict[str, Any]], limit: int,
@@ -163,17 +228,47 @@ def _negated(check: Check) -> Check:
     return lambda value: not check(value)
 
 
+def _or_null(check: Check) -> Check:
+    return lambda value: value is None or check(value)
+
+
+def _all(checks: list[Check]) -> Check:
+    """Every check (specialised for the one- and two-check schemas most nodes are: a
+    document of a thousand hosts passes through these millions of times)."""
+    if not checks:
+        return lambda v: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    return lambda v: all(check(v) for check in checks)
+
+
+def _exactly_one(parts: list[Check]) -> Check:
+    def one_of(value: Any) -> bool:
+        found = 0
+        for part in parts:
+            if part(value):
+                found += 1
+                if found > 1:
+                    return False
+        return found == 1
+    return one_of
+
+
 def _combined(keyword: str, parts: list[Check]) -> Check:
     if keyword == "oneOf":
-        return lambda v: sum(1 for part in parts if part(v)) == 1
+        return _exactly_one(parts)
     if keyword == "anyOf":
-        return lambda v: any(part(v) for part in parts)
-    return lambda v: all(part(v) for part in parts)
+        return parts[0] if len(parts) == 1 else lambda v: any(part(v) for part in parts)
+    return _all(parts)
 
 
-def compile_schema(schema: Mapping[str, Any]) -> Check:
-    """A closure telling whether a document is valid against ``schema``.
+def compile_schema(schema: Mapping[str, Any], *, formats: bool = False) -> Check:
+    """A closure telling whether a document is valid against ``schema`` (``formats``: as
+    with a format checker).
 
     Raises :class:`Unsupported` when the schema uses a keyword not implemented here.
     """
-    return _Compiler(schema).compile(schema)
+    return _Compiler(schema, formats).compile(schema)
