@@ -95,6 +95,25 @@ def test_import_then_every_question_on_both_engines(engine_store: EngineStore,
     assert cii_scan("history", "verify", env=env).returncode == 0
 
 
+def test_a_stored_scan_is_its_files_sha256_and_a_copy_of_the_run_is_the_same_scan(
+        engine_store: EngineStore, tmp_path: Path) -> None:
+    import hashlib
+
+    paths = _write(daily_fleet(START)[:1], tmp_path / "scans")
+    assert cii_scan("history", "import", *paths, "--store",
+                    engine_store.location).returncode == 0
+    digest = "sha256:" + hashlib.sha256(Path(paths[0]).read_bytes()).hexdigest()
+    assert engine_store.sql("SELECT id, findings_digest FROM scans") in (
+        [(1, digest)], [("1", digest)])
+    # the same document re-indented is other bytes, but the same run: not stored again
+    copy = tmp_path / "reindented.json"
+    copy.write_text(json.dumps(json.loads(Path(paths[0]).read_text(encoding="utf-8")),
+                               indent=4, ensure_ascii=True), encoding="utf-8")
+    again = cii_scan("history", "import", str(copy), "--store", engine_store.location)
+    assert again.returncode == 0 and "already stored as scan 1" in again.stderr, again.stderr
+    assert engine_store.count("scans") == 1
+
+
 def test_verify_exits_1_for_a_changed_row(engine_store: EngineStore, tmp_path: Path) -> None:
     paths = _write(daily_fleet(START)[:2], tmp_path / "scans")
     assert cii_scan("history", "import", *paths, "--store",

@@ -30,7 +30,11 @@ def read_bytes(path: Path) -> bytes:
 
 
 def read_text(path: Path) -> str:
-    raw = read_bytes(path)
+    return decode_text(read_bytes(path), path)
+
+
+def decode_text(raw: bytes, path: Path) -> str:
+    """A file's bytes as text, or the one-line error naming it."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scanner.cli.files import read_text
+from scanner.cli.files import decode_text, read_bytes
 from scanner.cli.lazy import lazy
 from scanner.cli.options import LANG_CHOICE, PATH, SEVERITY_CHOICE, progress, quiet_option
 from scanner.history.durations import parse_duration
@@ -79,12 +79,15 @@ def history() -> None:
 def import_command(documents: tuple[Path, ...], location: StoreLocation) -> None:
     """Store findings documents (oldest first; the same document twice is one scan).
     Every file is checked before any is stored."""
-    loaded = [(findings.load_document(read_text(path), str(path)), str(path))
-              for path in documents]
+    loaded = []
+    for path in documents:
+        content = read_bytes(path)
+        loaded.append((findings.load_document(decode_text(content, path), str(path)),
+                       str(path), store.findings_digest(content)))
     loaded.sort(key=lambda item: item[0]["scan"]["started_at"])
     with store.open_store(location) as opened:
-        for document, source in loaded:
-            done = opened.import_document(document, source)
+        for document, source, digest in loaded:
+            done = opened.import_document(document, source, digest)
             if done.created:
                 progress(f"{source}: stored as scan {done.scan_id} ({done.started_at}, "
                          f"{done.results} results) in {location.display}")

@@ -84,12 +84,12 @@ def finish(document: Mapping[str, Any], outdir: Path, formats: Sequence[str], la
 def _record(findings_path: Path, location: Any) -> None:
     """Store the findings just written, read back from the file: the store reads the
     contract, as ``history import`` does, never the scanner's memory."""
-    from scanner.history.store import open_store
+    from scanner.history.store import findings_digest, open_store
 
-    document = findings.load_document(findings_path.read_text(encoding="utf-8"),
-                                      str(findings_path))
+    content = findings_path.read_bytes()
+    document = findings.load_document(content.decode("utf-8"), str(findings_path))
     with open_store(location) as store:
-        done = store.import_document(document, str(findings_path))
+        done = store.import_document(document, str(findings_path), findings_digest(content))
     progress(f"recorded scan {done.scan_id} in {location.display}")
 
 

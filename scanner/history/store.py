@@ -28,8 +28,10 @@ from scanner.history import migrate
 from scanner.history.errors import ChainBroken, HistoryError
 from scanner.history.location import StoreLocation
 from scanner.history.schema import chain, hosts, results, rules, scan_hosts, scans
-from scanner.history.write import Imported, write_document
+from scanner.history.write import Imported, findings_digest, write_document
 from scanner.lines import split_lines
+
+__all__ = ["Imported", "Pruned", "Store", "findings_digest", "open_store"]
 
 _READ = "cii_scan_read"
 
@@ -84,10 +86,12 @@ class Store:
             with connection.begin():
                 yield connection
 
-    def import_document(self, document: Mapping[str, Any], source: str) -> Imported:
-        """Store a validated findings document; the same document twice is one scan."""
+    def import_document(self, document: Mapping[str, Any], source: str,
+                        digest: str | None = None) -> Imported:
+        """Store a validated findings document (``digest``: :func:`findings_digest` of the
+        file it was read from); the same document twice is one scan."""
         with self.writing() as connection:
-            return write_document(connection, document, source, utc_now())
+            return write_document(connection, document, source, utc_now(), digest)
 
     def verify(self) -> list[str]:
         """Every break in the hash chain, worded (empty: the chain holds)."""

@@ -74,11 +74,19 @@ class Imported:
     results: int
 
 
-def findings_digest(document: Mapping[str, Any]) -> str:
-    """The document's identity: sha256 of its canonical JSON, so the same scan re-indented
-    or re-serialised is still the same scan."""
-    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+def findings_digest(content: bytes) -> str:
+    """The stored digest of a findings file: sha256 of its bytes, so ``sha256sum
+    findings.json`` tells an assessor which stored scan a file is (and a document in
+    memory is digested as ``findings.dumps`` writes it, the bytes of every file cii-scan
+    writes)."""
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+def document_digest(document: Mapping[str, Any]) -> str:
+    """:func:`findings_digest` of a document in memory, as cii-scan would write it."""
+    from scanner.findings import dumps
+
+    return findings_digest(dumps(document).encode("utf-8"))
 
 
 def utc_second(timestamp: str) -> str:
@@ -91,14 +99,23 @@ def host_key(host: Mapping[str, Any]) -> tuple[str, str, int]:
 
 
 def write_document(connection: Connection, document: Mapping[str, Any], source: str,
-                   now: str) -> Imported:
-    """Store ``document`` (already validated) on ``connection``, inside its transaction."""
+                   now: str, digest: str | None = None) -> Imported:
+    """Store ``document`` (already validated; ``digest``: its file's
+    :func:`findings_digest`) on ``connection``, inside its transaction.
+
+    A document already stored is not stored again: the same file (its digest), or another
+    file of the same run (the same start, end and command: the file re-indented, or
+    written by an older cii-scan whose store kept another kind of digest)."""
     _lock_writers(connection)
-    digest = findings_digest(document)
+    digest = digest or document_digest(document)
     scan = document["scan"]
     started = utc_second(scan["started_at"])
     existing = connection.execute(
         select(scans.c.id).where(scans.c.findings_digest == digest)).scalar()
+    if existing is None:
+        existing = connection.execute(select(scans.c.id).where(
+            scans.c.started_at == started, scans.c.ended_at == utc_second(scan["finished_at"]),
+            scans.c.command == scan["command"])).scalar()
     if existing is not None:
         return Imported(int(existing), False, started, 0)
     host_ids = _hosts(connection, document["hosts"], started, source)
