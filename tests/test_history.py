@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from scanner.history import queries
+from scanner.history import chain, queries
 from scanner.history.errors import HistoryError
 from scanner.history.location import parse_location
 from scanner.history.store import Store, open_store
@@ -236,3 +238,18 @@ def test_prune_keeps_the_trend_and_the_present_and_the_chain(engine_store: Engin
             mttr = {r[0]: r[1] for r in queries.time_to_resolve(connection).rows}
         assert mttr == {"critical": 0, "high": 1, "low": 1, "medium": 0, "info": 0}
         assert store.verify() == []
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(lines=st.lists(st.tuples(
+    st.text(), st.text(), st.integers(min_value=0, max_value=65535), st.text(),
+    st.sampled_from(["pass", "fail", "waived"]), st.text(), st.text(),
+    st.none() | st.text()), max_size=20))
+def test_the_chain_writes_result_lines_as_its_general_form_does(
+        lines: list[tuple[Any, ...]]) -> None:
+    """The result lines' fast path hashes exactly what the general one did: stores written
+    before it still verify."""
+    assert [chain._result_order(line) for line in lines] == [chain._order(line)
+                                                             for line in lines]
+    assert "".join(map(chain._result_line, lines)).encode("utf-8") == b"".join(
+        b"R" + chain._line(list(line)) for line in lines)

@@ -31,9 +31,27 @@ def scan_digest(scan: Mapping[str, Any], host_lines: Iterable[HostLine],
     digest.update(_line([scan[name] for name in SCAN_FIELDS]))
     for host in sorted(host_lines, key=_order):
         digest.update(b"H" + _line(list(host)))
-    for result in sorted(result_lines, key=_order):
-        digest.update(b"R" + _line(list(result)))
+    digest.update("".join(map(_result_line, sorted(result_lines, key=_result_order)))
+                  .encode("utf-8"))
     return "sha256:" + digest.hexdigest()
+
+
+def _result_order(line: ResultLine) -> tuple[str, ...]:
+    """:func:`_order` for a result line, whose types are known (a scan has tens of
+    thousands): the same key, built without a call per value."""
+    name, address, port, rule, status, severity, evidence, waiver = line
+    return (name, address, str(port), rule, status, severity, evidence,
+            "" if waiver is None else waiver)
+
+
+def _result_line(line: ResultLine) -> str:
+    """``"R" + _line(line)`` for a result line, as text: the same bytes, written in one
+    f-string (port an int, every other field a string, the waiver perhaps None)."""
+    name, address, port, rule, status, severity, evidence, waiver = line
+    tail = "n;" if waiver is None else f"s{len(waiver)}:{waiver}"
+    return (f"Rs{len(name)}:{name}s{len(address)}:{address}i{port};s{len(rule)}:{rule}"
+            f"s{len(status)}:{status}s{len(severity)}:{severity}"
+            f"s{len(evidence)}:{evidence}{tail}\n")
 
 
 def _order(line: tuple[Any, ...]) -> tuple[str, ...]:

@@ -1,14 +1,16 @@
 """Writing one findings document into the store: the scan, its hosts, its results, the
 lifecycles they move, the day's roll-up and the chain, all in the caller's transaction.
 
-Bulk rows go in with executemany (results through COPY on PostgreSQL, which is several
-times faster than a multi-row insert there); the roll-ups that outlive pruning are counted
-here from the rows in hand; the lifecycle is moved by a handful of set-based
-statements over this scan's results (never row by row), so a scan of 200 hosts × 77 rules
-costs the same few statements as a scan of one. Failing means ``fail`` or ``waived`` (a
-waived failure is still a failure, accepted); ``pass`` and ``not_applicable`` end a
-failing episode; ``error`` and ``manual`` say nothing either way (what could not be seen
-is not fixed).
+Results go in through the driver (COPY on PostgreSQL, one prepared executemany on
+SQLite); the roll-ups that outlive pruning are counted here from the rows in hand; the
+lifecycle is moved by a handful of set-based statements over this scan's results (never
+row by row), so a scan of 200 hosts × 77 rules costs the same few statements as a scan of
+one. Each result's evidence digest is the one the document states (load_document checked
+it against the evidence); it is computed here only for a document older than that field.
+
+Failing means ``fail`` or ``waived`` (a waived failure is still a failure, accepted);
+``pass`` and ``not_applicable`` end a failing episode; ``error`` and ``manual`` say
+nothing either way (what could not be seen is not fixed).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ FAILING = ("fail", "waived")
 RESOLVING = ("pass", "not_applicable")
 RESULT_COLUMNS = ("scan_id", "host_id", "rule_id", "status", "severity", "evidence_digest",
                   "waiver")
+_RESULTS_COPY = ("COPY results (scan_id, host_id, rule_id, status, severity, evidence_digest, "
+                 "waiver) FROM STDIN")
+_RESULTS_INSERT = ("INSERT INTO results (scan_id, host_id, rule_id, status, severity, "
+                   "evidence_digest, waiver) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _AREA_OF = {clause.id: clause.area for clause in CLAUSES}
 
 
@@ -136,14 +142,16 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
     assert key is not None
     scan_id = int(key[0])
     row["id"] = scan_id
-    host_rows, result_rows = [], []
+    host_rows = []
     host_lines: list[chain_module.HostLine] = []
+    result_rows: list[tuple[Any, ...]] = []  # in RESULT_COLUMNS order
     result_lines: list[chain_module.ResultLine] = []
     for host in document["hosts"]:
         key = host_key(host)
+        host_id = host_ids[key]
         fingerprint = host.get("hostkey_fingerprint")
         complete = host["status"] == "scanned" and bool(host.get("complete", True))
-        host_rows.append({"scan_id": scan_id, "host_id": host_ids[key], "status": host["status"],
+        host_rows.append({"scan_id": scan_id, "host_id": host_id, "status": host["status"],
                           "complete": complete, "reason": host.get("reason") or "",
                           "hostkey_fingerprint": fingerprint})
         host_lines.append((*key, host["status"], complete, host.get("reason") or "",
@@ -152,13 +160,12 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
             waiver = result.get("waiver")
             waiver_text = (json.dumps(waiver, sort_keys=True, ensure_ascii=False,
                                       separators=(",", ":")) if waiver is not None else None)
-            evidence = evidence_digest(result["observed"])
-            result_rows.append({"scan_id": scan_id, "host_id": host_ids[key],
-                                "rule_id": rule_ids[result["rule_id"]],
-                                "status": result["status"], "severity": result["severity"],
-                                "evidence_digest": evidence, "waiver": waiver_text})
-            result_lines.append((*key, result["rule_id"], result["status"], result["severity"],
-                                 evidence, waiver_text))
+            evidence = result.get("evidence_digest") or evidence_digest(result["observed"])
+            status, severity = result["status"], result["severity"]
+            result_rows.append((scan_id, host_id, rule_ids[result["rule_id"]], status, severity,
+                                evidence, waiver_text))
+            result_lines.append((*key, result["rule_id"], status, severity, evidence,
+                                 waiver_text))
     if host_rows:
         connection.execute(insert(scan_hosts), host_rows)
     _insert_results(connection, result_rows)
@@ -167,7 +174,7 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
         scan_id=scan_id, started_at=started, complete=row["complete"], hosts=len(host_rows),
         assessed=sum(1 for h in host_rows if h["status"] == "scanned"),
         results=len(result_rows), score=document["summary"]["score"]))
-    by_rule = Counter((r["rule_id"], r["status"]) for r in result_rows)
+    by_rule = Counter((r[2], r[3]) for r in result_rows)
     if by_rule:
         connection.execute(insert(scan_rule_rollups), [
             {"scan_id": scan_id, "rule_id": rule, "status": status, "results": count}
@@ -186,20 +193,21 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
     return Imported(scan_id, True, started, len(result_rows))
 
 
-def _insert_results(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """The scan's results: COPY on PostgreSQL (in the same transaction: the driver
-    connection is the one SQLAlchemy holds), executemany elsewhere."""
+def _insert_results(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """The scan's results (tuples in RESULT_COLUMNS order), through the driver: COPY on
+    PostgreSQL, executemany of one prepared INSERT on SQLite (SQLAlchemy's per-row
+    parameter processing was a third of the write). The driver connection is the one
+    SQLAlchemy holds, so this is inside the same transaction."""
     if not rows:
         return
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(results), list(rows))
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(_RESULTS_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
         return
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(
-            f"COPY results ({', '.join(RESULT_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(tuple(row[name] for name in RESULT_COLUMNS))
+    connection.exec_driver_sql(_RESULTS_INSERT, list(rows))
 
 
 def _lock_writers(connection: Connection) -> None:
