@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from scanner import __version__, schemacheck
+from scanner import __version__, decisions, schemacheck
 from scanner.errors import InputError
 from scanner.facts import HostIdentity
 from scanner.render.wording import english_message, reason_json
@@ -50,6 +50,9 @@ class RuleResult:
     waiver: Mapping[str, Any] | None = None
     judgement: Mapping[str, Any] | None = None
     written: Mapping[str, Any] | None = None  # {"message", "wording"} as read from JSON
+    # the digest a waiver's or judgement's evidence_digest binds to, as a document gives it
+    # (None: computed from ``observed`` when the document is built)
+    evidence_digest: str | None = None
 
     @property
     def message(self) -> str:
@@ -84,6 +87,7 @@ class RuleResult:
             "severity": self.severity,
             "expected": self.expected,
             "observed": self.observed,
+            "evidence_digest": self.evidence_digest or decisions.evidence_digest(self.observed),
             "message": self.message,
         }
         wording = self.wording
@@ -102,6 +106,7 @@ class RuleResult:
             expected=data["expected"], observed=list(data["observed"]),
             waiver=data.get("waiver"), judgement=data.get("judgement"),
             written={"message": data["message"], "wording": data.get("wording")},
+            evidence_digest=data.get("evidence_digest"),
         )
 
 
@@ -480,8 +485,10 @@ def consistency_errors(document: Mapping[str, Any]) -> list[str]:
     """What a schema cannot see: the document disagreeing with itself.
 
     Every summary must be the count of the results it summarises, each rule judged at
-    most once per host with the severity its rule has, a waiver only on a waived result
-    and a judgement's verdict the result's status (a waived one was a failure). A result
+    most once per host with the severity its rule has, a waiver only on a waived result,
+    a judgement's verdict the result's status (a waived one was a failure) and an evidence
+    digest the digest of the evidence beside it (readers such as the history store take
+    it from the document, so it is checked once, here). A result
     flipped by hand from fail to pass breaks the counts; one that also fixes the counts
     is what a signature (``cii-scan verify``) is for. Assumes a schema-valid document."""
     problems: list[str] = []
@@ -501,6 +508,10 @@ def consistency_errors(document: Mapping[str, Any]) -> list[str]:
                                 f"its rule says {severity[rule_id]}")
             if "waiver" in result and status != "waived":
                 problems.append(f"{where}: {rule_id} carries a waiver but is {status}")
+            stated = result.get("evidence_digest")
+            if stated is not None and stated != decisions.evidence_digest(result["observed"]):
+                problems.append(f"{where}: {rule_id}'s evidence_digest is not the digest of "
+                                "its observed evidence")
             verdict = result.get("judgement", {}).get("verdict")
             if verdict is not None and status != verdict and not (
                     status == "waived" and verdict == "fail"):

@@ -73,7 +73,7 @@ def _rows(document: Mapping[str, Any], lang: str) -> Iterable[list[object]]:
                    judgement.get("note", ""), judgement.get("attachment", ""),
                    # what a waiver's or a judgement's evidence_digest binds to, for the
                    # results one may waive or judge
-                   evidence_digest(result["observed"])
+                   (result.get("evidence_digest") or evidence_digest(result["observed"]))
                    if result["status"] in ("fail", "waived", "manual") or judgement else "",
                    host.get("collected_at") or ""]
 
