@@ -10,7 +10,7 @@ they carry the collected evidence for an assessor to judge.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from scanner import compiled, probes
@@ -24,11 +24,12 @@ MAX_EVIDENCE_ITEMS = 50
 MAX_EVIDENCE_TEXT = 2000
 
 
-@dataclass(frozen=True)
-class _Evaluated:
-    status: str  # pass | fail | error | not_applicable
-    reasons: tuple[Reason, ...]
-    evidence: tuple[Mapping[str, Any], ...]
+# A check's outcome: (status: pass | fail | error | not_applicable, reasons, evidence). A
+# plain tuple, not a dataclass: one is made per check per host (~170 a host), and a frozen
+# dataclass's __init__ cost more than the check itself on the commonest checks.
+_Evaluated = tuple[str, tuple[Reason, ...], tuple[Mapping[str, Any], ...]]
+_NO_CHECK: tuple[str, Mapping[str, Any] | None] = ("", None)
+_by_id = attrgetter("id")
 
 
 def evaluate(baseline: Baseline, facts: Facts) -> list[RuleResult]:
@@ -37,29 +38,30 @@ def evaluate(baseline: Baseline, facts: Facts) -> list[RuleResult]:
     family = os_data.get("family") if os_data else None
     cache: dict[Any, Any] = {}  # indexes of this host's lists, shared by its rules
     return [evaluate_rule(rule, facts, family, cache) for rule in sorted(baseline.rules,
-                                                                        key=lambda r: r.id)]
+                                                                        key=_by_id)]
 
 
 def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None,
                   cache: dict[Any, Any] | None = None) -> RuleResult:
     """One rule judged on ``facts``; ``cache`` (per host, see ``evaluate``) may be shared
     by the rules of one host's evaluation, never across hosts."""
-    expected = described_check(rule.check) if rule.check is not None else ("", None)
+    check = rule.check
+    expected = described_check(check) if check is not None else _NO_CHECK
     if rule.applies_to:
         if os_family is None or os_family == "unknown":
             return _result(rule, "error", expected, (), (("os_unknown", rule.applies_to),))
         if os_family not in rule.applies_to:
             return _result(rule, "not_applicable", expected, (),
                            (("not_this_os", rule.applies_to, os_family),))
-    if rule.check is None:
+    if check is None:
         return _result(rule, "manual", expected, (), (("needs_judgement",),))
-    outcome = _evaluate_check(rule.check, facts, {} if cache is None else cache)
+    status, reasons, evidence = _evaluate_check(check, facts, {} if cache is None else cache)
     if rule.manual is not None:
         note: Reason = ("manual_evidence",)
-        if outcome.status == "error":
-            note = ("manual_evidence_partial", outcome.reasons)
-        return _result(rule, "manual", expected, outcome.evidence, (note,))
-    return _result(rule, outcome.status, expected, outcome.evidence, outcome.reasons)
+        if status == "error":
+            note = ("manual_evidence_partial", reasons)
+        return _result(rule, "manual", expected, evidence, (note,))
+    return _result(rule, status, expected, evidence, reasons)
 
 
 def _result(rule: Rule, status: str, expected: tuple[str, Mapping[str, Any] | None],
@@ -76,46 +78,87 @@ def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evalu
     if isinstance(check, ProbeCheck):
         return _evaluate_probe_check(check, facts, cache)
     parts = [_evaluate_check(part, facts, cache) for part in check.parts]
-    evidence = tuple(item for part in parts for item in part.evidence)
-    applicable = [p for p in parts if p.status != "not_applicable"]
+    evidence = tuple(item for part in parts for item in part[2])
+    applicable = [part for part in parts if part[0] != "not_applicable"]
     if not applicable:
-        return _Evaluated("not_applicable", parts[0].reasons, evidence)
-    outcome = combine(check.mode, [Outcome(p.status, p.reasons) for p in applicable])  # type: ignore[arg-type]
-    return _Evaluated(outcome.verdict, outcome.reasons, evidence)
+        return ("not_applicable", parts[0][1], evidence)
+    if check.mode == "all":  # combine("all", ...), without an Outcome per part
+        error = None
+        for status, reasons, _ in applicable:
+            if status == "fail":
+                return ("fail", reasons, evidence)
+            if status == "error" and error is None:
+                error = reasons
+        return ("pass", (), evidence) if error is None else ("error", error, evidence)
+    outcome = combine(check.mode, [Outcome(status, reasons)  # type: ignore[arg-type]
+                                   for status, reasons, _ in applicable])
+    return (outcome.verdict, outcome.reasons, evidence)
 
 
 def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
                           ) -> _Evaluated:
     call = check.call
     where = _where(check)  # shared: only ever copied into each evidence item
-    result = facts.result(call)
+    result = _results(facts, cache).get(check.__dict__.get("_call_key") or _call_key(check))
     if result is None:
         reason: Reason = ("probe_not_collected", call.key)
-        return _Evaluated("error", (reason,), ({**where, "error": english_message(
+        return ("error", (reason,), ({**where, "error": english_message(
             [reason_json(reason)])},))
     if result.status == "absent":
         said = result.error or "not present on this host"
-        return _Evaluated("not_applicable", (("said", said) if result.error else
-                                             ("not_present",),), ({**where, "absent": said},))
+        return ("not_applicable", (("said", said) if result.error else ("not_present",),),
+                ({**where, "absent": said},))
     if result.status != "ok":
         said = result.error or "probe failed"
-        return _Evaluated("error", (("said", said) if result.error else ("probe_failed",),),
-                          ({**where, "error": said},))
-    value, unobservable = subject_of(check, result.data)
+        return ("error", (("said", said) if result.error else ("probe_failed",),),
+                ({**where, "error": said},))
+    data = result.data
+    value, unobservable = subject_of(check, data)
     key = check.key
     if key and key in unobservable:  # (subject_of gives a dict)
         missing_reason: Reason = ("said", unobservable[key])
     else:
-        missing_reason = ("key_not_reported", key or call.probe)
+        missing_reason = check.__dict__.get("_not_reported") or _not_reported(check)
     outcome = compiled.apply(check.expect, value, unobservable, missing_reason, cache)
-    evidence = {**where, "value": bounded_evidence(value, cache)}
+    kind = type(value)  # a leaf is its own evidence (bounded_evidence's answer, no call)
+    shown = value if (kind is str and len(value) <= MAX_EVIDENCE_TEXT) or kind is int \
+        or kind is bool or value is None else bounded_evidence(value, cache)
+    evidence = {**where, "value": shown}
     reasons = outcome.reasons
-    if outcome.verdict == "fail" and key:
+    if key and outcome.verdict == "fail":
         # a probe may say why a value is what it is (e.g. why retention is 0 days)
-        why = result.data.get("why") if isinstance(result.data, dict) else None
+        why = data.get("why") if isinstance(data, dict) else None
         if isinstance(why, Mapping) and isinstance(why.get(key), str):
             reasons = (*reasons, ("why", why[key]))
-    return _Evaluated(outcome.verdict, reasons, (evidence,))
+    return (outcome.verdict, reasons, (evidence,))
+
+
+def _results(facts: Facts, cache: dict[Any, Any]) -> Mapping[Any, Any]:
+    """The host's probe results by (probe, canonical arguments), made once per host's
+    evaluation: the same lookup as ``facts.result(call)`` (a ProbeCall is equal exactly
+    when those two are), without a ProbeCall's hash and equality written in Python."""
+    key = ("results", id(facts))
+    entry = cache.get(key)
+    if entry is not None and entry[0] is facts:
+        return entry[1]  # type: ignore[no-any-return]
+    by_key = {(call.probe, call.args_json): result for call, result in facts.results.items()}
+    cache[key] = (facts, by_key)  # facts kept, so its id is not reused meanwhile
+    return by_key
+
+
+def _call_key(check: ProbeCheck) -> tuple[str, str]:
+    """The check's probe call as ``_results`` keys it, once per check."""
+    call_key = (check.call.probe, check.call.args_json)
+    object.__setattr__(check, "_call_key", call_key)
+    return call_key
+
+
+def _not_reported(check: ProbeCheck) -> Reason:
+    """The reason a value the probe did not report gives, once per check (a reason is
+    data, shared by the outcomes that carry it)."""
+    reason = ("key_not_reported", check.key or check.call.probe)
+    object.__setattr__(check, "_not_reported", reason)
+    return reason
 
 
 def _where(check: ProbeCheck) -> Mapping[str, Any]:
