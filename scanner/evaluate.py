@@ -9,7 +9,7 @@ they carry the collected evidence for an assessor to judge.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import Any
 
@@ -74,79 +74,109 @@ def _result(rule: Rule, status: str, expected: tuple[str, Mapping[str, Any] | No
                       expected_data=expected[1])
 
 
+# A check as a closure of (the host's results by call, the evaluation's cache), built once
+# per check per run and kept on the check: what a check's own parts decide (its call, key,
+# naming in evidence, the probe's fields) is worked out then, not for every host.
+Run = Callable[[Mapping[tuple[str, str], Any], dict[Any, Any]], _Evaluated]
+
+
 def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evaluated:
-    if isinstance(check, ProbeCheck):
-        return _evaluate_probe_check(check, facts, cache)
-    parts = [_evaluate_check(part, facts, cache) for part in check.parts]
-    evidence = tuple(item for part in parts for item in part[2])
-    applicable = [part for part in parts if part[0] != "not_applicable"]
-    if not applicable:
-        return ("not_applicable", parts[0][1], evidence)
-    if check.mode == "all":  # combine("all", ...), without an Outcome per part
-        error = None
-        for status, reasons, _ in applicable:
-            if status == "fail":
-                return ("fail", reasons, evidence)
-            if status == "error" and error is None:
-                error = reasons
-        return ("pass", (), evidence) if error is None else ("error", error, evidence)
-    outcome = combine(check.mode, [Outcome(status, reasons)  # type: ignore[arg-type]
-                                   for status, reasons, _ in applicable])
-    return (outcome.verdict, outcome.reasons, evidence)
+    run: Run | None = check.__dict__.get("_run")
+    return (run or _compiled(check))(_results(facts, cache), cache)
 
 
-def _evaluate_probe_check(check: ProbeCheck, facts: Facts, cache: dict[Any, Any]
-                          ) -> _Evaluated:
-    call = check.call
+def _compiled(check: Check) -> Run:
+    run = _compile_probe(check) if isinstance(check, ProbeCheck) else _compile_composite(check)
+    object.__setattr__(check, "_run", run)
+    return run
+
+
+def _compile_composite(check: CompositeCheck) -> Run:
+    parts = tuple(part.__dict__.get("_run") or _compiled(part) for part in check.parts)
+    mode = check.mode
+
+    def composite(results: Mapping[tuple[str, str], Any], cache: dict[Any, Any]
+                  ) -> _Evaluated:
+        outcomes = [part(results, cache) for part in parts]
+        evidence = tuple(item for part in outcomes for item in part[2])
+        applicable = [part for part in outcomes if part[0] != "not_applicable"]
+        if not applicable:
+            return ("not_applicable", outcomes[0][1], evidence)
+        if mode == "all":  # combine("all", ...), without an Outcome per part
+            error = None
+            for status, reasons, _ in applicable:
+                if status == "fail":
+                    return ("fail", reasons, evidence)
+                if status == "error" and error is None:
+                    error = reasons
+            return ("pass", (), evidence) if error is None else ("error", error, evidence)
+        outcome = combine(mode, [Outcome(status, reasons)  # type: ignore[arg-type]
+                                 for status, reasons, _ in applicable])
+        return (outcome.verdict, outcome.reasons, evidence)
+    return composite
+
+
+def _compile_probe(check: ProbeCheck) -> Run:
+    call, key, expect = check.call, check.key, check.expect
+    call_key = (call.probe, call.args_json)
     where = _where(check)  # shared: only ever copied into each evidence item
-    result = _results(facts, cache).get(check.__dict__.get("_call_key") or _call_key(check))
-    if result is None:
-        reason: Reason = ("probe_not_collected", call.key)
-        return ("error", (reason,), ({**where, "error": english_message(
-            [reason_json(reason)])},))
-    if result.status == "absent":
-        said = result.error or "not present on this host"
-        return ("not_applicable", (("said", said) if result.error else ("not_present",),),
-                ({**where, "absent": said},))
-    if result.status != "ok":
-        said = result.error or "probe failed"
-        return ("error", (("said", said) if result.error else ("probe_failed",),),
-                ({**where, "error": said},))
-    data = result.data
-    # subject_of(check, data) written out (keep the two alike): a call less per check
-    keyed, subject = check.__dict__.get("_subject") or _subject(check)
-    is_dict = isinstance(data, dict)
-    unobservable: Mapping[str, str] = {}
-    if is_dict:
-        said_why = data.get("unobservable")
-        if isinstance(said_why, dict):
-            unobservable = said_why
-    key = check.key
-    if key is not None:
-        value = lookup(data.get(keyed, MISSING) if keyed and is_dict else data, key)
-    elif subject is not None:
-        value = data.get(subject, MISSING) if is_dict else MISSING
-    else:
-        value = data
-    if key and key in unobservable:  # (subject_of gives a dict)
-        missing_reason: Reason = ("said", unobservable[key])
-    else:
-        missing_reason = check.__dict__.get("_not_reported") or _not_reported(check)
-    outcome = compiled.apply(check.expect, value, unobservable, missing_reason, cache)
-    kind = type(value)  # a leaf is its own evidence (bounded_evidence's answer, no call)
-    shown = value if (kind is str and len(value) <= MAX_EVIDENCE_TEXT) or kind is int \
-        or kind is bool or value is None else bounded_evidence(value, cache)
-    evidence = {**where, "value": shown}
-    reasons = outcome.reasons
-    if key and outcome.verdict == "fail":
-        # a probe may say why a value is what it is (e.g. why retention is 0 days)
-        why = data.get("why") if is_dict else None
-        if isinstance(why, Mapping) and isinstance(why.get(key), str):
-            reasons = (*reasons, ("why", why[key]))
-    return (outcome.verdict, reasons, (evidence,))
+    not_collected: Reason = ("probe_not_collected", call.key)
+    not_reported: Reason = ("key_not_reported", key or call.probe)
+    try:
+        probe: probes.Probe | None = probes.get(call.probe)
+    except KeyError:
+        probe = None  # raised (as subject_of would) only when a result asks for it
+    keyed = probe.keyed if probe is not None else None
+    subject = probe.subject if probe is not None else None
+
+    def probe_check(results: Mapping[tuple[str, str], Any], cache: dict[Any, Any]
+                    ) -> _Evaluated:
+        result = results.get(call_key)
+        if result is None:
+            return ("error", (not_collected,), ({**where, "error": english_message(
+                [reason_json(not_collected)])},))
+        status = result.status
+        if status == "absent":
+            said = result.error or "not present on this host"
+            return ("not_applicable", (("said", said) if result.error else ("not_present",),),
+                    ({**where, "absent": said},))
+        if status != "ok":
+            said = result.error or "probe failed"
+            return ("error", (("said", said) if result.error else ("probe_failed",),),
+                    ({**where, "error": said},))
+        if probe is None:
+            probes.get(call.probe)
+        data = result.data
+        # subject_of(check, data) written out (keep the two alike)
+        is_dict = isinstance(data, dict)
+        unobservable: Mapping[str, str] = {}
+        if is_dict:
+            said_why = data.get("unobservable")
+            if isinstance(said_why, dict):
+                unobservable = said_why
+        if key is not None:
+            value = lookup(data.get(keyed, MISSING) if keyed and is_dict else data, key)
+        elif subject is not None:
+            value = data.get(subject, MISSING) if is_dict else MISSING
+        else:
+            value = data
+        missing_reason = ("said", unobservable[key]) if key and key in unobservable \
+            else not_reported
+        outcome = compiled.apply(expect, value, unobservable, missing_reason, cache)
+        kind = type(value)  # a leaf is its own evidence (bounded_evidence's answer, no call)
+        shown = value if (kind is str and len(value) <= MAX_EVIDENCE_TEXT) or kind is int \
+            or kind is bool or value is None else bounded_evidence(value, cache)
+        reasons = outcome.reasons
+        if key and outcome.verdict == "fail":
+            # a probe may say why a value is what it is (e.g. why retention is 0 days)
+            why = data.get("why") if is_dict else None
+            if isinstance(why, Mapping) and isinstance(why.get(key), str):
+                reasons = (*reasons, ("why", why[key]))
+        return (outcome.verdict, reasons, ({**where, "value": shown},))
+    return probe_check
 
 
-def _results(facts: Facts, cache: dict[Any, Any]) -> Mapping[Any, Any]:
+def _results(facts: Facts, cache: dict[Any, Any]) -> Mapping[tuple[str, str], Any]:
     """The host's probe results by (probe, canonical arguments), made once per host's
     evaluation: the same lookup as ``facts.result(call)`` (a ProbeCall is equal exactly
     when those two are), without a ProbeCall's hash and equality written in Python."""
@@ -159,27 +189,12 @@ def _results(facts: Facts, cache: dict[Any, Any]) -> Mapping[Any, Any]:
     return by_key
 
 
-def _call_key(check: ProbeCheck) -> tuple[str, str]:
-    """The check's probe call as ``_results`` keys it, once per check."""
-    call_key = (check.call.probe, check.call.args_json)
-    object.__setattr__(check, "_call_key", call_key)
-    return call_key
-
-
 def _subject(check: ProbeCheck) -> tuple[str | None, str | None]:
     """The probe's ``keyed`` and ``subject`` fields (see ``subject_of``), once per check."""
     probe = probes.get(check.call.probe)
     found = (probe.keyed, probe.subject)
     object.__setattr__(check, "_subject", found)
     return found
-
-
-def _not_reported(check: ProbeCheck) -> Reason:
-    """The reason a value the probe did not report gives, once per check (a reason is
-    data, shared by the outcomes that carry it)."""
-    reason = ("key_not_reported", check.key or check.call.probe)
-    object.__setattr__(check, "_not_reported", reason)
-    return reason
 
 
 def _where(check: ProbeCheck) -> Mapping[str, Any]:
