@@ -428,6 +428,12 @@ def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
 
     item_fn = _compile_match(operand)
     pinned = _pinned(operand) if op in ("any_item", "no_item") else None
+    # a match on one field (most are) is tested in the loop itself: item_field's outcome
+    # (its verdict, or its error) without a call per item, the field's reason made once
+    one = operand.whole is None and len(operand.fields) == 1
+    name, field_fn = (operand.fields[0][0], compiled(operand.fields[0][1], quiet=True)) \
+        if one else ("", None)
+    not_reported: Reason = ("field_not_reported", name)
 
     def quantified(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                    ) -> Outcome:
@@ -438,8 +444,15 @@ def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
         error = None
         passing = []
         failing = []
+        said = unobs.get(name) if one and unobs else None
+        reason = not_reported if said is None else ("said", said)
         for item in items:
-            outcome = item_fn(item, unobs, cache)
+            if field_fn is None:
+                outcome = item_fn(item, unobs, cache)
+            elif isinstance(item, dict):
+                outcome = field_fn(item.get(name, MISSING), unobs, reason, cache)
+            else:
+                outcome = err("no_fields", show(item))
             verdict = outcome.verdict
             if verdict == "pass":
                 if op == "any_item":

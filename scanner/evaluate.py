@@ -10,7 +10,8 @@ they carry the collected evidence for an assessor to judge.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from operator import attrgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from scanner import compiled, probes
@@ -30,6 +31,7 @@ MAX_EVIDENCE_TEXT = 2000
 _Evaluated = tuple[str, tuple[Reason, ...], tuple[Mapping[str, Any], ...]]
 _NO_CHECK: tuple[str, Mapping[str, Any] | None] = ("", None)
 _by_id = attrgetter("id")
+_evidence_of = itemgetter(2)
 
 
 def evaluate(baseline: Baseline, facts: Facts) -> list[RuleResult]:
@@ -98,7 +100,7 @@ def _compile_composite(check: CompositeCheck) -> Run:
     def composite(results: Mapping[tuple[str, str], Any], cache: dict[Any, Any]
                   ) -> _Evaluated:
         outcomes = [part(results, cache) for part in parts]
-        evidence = tuple(item for part in outcomes for item in part[2])
+        evidence = tuple(chain.from_iterable(map(_evidence_of, outcomes)))
         applicable = [part for part in outcomes if part[0] != "not_applicable"]
         if not applicable:
             return ("not_applicable", outcomes[0][1], evidence)
