@@ -10,6 +10,7 @@ they carry the collected evidence for an assessor to judge.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -39,14 +40,22 @@ def evaluate(baseline: Baseline, facts: Facts) -> list[RuleResult]:
     os_data = facts.os
     family = os_data.get("family") if os_data else None
     cache: dict[Any, Any] = {}  # indexes of this host's lists, shared by its rules
-    return [evaluate_rule(rule, facts, family, cache) for rule in sorted(baseline.rules,
-                                                                        key=_by_id)]
+    results = _results(facts, cache)
+    return [_evaluate_rule(rule, results, family, cache)
+            for rule in sorted(baseline.rules, key=_by_id)]
 
 
 def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None,
                   cache: dict[Any, Any] | None = None) -> RuleResult:
     """One rule judged on ``facts``; ``cache`` (per host, see ``evaluate``) may be shared
     by the rules of one host's evaluation, never across hosts."""
+    cache = {} if cache is None else cache
+    return _evaluate_rule(rule, _results(facts, cache), os_family, cache)
+
+
+def _evaluate_rule(rule: Rule, results: Mapping[tuple[str, str], Any], os_family: str | None,
+                   cache: dict[Any, Any]) -> RuleResult:
+    """``evaluate_rule`` on the host's results by call (``_results``)."""
     check = rule.check
     expected = described_check(check) if check is not None else _NO_CHECK
     if rule.applies_to:
@@ -57,7 +66,8 @@ def evaluate_rule(rule: Rule, facts: Facts, os_family: str | None,
                            (("not_this_os", rule.applies_to, os_family),))
     if check is None:
         return _result(rule, "manual", expected, (), (("needs_judgement",),))
-    status, reasons, evidence = _evaluate_check(check, facts, {} if cache is None else cache)
+    run: Run | None = check.__dict__.get("_run")
+    status, reasons, evidence = (run or _compiled(check))(results, cache)
     if rule.manual is not None:
         note: Reason = ("manual_evidence",)
         if status == "error":
@@ -71,20 +81,29 @@ def _result(rule: Rule, status: str, expected: tuple[str, Mapping[str, Any] | No
             ) -> RuleResult:
     """The result with its reasons as data: worded (in English, for the findings'
     ``message``, and as the ``wording`` object) only when the document is built."""
-    return RuleResult(rule_id=rule.id, status=status, severity=rule.severity,
-                      expected=expected[0], observed=list(evidence), reasons=reasons,
-                      expected_data=expected[1])
+    # RuleResult(rule_id=..., ...) without the frozen dataclass's __init__ (a setattr call
+    # per field: more than the commonest check costs); _RESULT_FIELDS says it is the same
+    result = _new_result(RuleResult)
+    result.__dict__.update({
+        "rule_id": rule.id, "status": status, "severity": rule.severity,
+        "expected": expected[0], "observed": list(evidence), "reasons": reasons,
+        "expected_data": expected[1], "waiver": None, "judgement": None, "written": None})
+    return result
+
+
+_new_result = object.__new__
+_RESULT_FIELDS = ("rule_id", "status", "severity", "expected", "observed", "reasons",
+                  "expected_data", "waiver", "judgement", "written")
+# the fields _result sets are RuleResult's, and those it sets to None default to None
+assert tuple(f.name for f in fields(RuleResult)) == _RESULT_FIELDS
+assert all(f.default is None for f in fields(RuleResult)[-3:])
+assert not hasattr(RuleResult, "__post_init__") and not hasattr(RuleResult, "__slots__")
 
 
 # A check as a closure of (the host's results by call, the evaluation's cache), built once
 # per check per run and kept on the check: what a check's own parts decide (its call, key,
 # naming in evidence, the probe's fields) is worked out then, not for every host.
 Run = Callable[[Mapping[tuple[str, str], Any], dict[Any, Any]], _Evaluated]
-
-
-def _evaluate_check(check: Check, facts: Facts, cache: dict[Any, Any]) -> _Evaluated:
-    run: Run | None = check.__dict__.get("_run")
-    return (run or _compiled(check))(_results(facts, cache), cache)
 
 
 def _compiled(check: Check) -> Run:
