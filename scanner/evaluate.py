@@ -177,7 +177,9 @@ def _compile_probe(check: ProbeCheck) -> Run:
             if isinstance(said_why, dict):
                 unobservable = said_why
         if key is not None:
-            value = lookup(data.get(keyed, MISSING) if keyed and is_dict else data, key)
+            base = data.get(keyed, MISSING) if keyed and is_dict else data
+            # lookup(base, key), its commonest case without the call
+            value = base[key] if type(base) is dict and key in base else lookup(base, key)
         elif subject is not None:
             value = data.get(subject, MISSING) if is_dict else MISSING
         else:
@@ -192,9 +194,18 @@ def _compile_probe(check: ProbeCheck) -> Run:
                 outcome = TOO_DEEP
         else:  # the reference interpreter swapped in (bench/eval_bench.py, tests)
             outcome = compiled.apply(expect, value, unobservable, missing_reason, cache)
-        kind = type(value)  # a leaf is its own evidence (bounded_evidence's answer, no call)
-        shown = value if (kind is str and len(value) <= MAX_EVIDENCE_TEXT) or kind is int \
-            or kind is bool or value is None else bounded_evidence(value, cache)
+        # bounded_evidence's answer without its call for a leaf (its own evidence), an
+        # empty list (a new one) and a value not reported (None)
+        kind = type(value)
+        if (kind is str and len(value) <= MAX_EVIDENCE_TEXT) or kind is int or kind is bool \
+                or value is None:
+            shown = value
+        elif value is MISSING:
+            shown = None
+        elif kind is list and not value:
+            shown = []
+        else:
+            shown = bounded_evidence(value, cache)
         reasons = outcome.reasons
         if key and outcome.verdict == "fail":
             # a probe may say why a value is what it is (e.g. why retention is 0 days)
