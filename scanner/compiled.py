@@ -173,7 +173,10 @@ def _compile_combinator(op: str, parts: tuple[Fn, ...]) -> Fn:
     return no_part
 
 
-_CHECKS_MISSING = frozenset({"equals", "not_equals", "in", "not_in"})  # their bodies do
+# ops whose bodies give a missing value's error themselves (no wrapper call per check)
+_CHECKS_MISSING = frozenset({"equals", "not_equals", "in", "not_in", "lt", "le", "gt", "ge",
+                             "matches", "not_matches", "contains", "not_contains",
+                             "all_items", "any_item", "no_item", "count"})
 ScalarFn = Callable[[Any, Unobservable, Reason, dict[Any, Any]], Outcome]
 
 
@@ -201,6 +204,8 @@ def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
 
         def numeric(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                     ) -> Outcome:
+            if value is MISSING or value is None:
+                return Outcome("error", (missing,))
             found = number(value)
             if found is None:
                 return err("not_number", show(value))
@@ -216,6 +221,8 @@ def _compile_scalar(op: str, operand: Any, quiet: bool) -> ScalarFn:
 
         def containing(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                        ) -> Outcome:
+            if value is MISSING or value is None:
+                return Outcome("error", (missing,))
             if isinstance(value, list):
                 found = any(item_matches(item) for item in value)
             elif isinstance(value, str):
@@ -251,6 +258,8 @@ def _compile_regex(op: str, program: Any, quiet: bool) -> ScalarFn:
 
     def regex(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
               ) -> Outcome:
+        if value is MISSING or value is None:
+            return Outcome("error", (missing,))
         if type(value) is str and len(value) < MAX_SUBJECT_CHARS:
             # the commonest subject (a unit's name, a line): its own text, searched as is
             if bool(search_text(value)) == want_hit:
@@ -409,6 +418,8 @@ def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
 
         def count(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                   ) -> Outcome:
+            if value is MISSING or value is None:
+                return Outcome("error", (missing,))
             if not isinstance(value, list):
                 return err("not_a_list", show(value))
             if where_fn is None:
@@ -437,6 +448,8 @@ def _compile_list(op: str, operand: Any, quiet: bool) -> ScalarFn:
 
     def quantified(value: Any, unobs: Unobservable, missing: Reason, cache: dict[Any, Any]
                    ) -> Outcome:
+        if value is MISSING or value is None:
+            return Outcome("error", (missing,))
         if not isinstance(value, list):
             return err("not_a_list", show(value))
         items = _candidates(value, pinned, cache) if pinned and len(value) > INDEX_FROM \
