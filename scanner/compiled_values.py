@@ -72,6 +72,14 @@ def same_as_any(operands: Sequence[Any]) -> Callable[[Any], bool]:
         return matches_text
 
     def matches(value: Any) -> bool:
+        kind = type(value)
+        if kind is int or kind is float:  # the commonest value: number() is float()
+            if float(value) in numbers:
+                return True
+            text = str(value)
+            if text in text_of_non_numbers:
+                return True
+            return bool(lower_of_bools) and text.lower() in lower_of_bools
         if isinstance(value, bool):
             return ("true" if value else "false") in lower_of_all
         numeric = number(value)

@@ -180,3 +180,18 @@ def test_evidence_is_cut_as_before(value: Any) -> None:
 def test_the_compiled_closure_is_built_once(tmp_path: Path) -> None:
     expectation = compile_expectation({"in": ["a"]}, {})
     assert compiled.compiled(expectation) is compiled.compiled(expectation)
+
+
+def test_a_result_made_without_the_dataclass_init_has_every_field_of_rule_result() -> None:
+    """evaluate._result fills RuleResult's __dict__ itself: its field list must be
+    RuleResult's, the fields it leaves at None must default to None, and nothing may run
+    at construction that it skips."""
+    from dataclasses import fields
+
+    from scanner import evaluate
+    from scanner.findings import RuleResult
+
+    declared = fields(RuleResult)
+    assert tuple(f.name for f in declared) == evaluate._RESULT_FIELDS
+    assert all(f.default is None for f in declared if f.name in evaluate._RESULT_NONE)
+    assert not hasattr(RuleResult, "__post_init__") and not hasattr(RuleResult, "__slots__")
