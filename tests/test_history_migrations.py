@@ -5,12 +5,15 @@ and a store newer than the code is refused, never misread."""
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from scanner.history import migrate, queries
+from scanner.history import migrate, queries, schema
 from scanner.history.errors import HistoryError
 from scanner.history.location import parse_location
 from scanner.history.schema import metadata
@@ -35,6 +38,24 @@ def test_the_migrations_build_the_schema_the_code_uses(engine_store: EngineStore
     assert differences == []
     assert engine_store.sql("SELECT version_num FROM alembic_version") == [
         (migrate.head_revision(),)]
+
+
+def test_the_revision_the_store_is_opened_at_is_alembics_head() -> None:
+    """A store at schema.REVISION is read without Alembic: that must be the head."""
+    assert migrate.head_revision() == schema.REVISION
+
+
+def test_a_current_store_is_opened_without_loading_alembic(tmp_path: Path) -> None:
+    store = tmp_path / "history.sqlite"
+    with open_store(parse_location(str(store))):
+        pass
+    program = ("import sys; from scanner.history.location import parse_location; "
+               "from scanner.history.store import open_store; "
+               f"open_store(parse_location({str(store)!r})).close(); "
+               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=120, check=True, cwd=Path(__file__).parent.parent)
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_store_of_the_first_migration_is_upgraded_with_its_data(

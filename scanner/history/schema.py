@@ -29,6 +29,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+# the newest migration's revision: the schema this module describes (a test holds it to
+# Alembic's head, so a store at it is opened without loading Alembic)
+REVISION = "0004"
+
 metadata = MetaData()
 TIME = String(20)  # 2026-12-02T06:53:45Z
 DIGEST = String(71)  # sha256:<64 hex>

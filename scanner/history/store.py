@@ -19,15 +19,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from scanner.history import chain as chain_module
-from scanner.history import migrate
 from scanner.history.errors import ChainBroken, HistoryError
 from scanner.history.location import StoreLocation
-from scanner.history.schema import chain, hosts, results, rules, scan_hosts, scans
+from scanner.history.schema import REVISION, chain, hosts, results, rules, scan_hosts, scans
 from scanner.history.write import Imported, findings_digest, write_document
 from scanner.lines import split_lines
 
@@ -214,6 +223,15 @@ def make_engine(location: StoreLocation) -> Engine:
     return engine
 
 
+def stored_revision(connection: Connection) -> str | None:
+    """The schema revision the store records (None: a store not yet made), read without
+    Alembic, whose import is most of a question's start-up when the store is current."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found is None else str(found)
+
+
 def open_store(location: StoreLocation) -> Store:
     """Connect to the store at ``location``, creating or upgrading its schema."""
     new = location.path is not None and not location.path.exists()
@@ -221,8 +239,10 @@ def open_store(location: StoreLocation) -> Store:
     store = Store(location, engine)
     try:
         with store.reading() as connection:  # no write lock for a store that is current
-            current = migrate.current_revision(connection)
-        if current != migrate.head_revision():
+            current = stored_revision(connection)
+        if current != REVISION:
+            from scanner.history import migrate  # Alembic: only to create or upgrade
+
             with store.writing() as connection:
                 migrate.upgrade(connection, location.display)
     except BaseException:
