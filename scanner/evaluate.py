@@ -85,7 +85,8 @@ def _result(rule: Rule, status: str, expected: tuple[str, Mapping[str, Any] | No
     result.__dict__.update({
         "rule_id": rule.id, "status": status, "severity": rule.severity,
         "expected": expected[0], "observed": list(evidence), "reasons": reasons,
-        "expected_data": expected[1], "waiver": None, "judgement": None, "written": None})
+        "expected_data": expected[1], "waiver": None, "judgement": None, "written": None,
+        "evidence_digest": None})
     return result
 
 
@@ -93,8 +94,8 @@ _new_result = object.__new__
 # the fields _result sets, in RuleResult's order; the last ones are set to None, their
 # default (tests/test_compiled_expect.py holds both to RuleResult's definition)
 _RESULT_FIELDS = ("rule_id", "status", "severity", "expected", "observed", "reasons",
-                  "expected_data", "waiver", "judgement", "written")
-_RESULT_NONE = ("waiver", "judgement", "written")
+                  "expected_data", "waiver", "judgement", "written", "evidence_digest")
+_RESULT_NONE = ("waiver", "judgement", "written", "evidence_digest")
 
 
 # A check as a closure of (the host's results by call, the evaluation's cache), built once
