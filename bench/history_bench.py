@@ -9,7 +9,9 @@ the host × rule pairs that can change (pass or fail) flip, from a fixed seed, w
 evidence changed, so failures open, resolve and reopen over the year as in a fleet. Each
 day's document is built in memory and written with ``Store.import_document`` (one
 transaction per scan, as ``history import`` does after reading and checking the file).
-The timed write includes the file digest's sha256, over the document's compact JSON
+The template's results state their evidence digests, as a scan writes them (a flipped
+result's is made with its new evidence, as the scanner would). The timed write includes
+the file digest's sha256, over the document's compact JSON
 (the bytes ``findings.dumps`` writes are ~1.4× as many, and take its pure-Python indenting
 encoder seconds per day to make: they are not made here).
 
@@ -85,9 +87,11 @@ class Fleet:
     where a flip changed them (so a day's document costs little memory)."""
 
     def __init__(self, template: dict[str, Any], hosts: int) -> None:
+        from scanner.decisions import evidence_digest
         from scanner.findings import resummarize
 
         self._resummarize = resummarize
+        self._digest = evidence_digest
         self._template = template
         base = template["hosts"][0]
         self._hosts = [{**base, "name": f"host-{n:03d}", "address": f"10.0.{n // 250}.{n % 250}",
@@ -105,6 +109,7 @@ class Fleet:
                         flipped = copy.copy(result)
                         flipped["status"] = "fail" if result["status"] == "pass" else "pass"
                         flipped["observed"] = [{"bench_day": number, "was": result["status"]}]
+                        flipped["evidence_digest"] = self._digest(flipped["observed"])
                         results[index] = flipped
                         self.flips += 1
         stamp = started.strftime("%Y-%m-%dT%H:%M:%SZ")

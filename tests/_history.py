@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from scanner.decisions import evidence_digest
 from scanner.findings import dumps, load_document, resummarize
 from tests._postgres import Cluster
 from tests.sample_findings import sample_document
@@ -43,6 +44,7 @@ def _set(host: dict[str, Any], rule_id: str, status: str) -> None:
             assert "waiver" not in result and "judgement" not in result
             result["status"] = status
             result["observed"] = [{"planted": status}]
+            result["evidence_digest"] = evidence_digest(result["observed"])
             return
     raise AssertionError(f"{host['name']} has no result for {rule_id}")
 
