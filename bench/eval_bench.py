@@ -88,16 +88,22 @@ def _throughput(evaluate: Callable[[], int], repeat: int, min_s: float = 0.5) ->
 
 def _reference_evaluate(baseline: Any, facts: Any) -> int:
     """The rules judged through expect.apply (the interpreter), for the ratio only."""
+    from scanner import compiled
     from scanner import evaluate as ev
     from scanner.expect import apply
 
     family = facts.os.get("family") if facts.os else None
-    compiled_apply = ev.compiled.apply
-    ev.compiled.apply = lambda exp, v, u, m, cache=None: apply(exp, v, u, m)  # type: ignore
+    compiled_apply = compiled.apply
+
+    def interpreted(expectation: Any, value: Any, unit: Any, mode: Any,
+                    cache: Any = None) -> Any:
+        return apply(expectation, value, unit, mode)
+
+    compiled.apply = interpreted  # type: ignore[assignment]
     try:
         return len([ev.evaluate_rule(rule, facts, family) for rule in baseline.rules])
     finally:
-        ev.compiled.apply = compiled_apply  # type: ignore[assignment]
+        compiled.apply = compiled_apply
 
 
 def _process_seconds(args: Sequence[str], repeat: int) -> list[float]:
