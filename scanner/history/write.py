@@ -60,8 +60,6 @@ from scanner.history.schema import (
 
 FAILING = ("fail", "waived")
 RESOLVING = ("pass", "not_applicable")
-RESULT_COLUMNS = ("scan_id", "host_id", "rule_id", "status", "severity", "evidence_digest",
-                  "waiver")
 _RESULTS_COPY = ("COPY results (scan_id, host_id, rule_id, status, severity, evidence_digest, "
                  "waiver) FROM STDIN")
 _RESULTS_INSERT = ("INSERT INTO results (scan_id, host_id, rule_id, status, severity, "
@@ -144,7 +142,7 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
     row["id"] = scan_id
     host_rows = []
     host_lines: list[chain_module.HostLine] = []
-    result_rows: list[tuple[Any, ...]] = []  # in RESULT_COLUMNS order
+    result_rows: list[tuple[Any, ...]] = []  # in _RESULTS_INSERT's column order
     result_lines: list[chain_module.ResultLine] = []
     for host in document["hosts"]:
         key = host_key(host)
@@ -194,7 +192,7 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
 
 
 def _insert_results(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """The scan's results (tuples in RESULT_COLUMNS order), through the driver: COPY on
+    """The scan's results (tuples in the statements' column order), through the driver: COPY on
     PostgreSQL, executemany of one prepared INSERT on SQLite (SQLAlchemy's per-row
     parameter processing was a third of the write). The driver connection is the one
     SQLAlchemy holds, so this is inside the same transaction."""
