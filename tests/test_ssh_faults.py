@@ -241,7 +241,7 @@ def test_a_jump_host_dying_mid_fleet(faults: FaultFleet, fault_run: Run,
     first, caught, last = hosts["behind-1"], hosts["behind-2"], hosts["behind-3"]
     assert first["status"] == "scanned" and first["complete"] is True
     assert_judged_as_twin(first, twin)
-    assert last["status"] == "unreachable", last
+    assert last["status"] == "unreachable", (last["status"], last["reason"])
     assert "jump host 127.0.1.34" in one_line(last["reason"])
     if caught["status"] == "scanned":
         assert_judged_as_twin_or_error(caught, twin)
