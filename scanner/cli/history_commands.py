@@ -12,7 +12,7 @@ import click
 from scanner.cli.files import decode_text, read_bytes
 from scanner.cli.lazy import lazy
 from scanner.cli.options import LANG_CHOICE, PATH, SEVERITY_CHOICE, progress, quiet_option
-from scanner.history.durations import parse_duration
+from scanner.history.durations import format_time, parse_duration
 from scanner.history.location import STORE_ENV, StoreLocation, parse_location
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def prune_command(keep: str, location: StoreLocation) -> None:
     seconds = parse_duration(keep, "--keep")
     moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds)
     with store.open_store(location) as opened:
-        pruned = opened.prune(queries.format_time(moment))
+        pruned = opened.prune(format_time(moment))
     progress(f"pruned {pruned.scans} scan(s), {pruned.results} result(s) from "
              f"{location.display}")
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, or_, select
 
 from scanner.findings import SEVERITIES
+from scanner.history.durations import format_time, parse_time
 from scanner.history.errors import HistoryError
 from scanner.history.output import Answer
 from scanner.history.schema import (
@@ -33,16 +34,6 @@ from scanner.history.schema import (
 )
 
 DAY = 86400.0
-
-
-def parse_time(value: str) -> datetime.datetime:
-    """A stored timestamp (always ``YYYY-MM-DDTHH:MM:SSZ``; fromisoformat is C, and
-    ``mttr`` reads every resolution)."""
-    return datetime.datetime.fromisoformat(value[:19]).replace(tzinfo=datetime.timezone.utc)
-
-
-def format_time(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _days(start: str, end: str) -> float:

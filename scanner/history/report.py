@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, and_, func, select
 
-from scanner.history.queries import parse_time
+from scanner.history.durations import parse_time
 from scanner.history.schema import (
     daily_rollups,
     hosts,

@@ -15,7 +15,6 @@ nothing either way (what could not be seen is not fixed).
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from collections import Counter
@@ -40,6 +39,7 @@ from sqlalchemy.sql import bindparam
 from scanner.clauses import CLAUSES, clause_ids_in
 from scanner.decisions import evidence_digest
 from scanner.history import chain as chain_module
+from scanner.history.durations import parse_time
 from scanner.history.errors import HistoryError
 from scanner.history.schema import (
     TIME,
@@ -287,11 +287,6 @@ def _rule_areas(connection: Connection, catalogue: list[Mapping[str, Any]],
                                                 for rule_id, area in sorted(wanted - stored)])
 
 
-def _seconds_between(start: str, end: str) -> int:
-    moment = datetime.datetime.fromisoformat
-    return round((moment(end[:19]) - moment(start[:19])).total_seconds())
-
-
 def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
     """Move every host × rule this scan judged, set-based: new rows, ended episodes (with
     their resolutions), opened or reopened ones (with their openings), then where each
@@ -317,7 +312,7 @@ def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
     ending = and_(is_open, this_is(RESOLVING))
     ended = [{"host_id": r.host_id, "rule_id": r.rule_id, "severity": r.severity,
               "opened_at": r.opened_at, "resolved_at": at, "scan_id": scan_id,
-              "duration_s": _seconds_between(r.opened_at, at)}
+              "duration_s": round((parse_time(at) - parse_time(r.opened_at)).total_seconds())}
              for r in connection.execute(select(lifecycle.c.host_id, lifecycle.c.rule_id,
                                                 lifecycle.c.severity, lifecycle.c.opened_at)
                                          .where(ending))]
