@@ -361,42 +361,49 @@ def resummarize(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _validators() -> tuple[jsonschema.protocols.Validator, jsonschema.protocols.Validator]:
-    """(the whole document's validator, one host's): a document is checked one host at a
+def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the whole document's schema, one host's): a document is checked one host at a
     time, so a thousand hosts are never all in memory to be validated."""
-    import jsonschema  # imported when a document is validated, not by every command
-
     schema = json.loads(schema_path("findings.schema.json").read_text(encoding="utf-8"))
-    host_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"],
-                   "$ref": "#/$defs/host"}
-    checker = jsonschema.FormatChecker()
-    return (jsonschema.Draft202012Validator(schema, format_checker=checker),
-            jsonschema.Draft202012Validator(host_schema, format_checker=checker))
+    return schema, {"$schema": schema["$schema"], "$defs": schema["$defs"],
+                    "$ref": "#/$defs/host"}
 
 
 @cache
-def _quick_checks() -> tuple[schemacheck.Check, schemacheck.Check] | None:
-    """:func:`_validators`' yes/no answers, compiled (scanner.schemacheck: ~8× faster
-    than ``jsonschema``, and no ``jsonschema`` import while documents are valid); None if
-    the schema uses a keyword the compiler does not know (``jsonschema`` answers then)."""
-    schema = json.loads(schema_path("findings.schema.json").read_text(encoding="utf-8"))
-    host_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"],
-                   "$ref": "#/$defs/host"}
+def _validators() -> tuple[jsonschema.protocols.Validator, ...]:
+    """:func:`_schemas` as ``jsonschema`` validators, which word a problem."""
+    import jsonschema  # imported when a document is invalid, not by every command
+
+    checker = jsonschema.FormatChecker()
+    return tuple(jsonschema.Draft202012Validator(schema, format_checker=checker)
+                 for schema in _schemas())
+
+
+@cache
+def _quick_checks() -> tuple[schemacheck.Check, ...] | None:
+    """:func:`_schemas`' yes/no answers, compiled (scanner.schemacheck: ~8× faster than
+    ``jsonschema``, and no ``jsonschema`` import while documents are valid); None if the
+    schema uses a keyword the compiler does not know (``jsonschema`` answers then)."""
     try:
-        return (schemacheck.compile_schema(schema, formats=True),
-                schemacheck.compile_schema(host_schema, formats=True))
+        return tuple(schemacheck.compile_schema(schema, formats=True) for schema in _schemas())
     except schemacheck.Unsupported:
         return None
+
+
+def _problems(which: int, value: Any, prefix: tuple[Any, ...]) -> list[str]:
+    """``value``'s violations of schema ``which`` (0: the document, 1: a host): none when
+    the compiled check passes it, else as ``jsonschema`` words them."""
+    quick = _quick_checks()
+    if quick is not None and quick[which](value):
+        return []
+    return _worded(_validators()[which].iter_errors(value), prefix)
 
 
 def validation_errors(document: Any) -> list[str]:
     """Every schema violation, as 'path: message' lines (empty when valid)."""
     hosts = document.get("hosts") if isinstance(document, dict) else None
     if not isinstance(hosts, HostDocs):
-        quick = _quick_checks()
-        if quick is not None and quick[0](document):
-            return []
-        return _worded(_validators()[0].iter_errors(document), ())
+        return _problems(0, document, ())
     problems = _skeleton_errors(document)
     for number, host in enumerate(hosts):
         problems += _host_errors(number, host)
@@ -405,18 +412,11 @@ def validation_errors(document: Any) -> list[str]:
 
 def _skeleton_errors(document: Mapping[str, Any]) -> list[str]:
     """The problems of a document outside its hosts."""
-    skeleton = {**document, "hosts": []}
-    quick = _quick_checks()
-    if quick is not None and quick[0](skeleton):
-        return []
-    return _worded(_validators()[0].iter_errors(skeleton), ())
+    return _problems(0, {**document, "hosts": []}, ())
 
 
 def _host_errors(number: int, host: Mapping[str, Any]) -> list[str]:
-    quick = _quick_checks()
-    if quick is not None and quick[1](host):
-        return []
-    return _worded(_validators()[1].iter_errors(host), ("hosts", number))
+    return _problems(1, host, ("hosts", number))
 
 
 def _worded(errors: Iterable[jsonschema.ValidationError], prefix: tuple[Any, ...]) -> list[str]:
