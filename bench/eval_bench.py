@@ -16,7 +16,7 @@ Prints, each as the median (and quartiles) of --repeat runs, as it goes:
   (d) ``cii-scan --help`` and ``cii-scan baselines list`` as whole processes, beside the
       floor of ``python -c pass``.
 
-Processes run with bytecode caches (see PYCACHE), as an installed tool runs.
+Processes run with bytecode caches, as an installed tool runs (bench/installed.py).
 
 Nothing is asserted; this is a script, not a test.
 """
@@ -38,13 +38,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.installed import process_env  # noqa: E402
+
 PYTHON = sys.executable
-# Whole processes run as an installed tool does: with bytecode caches (kept out of the tree,
-# under a temporary prefix); with PYTHONDONTWRITEBYTECODE=1, as on this CI image, every
-# process would compile every module it imports (~0.2 s for the probe catalog alone).
-PYCACHE = Path(tempfile.gettempdir()) / "cii-scan-eval-bench-pycache"
-ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-       "PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+ENV = process_env("eval")  # as an installed tool runs: bench/installed.py
 
 
 def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:

@@ -55,10 +55,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.installed import process_env  # noqa: E402
+
 PYTHON = sys.executable
-PYCACHE = Path(tempfile.gettempdir()) / "cii-scan-history-bench-pycache"
-ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-       "PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+ENV = process_env("history")  # as an installed tool runs: bench/installed.py
 FLIP = 0.01
 SEED = 20261202
 START = datetime.datetime(2025, 12, 1, 2, 0, tzinfo=datetime.timezone.utc)
