@@ -206,6 +206,7 @@ def bench_engine(engine: str, where: str, fleet_days: int, hosts: int,
     from scanner.findings import dumps
     from scanner.history import queries, report
     from scanner.history.location import parse_location
+    from scanner.history.reader import open_reader
     from scanner.history.store import findings_digest, open_store
     from scanner.render.trend import render_trend
 
@@ -267,7 +268,7 @@ def bench_engine(engine: str, where: str, fleet_days: int, hosts: int,
     now = (START + datetime.timedelta(days=fleet_days - 1, hours=6)).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
     rule = template["hosts"][0]["results"][0]["rule_id"]
-    with open_store(location) as store, store.reading() as connection:
+    with open_reader(location) as connection:
         asks: list[tuple[str, list[str], Callable[[], object]]] = [
             ("history host host-007", ["host", "host-007"],
              lambda: queries.host_history(connection, "host-007", now)),

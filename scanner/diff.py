@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.findings import SEVERITIES
 from scanner.render._text import printable
+from scanner.vocabulary import SEVERITIES
 
 HostKey = tuple[str, str, int | None]
 DIFF_SCHEMA_VERSION = "1.0"

@@ -19,6 +19,7 @@ from scanner.errors import InputError
 from scanner.facts import HostIdentity
 from scanner.render.wording import english_message, reason_json
 from scanner.resources import schema_path
+from scanner.vocabulary import HOST_STATUSES, RULE_STATUSES, SEVERITIES, SEVERITY_WEIGHT
 
 if TYPE_CHECKING:
     import jsonschema
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
     from scanner.baseline import Baseline
 
 FINDINGS_SCHEMA_VERSION = "1.0"
-RULE_STATUSES = ("pass", "fail", "error", "not_applicable", "waived", "manual")
-HOST_STATUSES = ("scanned", "unreachable", "auth_failed", "hostkey_mismatch", "timeout", "error",
-                 "interrupted", "not_started")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_THRESHOLD
-from scanner.findings import SEVERITIES
+from scanner.vocabulary import SEVERITIES
 
 
 def failures_at_or_above(document: Mapping[str, Any], threshold: str) -> int:

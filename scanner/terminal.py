@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from scanner.findings import HOST_STATUSES, RULE_STATUSES, SEVERITIES
 from scanner.render._text import pick, printable
 from scanner.render.wording import result_message
+from scanner.vocabulary import HOST_STATUSES, RULE_STATUSES, SEVERITIES
 
 MAX_RULES_PER_HOST = 5
 MAX_HOSTS_LISTED = 10

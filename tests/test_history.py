@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from scanner.history import chain, queries
 from scanner.history.errors import HistoryError
 from scanner.history.location import parse_location
+from scanner.history.reader import open_reader
 from scanner.history.store import Store, open_store
 from tests import _history
 from tests._history import (
@@ -42,7 +43,7 @@ def _filled(where: EngineStore) -> Store:
 
 def _answers(store: Store) -> dict[str, Any]:
     """Every question the commands ask, as plain data."""
-    with store.reading() as connection:
+    with open_reader(store.location) as connection:
         day2 = stamp(START + 2 * DAY)
         answers = {
             "scans": queries.list_scans(connection),
@@ -221,7 +222,7 @@ def test_prune_keeps_the_trend_and_the_present_and_the_chain(engine_store: Engin
                                                              ) -> None:
     with _filled(engine_store) as store:
         rollups = engine_store.count("daily_rollups")
-        with store.reading() as connection:
+        with open_reader(store.location) as connection:
             before = as_json(list(queries.open_failures(connection, NOW).rows))
             rule_before = queries.rule_history(connection, "files.shadow-permissions").rows
         assert len(rule_before) == 5
@@ -230,7 +231,7 @@ def test_prune_keeps_the_trend_and_the_present_and_the_chain(engine_store: Engin
         assert engine_store.count("scans") == 3
         assert engine_store.count("daily_rollups") == rollups
         assert engine_store.count("scan_summaries") == 5
-        with store.reading() as connection:
+        with open_reader(store.location) as connection:
             assert as_json(list(queries.open_failures(connection, NOW).rows)) == before
             # the fleet's pass rate per scan outlives the pruned scans' results
             assert queries.rule_history(connection, "files.shadow-permissions").rows == \

@@ -13,9 +13,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from scanner.history import migrate, queries, schema
+from scanner.history import migrate, queries, revision
 from scanner.history.errors import HistoryError
 from scanner.history.location import parse_location
+from scanner.history.reader import open_reader
 from scanner.history.schema import metadata
 from scanner.history.store import make_engine, open_store
 from tests import _history
@@ -41,8 +42,8 @@ def test_the_migrations_build_the_schema_the_code_uses(engine_store: EngineStore
 
 
 def test_the_revision_the_store_is_opened_at_is_alembics_head() -> None:
-    """A store at schema.REVISION is read without Alembic: that must be the head."""
-    assert migrate.head_revision() == schema.REVISION
+    """A store at revision.REVISION is read without Alembic: that must be the head."""
+    assert migrate.head_revision() == revision.REVISION
 
 
 def test_a_current_store_is_opened_without_loading_alembic(tmp_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_a_store_of_the_first_migration_is_upgraded_with_its_data(
         for document in documents[3:]:
             assert store.import_document(document, "planted").created
         assert store.verify() == []
-        with store.reading() as connection:
+        with open_reader(store.location) as connection:
             changes = queries.changes_since(connection, stamp(START + 2 * DAY))
     assert {(r[0], r[1]) for r in changes.rows} == {("reopened", "web-01"),
                                                     ("resolved", "web-02")}

@@ -16,6 +16,7 @@ import pytest
 
 from scanner.history import report
 from scanner.history.location import parse_location
+from scanner.history.reader import open_reader
 from scanner.history.store import open_store
 from scanner.history.write import areas_of
 from scanner.render.trend_labels import LABELS
@@ -37,7 +38,7 @@ def _trend(where: EngineStore, days: int = 5, prune_before: str | None = None
             store.import_document(document, "planted")
         if prune_before is not None:
             store.prune(prune_before)
-        with store.reading() as connection:
+        with open_reader(store.location) as connection:
             return report.trend(connection, where.location, NOW)
 
 

@@ -8,6 +8,7 @@ is validated, and jsonschema only when a document is wrong (to word the problem)
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from scanner import baseline, cli
 from tests._scanner import CII_SCAN
@@ -40,3 +41,16 @@ def test_a_valid_baseline_loads_without_jsonschema() -> None:
 
 def test_the_cli_default_baseline_is_the_baseline_modules() -> None:
     assert cli.DEFAULT_BASELINE == baseline.DEFAULT_BASELINE
+
+
+def test_a_question_to_a_current_store_loads_no_sqlalchemy(tmp_path: Path) -> None:
+    """Questions read through the DB-API driver: SQLAlchemy (most of a question's start-up)
+    loads only for the store's creation, never to read a current one."""
+    store = str(tmp_path / "history.sqlite")
+    created = _imported("history", "scans", "--store", store)
+    assert "sqlalchemy" in created  # the probe would see it: a new store is made by it
+    for question in (["scans"], ["open", "--severity", "high"], ["mttr"], ["stale"],
+                     ["report", "-o", str(tmp_path / "trend.html")]):
+        imported = _imported("history", *question, "--store", store)
+        assert "sqlite3" in imported
+        assert not [name for name in ("sqlalchemy", "alembic") if name in imported], question

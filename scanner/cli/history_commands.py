@@ -1,5 +1,6 @@
 """The ``history`` commands: import findings into the scan history store and ask it
-questions. SQLAlchemy loads only when one of them runs (scanner.history is lazy here)."""
+questions. Questions read through the DB-API driver alone (scanner.history.reader);
+SQLAlchemy loads only for writing, verifying, or a store to create or upgrade."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from scanner.history.location import STORE_ENV, StoreLocation, parse_location
 if TYPE_CHECKING:
     from scanner import findings
     from scanner import output as files_out
-    from scanner.history import output, queries, report, store
+    from scanner.history import output, queries, reader, report, store
     from scanner.render import trend
 else:
     files_out = lazy("scanner.output")
@@ -27,6 +28,7 @@ else:
     findings = lazy("scanner.findings")
     output = lazy("scanner.history.output")
     queries = lazy("scanner.history.queries")
+    reader = lazy("scanner.history.reader")
     store = lazy("scanner.history.store")
 
 STORE_HELP = (f"The history store: an SQLite file (default: $XDG_DATA_HOME/cii-scan/"
@@ -100,7 +102,7 @@ def import_command(documents: tuple[Path, ...], location: StoreLocation) -> None
 @format_option
 def scans_command(location: StoreLocation, fmt: str) -> None:
     """Every scan kept, with its hosts and failures."""
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         _show(queries.list_scans(connection), fmt)
 
 
@@ -110,7 +112,7 @@ def scans_command(location: StoreLocation, fmt: str) -> None:
 @format_option
 def host_command(name: str, location: StoreLocation, fmt: str) -> None:
     """Where each rule stands on one host: open since when, fixed when, how often back."""
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         _show(queries.host_history(connection, name, _now()), fmt)
 
 
@@ -120,7 +122,7 @@ def host_command(name: str, location: StoreLocation, fmt: str) -> None:
 @format_option
 def rule_command(rule_id: str, location: StoreLocation, fmt: str) -> None:
     """The fleet's pass rate for one rule, scan by scan."""
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         _show(queries.rule_history(connection, rule_id), fmt)
 
 
@@ -133,7 +135,7 @@ def open_command(severity: str | None, older_than: str | None, location: StoreLo
                  fmt: str) -> None:
     """Failures open now, oldest first, with their age in days."""
     seconds = parse_duration(older_than, "--older-than") if older_than is not None else None
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         _show(queries.open_failures(connection, _now(), severity and severity.lower(),
                                     seconds), fmt)
 
@@ -143,7 +145,7 @@ def open_command(severity: str | None, older_than: str | None, location: StoreLo
 @format_option
 def mttr_command(location: StoreLocation, fmt: str) -> None:
     """Mean and 90th-percentile time to resolve a failure, by severity."""
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         _show(queries.time_to_resolve(connection), fmt)
 
 
@@ -154,7 +156,7 @@ def mttr_command(location: StoreLocation, fmt: str) -> None:
 @format_option
 def stale_command(days: float, location: StoreLocation, fmt: str) -> None:
     """Hosts that stopped being scanned (or stopped answering)."""
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         _show(queries.stale_hosts(connection, _now(), days), fmt)
 
 
@@ -165,7 +167,7 @@ def stale_command(days: float, location: StoreLocation, fmt: str) -> None:
 @format_option
 def diff_command(since: str | None, location: StoreLocation, fmt: str) -> None:
     """Failures new, reopened and resolved since a scan or a day."""
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         _show(queries.changes_since(connection, queries.since_time(connection, since)), fmt)
 
 
@@ -180,7 +182,7 @@ def report_command(output_path: Path, lang: str, location: StoreLocation) -> Non
     """One self-contained HTML page of the fleet over time: score, failures by severity,
     new / resolved / reopened per scan, open high findings by age, pass rates per
     GB/T 22239 area, the hosts that regressed. No script, no network; prints on A4."""
-    with store.open_store(location) as opened, opened.reading() as connection:
+    with reader.open_reader(location) as connection:
         data = report.trend(connection, location.display, _now())
     files_out.write_atomic(output_path, trend.render_trend(data, lang=lang))
     progress(f"{output_path}: trend of {len(data.points)} scan(s) from {location.display}")

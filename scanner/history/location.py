@@ -34,6 +34,11 @@ class StoreLocation:
         """The SQLite file, or None for a server."""
         return Path(self.display) if self.dialect == "sqlite" else None
 
+    @property
+    def conninfo(self) -> str:
+        """The server as a libpq connection URI (what psycopg connects to directly)."""
+        return self.url.replace("postgresql+psycopg://", "postgresql://", 1)
+
 
 def default_path() -> Path:
     """$XDG_DATA_HOME/cii-scan/history.sqlite (~/.local/share when unset): per user, as the

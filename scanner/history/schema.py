@@ -29,9 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-# the newest migration's revision: the schema this module describes (a test holds it to
-# Alembic's head, so a store at it is opened without loading Alembic)
-REVISION = "0004"
+# the schema this module describes is the one scanner.history.revision.REVISION names
 
 metadata = MetaData()
 TIME = String(20)  # 2026-12-02T06:53:45Z

@@ -36,7 +36,8 @@ from sqlalchemy.pool import NullPool
 from scanner.history import chain as chain_module
 from scanner.history.errors import ChainBroken, HistoryError
 from scanner.history.location import StoreLocation
-from scanner.history.schema import REVISION, chain, hosts, results, rules, scan_hosts, scans
+from scanner.history.revision import REVISION
+from scanner.history.schema import chain, hosts, results, rules, scan_hosts, scans
 from scanner.history.write import Imported, findings_digest, write_document
 from scanner.lines import split_lines
 

@@ -57,8 +57,8 @@ from scanner.history.schema import (
     scan_summaries,
     scans,
 )
+from scanner.history.statuses import FAILING
 
-FAILING = ("fail", "waived")
 RESOLVING = ("pass", "not_applicable")
 _RESULTS_COPY = ("COPY results (scan_id, host_id, rule_id, status, severity, evidence_digest, "
                  "waiver) FROM STDIN")

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scanner import clauses, major_risks
-from scanner.findings import RULE_STATUSES, SEVERITIES
 from scanner.render._text import (
     evidence_text,
     host_label,
@@ -29,6 +28,7 @@ from scanner.render._text import (
 )
 from scanner.render.i18n import catalog
 from scanner.render.wording import result_expected, result_message
+from scanner.vocabulary import RULE_STATUSES, SEVERITIES
 
 # Clause results, in the words of a 测评 record.
 MET, PARTIAL, NOT_MET, NOT_APPLICABLE, TO_JUDGE = (

@@ -21,7 +21,6 @@ from typing import Any
 from markupsafe import Markup
 
 from scanner.clauses import SUPPORTING_KEY
-from scanner.findings import RULE_STATUSES, SEVERITIES
 from scanner.render._jinja import asset, environment
 from scanner.render._text import (
     clause_groups,
@@ -51,6 +50,7 @@ from scanner.render.wording import (
     result_expected,
     result_message,
 )
+from scanner.vocabulary import RULE_STATUSES, SEVERITIES
 
 CHART_MAX_HOSTS = 40
 MATRIX_MAX_HOSTS = 25

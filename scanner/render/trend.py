@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.clauses import AREAS
-from scanner.findings import SEVERITIES
 from scanner.render._jinja import asset, environment
 from scanner.render.i18n import catalog
 from scanner.render.trend_labels import LABELS
+from scanner.vocabulary import SEVERITIES
 
 # open-failure age buckets, in days: [low, high) with the last one open-ended
 AGE_BUCKETS: tuple[tuple[int, int | None], ...] = ((0, 7), (7, 30), (30, 90), (90, 365),
