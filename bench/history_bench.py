@@ -313,8 +313,11 @@ def main() -> int:
             f"{sqlalchemy.__version__}")
         floor = _process([PYTHON, "-c", "pass"], options.repeat)
         alchemy = _process([PYTHON, "-c", "import sqlalchemy"], options.repeat)
+        driver = _process([PYTHON, "-c", "import psycopg"], options.repeat)
         say(f"floors as whole processes: `python -c pass` {floor * 1000:,.0f} ms, "
-            f"`python -c 'import sqlalchemy'` {alchemy * 1000:,.0f} ms")
+            f"`python -c 'import sqlalchemy'` {alchemy * 1000:,.0f} ms (the writer's "
+            f"path), `python -c 'import psycopg'` {driver * 1000:,.0f} ms (PostgreSQL's "
+            "driver, which every PostgreSQL question loads)")
         say("| engine | question | in process (median) | whole process (median) |")
         for engine in options.engines.split(","):
             if engine == "sqlite":
