@@ -24,6 +24,14 @@ running is run again alone, within its own time limit and output cap, and a new
 batch carries on after it. So one hung or flooding part costs only itself, and
 the common case costs one ``timeout``, one ``sh`` and one ``head`` per host.
 
+Parts run in *lanes*, at once: each slow probe's own snippet (``Probe.slow``: a package
+manager's Python, systemctl, ``sshd -T``) in a lane of its own, everything else in the
+first. The first lane's output streams; each other lane's is held in memory by a
+``tail -c`` on the host until the lanes before it are through, so the output is still
+whole frames, one lane after another, and nothing is written on the host. A host's
+collection then takes about its slowest lane instead of the sum. Without ``tail`` the
+lanes run one after another.
+
 Each batch's bounded output then passes through one ``sed`` that masks secret shapes
 byte for byte (:mod:`scanner.redact`) before it leaves the host. It sits after
 ``head``, so the bound still cuts the shell's own writes and a part's end is reported
@@ -36,12 +44,12 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from scanner import __version__, probes
-from scanner.collect_sh import _DRIVER, _INNER, _PRELUDE
+from scanner.collect_sh import _DRIVER, _INNER, _LANES, _PRELUDE
 from scanner.errors import InputError
 from scanner.facts import Facts, HostClock, HostIdentity
 from scanner.probes import ProbeCall, ProbeResult, RawOutput
@@ -72,6 +80,11 @@ _CHUNK_BYTES = 96 * 1024
 # Batches cut short before the host's output bound is reached: beyond this many,
 # the rest of the script's output can be cut by the transport (and reads as error).
 _FLOODS_BUDGETED = 8
+# Lanes of parts run at once on a host: the rest, and a lane for each slow probe's own
+# snippet (Probe.slow) up to this many in all. Slow consumers are few and mostly wait on
+# one CPU each (a package manager's Python, systemctl, sshd -T), so a few lanes take the
+# host's time from their sum to about the longest of them.
+MAX_LANES = 5
 
 def new_token() -> str:
     return "CIIM" + secrets.token_hex(16)
@@ -99,6 +112,9 @@ class Plan:
     word_uses: tuple[tuple[int, ...], ...]
     files_part: int | None
     file_cap: int  # bytes read of any one file
+    # the parts each lane runs, as [first, end) ranges of part numbers; the lanes run at
+    # once (see build_script), the first one's output streaming, the others' held
+    lanes: tuple[tuple[int, int], ...] = ((0, 0),)
 
 
 def _shared_label(text: str) -> str:
@@ -132,7 +148,7 @@ def _compiled(calls: Sequence[ProbeCall]) -> _Compiled:
     chunks = _part_chunks(plan.parts)
     lines = [f"printf '%s PLAN %s\\n' \"$CII_M\" {quote(listed)}", f"cii_inner={quote(_INNER)}"]
     lines += [f"cii_p{n}={quote(chunk)}" for n, chunk in enumerate(chunks)]
-    lines.append(_limits_function(plan.parts))
+    lines.append(_limits_function(plan.parts, plan.lanes))
     built = _Compiled(used, plan, "\n".join(lines), len(chunks))
     if len(_COMPILED) >= _COMPILED_KEPT:
         _COMPILED.clear()
@@ -181,14 +197,35 @@ def _plan_parts(calls: Sequence[ProbeCall]) -> Plan:
         files_text = use(dump_words(all_words, file_cap), "files",
                          sum(word_caps.values()) + len(all_words) * _FRAME_SLACK_BYTES,
                          word_timeout)
-    # Parts with the same time limit side by side, so they share one batch.
-    parts = tuple(sorted(found.values(), key=lambda part: part.timeout_s))
+    lane_of = _lanes_of(calls, own, found)
+    # Each lane's parts side by side, and in a lane, parts with the same time limit side
+    # by side, so they share one batch.
+    parts = tuple(sorted(found.values(), key=lambda part: (lane_of.get(part.text, 0),
+                                                           part.timeout_s)))
     index = {part.text: number for number, part in enumerate(parts)}
     word_index = {word: number for number, word in enumerate(all_words)}
+    lanes: list[tuple[int, int]] = []
+    for number, part in enumerate(parts):
+        if lanes and lane_of.get(part.text, 0) == lane_of.get(parts[lanes[-1][0]].text, 0):
+            lanes[-1] = (lanes[-1][0], number + 1)
+        else:
+            lanes.append((number, number + 1))
     return Plan(parts, tuple(tuple(index[text] for text in used) for used in uses),
                 tuple(None if text is None else index[text] for text in own),
                 all_words, tuple(tuple(word_index[w] for w in used) for used in word_uses),
-                None if files_text is None else index[files_text], file_cap)
+                None if files_text is None else index[files_text], file_cap,
+                tuple(lanes) or ((0, 0),))
+
+
+def _lanes_of(calls: Sequence[ProbeCall], own: Sequence[str | None],
+              found: Mapping[str, Part]) -> dict[str, int]:
+    """The lane of each slow probe's own snippet (1, 2, ...: at most MAX_LANES - 1 of
+    them, the slowest limits first); every other part runs in lane 0."""
+    side = MAX_LANES - 1
+    slow = [text for call, text in zip(calls, own, strict=True)
+            if text is not None and side > 0 and probes.get(call.probe).slow]
+    distinct = sorted(dict.fromkeys(slow), key=lambda text: -found[text].timeout_s)
+    return {text: 1 + number % side for number, text in enumerate(distinct)}
 
 
 def standalone_snippet(call: ProbeCall) -> str:
@@ -212,16 +249,17 @@ def output_bound(calls: Sequence[ProbeCall]) -> int:
             + len(build_script(calls, new_token())))
 
 
-def _limits_function(parts: Sequence[Part]) -> str:
+def _limits_function(parts: Sequence[Part], lanes: Sequence[tuple[int, int]]) -> str:
     """sh: cii_limits N sets part N's solo output bound, time limit and batch end.
 
-    A batch runs consecutive parts with the same time limit, so a part with a short
-    limit is never held to a longer one, nor cut short by its neighbours' work.
+    A batch runs consecutive parts of one lane with the same time limit, so a part with a
+    short limit is never held to a longer one, nor cut short by its neighbours' work.
     """
     cases = []
+    lane_end = {index: end for first, end in lanes for index in range(first, end)}
     for index, part in enumerate(parts):
         end = index + 1
-        while end < len(parts) and parts[end].timeout_s == part.timeout_s:
+        while end < lane_end[index] and parts[end].timeout_s == part.timeout_s:
             end += 1
         cases.append(f"  {index}) cii_c={part.cap_bytes + 1 + _FRAME_SLACK_BYTES}; "
                      f"cii_to={part.timeout_s}; cii_e={end} ;;")
@@ -278,8 +316,26 @@ def build_script(calls: Sequence[ProbeCall], token: str, budget_s: float | None 
         _PRELUDE.format(version=__version__, token=token, sed_program=quote(SED_PROGRAM)),
         compiled.body,
         _DRIVER.format(chunks=" ".join(f'"$cii_p{n}"' for n in range(compiled.chunks)),
-                       count=len(compiled.plan.parts), batch_cap=BATCH_CAP_BYTES,
-                       budget=budget)])
+                       batch_cap=BATCH_CAP_BYTES, budget=budget,
+                       lanes=_lanes_sh(compiled.plan))])
+
+
+def _lanes_sh(plan: Plan) -> str:
+    """sh running the plan's lanes: at once where the host has ``tail`` (see _LANES)."""
+    runs = [f"cii_run {first} {end}" for first, end in plan.lanes]
+    if len(runs) == 1:
+        return runs[0]
+    pipeline = f"{runs[0]} </dev/null"
+    for (first, end), run in zip(plan.lanes[1:], runs[1:], strict=True):
+        pipeline = (f"{{ {run} </dev/null | tail -c {_lane_bound(plan.parts[first:end])}; }}"
+                    f" | {{ {pipeline}; cat; }}")
+    return _LANES.format(pipeline=pipeline, sequence="; ".join(runs))
+
+
+def _lane_bound(parts: Sequence[Part]) -> int:
+    """Bytes a lane can print: for each part, a batch cut at its bound, then the part alone
+    within its own cap."""
+    return sum(BATCH_CAP_BYTES + part.cap_bytes + 4 * _FRAME_SLACK_BYTES for part in parts)
 
 
 @dataclass(frozen=True)

@@ -112,9 +112,10 @@ if [ -n "$cii_b" ]; then
     *) cii_end=$((cii_n + cii_b)); cii_k=1; CII_TB=1; export CII_TB ;;
   esac
 fi
-cii_clock start
-cii_i=0
-while [ "$cii_i" -lt {count} ]; do
+# cii_run FIRST END: run parts FIRST..END-1, one lane's, batch by batch
+cii_run() {{
+cii_i=$1; cii_le=$2
+while [ "$cii_i" -lt "$cii_le" ]; do
   cii_limits "$cii_i"
   if ! cii_share; then
     printf '\n%s S %s\n' "$CII_M" "$cii_i"
@@ -146,6 +147,19 @@ while [ "$cii_i" -lt {count} ]; do
   [ "$cii_d" = "$cii_i" ] || printf '\n%s X %s %s\n' "$CII_M" "$cii_i" "$cii_s"
   cii_i=$((cii_i + 1))
 done
+}}
+cii_clock start
+{lanes}
 cii_clock end
 printf '\n%s END\n' "$CII_M"
 """
+
+# The lanes of parts, run at once: each lane after the first in a pipeline whose
+# ``tail -c`` holds its output (in memory, up to what the lane's batches can print) until
+# the lanes before it are through: the output stays whole frames, one lane after another,
+# and nothing is written on the host. Without tail, the lanes run one after another.
+_LANES = """if command -v tail >/dev/null 2>&1; then
+  {pipeline}
+else
+  {sequence}
+fi"""

@@ -106,6 +106,11 @@ class Probe:
     # Sections of sh that several probes print (the process list, the collector's uid):
     # each runs once per host, its output put before that of every probe naming it.
     shared: tuple[str, ...] = ()
+    # The probe's own snippet waits on a slow consumer (a package manager's Python,
+    # systemctl, sshd -T): the collector runs it in a lane of its own, beside the other
+    # parts, instead of after them (see scanner.collect). Its shared sections and files
+    # still run once, with the rest.
+    slow: bool = False
 
 
 @dataclass(frozen=True, order=True)

@@ -306,5 +306,6 @@ PROBES = (
         parse=parse_package_sources,
         subject="repos",
         cap_bytes=2 * 1024 * 1024,
+        slow=True,
     ),
 )

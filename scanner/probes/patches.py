@@ -497,5 +497,6 @@ PROBES = (
         parse=parse_pending_updates,
         cap_bytes=4 * 1024 * 1024,
         timeout_s=180,
+        slow=True,
     ),
 )

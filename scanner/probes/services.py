@@ -414,6 +414,7 @@ PROBES = (
         parse=parse_services,
         subject="units",
         cap_bytes=2 * 1024 * 1024,
+        slow=True,
     ),
     Probe(
         name="service",
@@ -433,6 +434,7 @@ PROBES = (
             "additionalProperties": False,
         },
         cap_bytes=2 * 1024 * 1024,
+        slow=True,
     ),
     Probe(
         name="time_sync",

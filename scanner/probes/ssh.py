@@ -416,5 +416,6 @@ PROBES = (
             "additionalProperties": False,
         },
         cap_bytes=4 * 1024 * 1024,
+        slow=True,
     ),
 )
