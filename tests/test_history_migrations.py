@@ -143,6 +143,28 @@ def test_the_0004_rollups_are_filled_exactly_for_a_store_that_had_none(
         assert store.verify() == []
 
 
+def test_the_0005_change_counts_are_filled_exactly_for_a_store_that_had_none(
+        engine_store: EngineStore) -> None:
+    """Each scan's new, reopened and resolved counts, as its write counted them, are what
+    migration 0005 counts from the episodes an older store kept."""
+    location = parse_location(engine_store.location)
+    counts = "SELECT scan_id, opened, reopened, resolved FROM scan_summaries"
+    with open_store(location) as store:
+        for document in daily_fleet(START):
+            store.import_document(document, "planted")
+        written = sorted(engine_store.sql(counts))
+        with store.writing() as connection:
+            migrate.downgrade(connection, "0004")
+    assert engine_store.sql("SELECT version_num FROM alembic_version") == [("0004",)]
+    # the planted fleet opens, resolves and reopens failures: the counts are not all zero
+    assert {column for row in written for column, value in zip(
+        ("opened", "reopened", "resolved"), row[1:], strict=True) if value} == {
+        "opened", "reopened", "resolved"}
+    with open_store(location):
+        pass
+    assert sorted(engine_store.sql(counts)) == written
+
+
 def test_an_empty_first_migration_store_is_upgraded(engine_store: EngineStore) -> None:
     location = parse_location(engine_store.location)
     engine = make_engine(location)
@@ -161,7 +183,7 @@ def test_a_store_newer_than_the_code_is_refused(engine_store: EngineStore) -> No
         store.import_document(daily_fleet(START)[0], "planted")
     engine_store.sql("UPDATE alembic_version SET version_num = '9001'")
     with pytest.raises(HistoryError, match=r"revision 9001, newer than this cii-scan knows "
-                                           r"\(up to 0004\)"):
+                                           rf"\(up to {revision.REVISION}\)"):
         open_store(location)
     assert engine_store.sql("SELECT version_num FROM alembic_version") == [("9001",)]
     assert engine_store.count("scans") == 1

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from scanner import baseline, cli
-from tests._scanner import CII_SCAN
+from tests._scanner import CII_SCAN, REPO_ROOT
 
 # (scanner's own modules load lazily, outside -X importtime's view: what they import shows)
 HEAVY = ("jsonschema", "paramiko", "yaml", "re2", "scanner.yamlio", "scanner.expect",
@@ -54,3 +54,23 @@ def test_a_question_to_a_current_store_loads_no_sqlalchemy(tmp_path: Path) -> No
         imported = _imported("history", *question, "--store", store)
         assert "sqlite3" in imported
         assert not [name for name in ("sqlalchemy", "alembic") if name in imported], question
+
+
+def test_every_command_is_loaded_from_the_module_that_defines_it() -> None:
+    import importlib
+
+    defined = {command.name: name for name in set(cli.COMMAND_MODULES.values())
+               for command in importlib.import_module(f"scanner.cli.{name}").COMMANDS}
+    assert defined == cli.COMMAND_MODULES
+
+
+def test_a_command_loads_no_other_commands_module(tmp_path: Path) -> None:
+    # importlib's imports are not in -X importtime's report: ask sys.modules after the run
+    program = ("import sys\nfrom scanner.cli import cli\n"
+               "cli.main(args=sys.argv[1:], standalone_mode=False)\n"
+               "print('loaded:' + ','.join(sorted(m for m in sys.modules\n"
+               "                                  if m.endswith('_commands'))))")
+    done = subprocess.run([CII_SCAN[0], "-c", program, "history", "scans", "--store",
+                           str(tmp_path / "history.sqlite")], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=REPO_ROOT)
+    assert done.stdout.splitlines()[-1] == "loaded:scanner.cli.history_commands"

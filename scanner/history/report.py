@@ -3,8 +3,8 @@ that ``history report`` hands the renderer.
 
 Every number comes from a roll-up or the per host × rule tables, never from a pass over
 the results, so a year of daily scans of a fleet costs a handful of small reads: each
-scan's point (``scan_summaries``, failures by severity from ``daily_rollups``, new and
-reopened from ``openings``, resolved from ``resolutions``), the ages of open high and
+scan's point (``scan_summaries``, with its new, reopened and resolved counts; failures
+by severity from ``daily_rollups``), the ages of open high and
 critical failures (``lifecycle``), the per-area pass rates of the last scans
 (``scan_rule_rollups`` × ``rule_areas``), and the hosts that regressed between the last two
 scans (the only read of results: two scans, by the primary key's prefix).
@@ -25,8 +25,9 @@ HIGH = ("critical", "high")
 # ruff's S608 is silenced where it objects
 _FAILURES = ("SELECT scan_id, severity, SUM(results) FROM daily_rollups "  # noqa: S608
              "WHERE status IN (" + marks(len(FAILING)) + ") GROUP BY scan_id, severity")
-_OPEN_HIGH = ("SELECT opened_at FROM lifecycle WHERE opened_at IS NOT NULL "  # noqa: S608
-              "AND resolved_at IS NULL AND severity IN (" + marks(len(HIGH)) + ")")
+_OPEN_HIGH = ("SELECT opened_at, COUNT(*) FROM lifecycle "  # noqa: S608
+              "WHERE opened_at IS NOT NULL AND resolved_at IS NULL "
+              "AND severity IN (" + marks(len(HIGH)) + ") GROUP BY opened_at")
 _REGRESSED = ("SELECT h.name, r.rule_key FROM results n "  # noqa: S608
               "JOIN results b ON b.scan_id = ? AND b.host_id = n.host_id "
               "AND b.rule_id = n.rule_id "
@@ -37,37 +38,31 @@ _REGRESSED = ("SELECT h.name, r.rule_key FROM results n "  # noqa: S608
 
 def trend(reader: Reader, store: str, now: str) -> Trend:
     """The fleet's history as the trend report shows it, as of ``now``."""
-    summaries = [(int(scan_id), started_at, int(assessed), bool(complete), score)
-                 for scan_id, started_at, assessed, complete, score in reader.rows(
-        "SELECT scan_id, started_at, assessed, complete, score FROM scan_summaries "
-        "ORDER BY started_at, scan_id")]
     failures: dict[int, dict[str, int]] = defaultdict(dict)
     for scan_id, severity, count in reader.rows(_FAILURES, FAILING):
         failures[int(scan_id)][str(severity)] = int(count)
-    opened: dict[tuple[int, bool], int] = {
-        (int(scan_id), bool(reopened)): int(count) for scan_id, reopened, count in reader.rows(
-            "SELECT scan_id, reopened, COUNT(*) FROM openings WHERE scan_id IS NOT NULL "
-            "GROUP BY scan_id, reopened")}
-    resolved = {int(scan_id): int(count) for scan_id, count in reader.rows(
-        "SELECT scan_id, COUNT(*) FROM resolutions GROUP BY scan_id")}
     points = tuple(
-        ScanPoint(scan_id=str(scan_id), started_at=started_at, hosts=assessed,
-                  complete=complete, score=score, failures=failures.get(scan_id, {}),
-                  new=opened.get((scan_id, False), 0),
-                  reopened=opened.get((scan_id, True), 0),
-                  resolved=resolved.get(scan_id, 0))
-        for scan_id, started_at, assessed, complete, score in summaries)
-    last = [summary[0] for summary in summaries[-AREA_SCANS:]]
+        ScanPoint(scan_id=str(scan_id), started_at=started_at, hosts=int(assessed),
+                  complete=bool(complete), score=score,
+                  failures=failures.get(int(scan_id), {}), new=int(opened or 0),
+                  reopened=int(reopened or 0), resolved=int(resolved or 0))
+        for scan_id, started_at, assessed, complete, score, opened, reopened, resolved
+        in reader.rows("SELECT scan_id, started_at, assessed, complete, score, opened, "
+                       "reopened, resolved FROM scan_summaries ORDER BY started_at, scan_id"))
+    scan_ids = [int(point.scan_id) for point in points]
+    last = scan_ids[-AREA_SCANS:]
     return Trend(store=store, generated_at=now, points=points,
                  open_high_ages=_open_high_ages(reader, now),
                  areas=_area_rates(reader, last), area_scans=tuple(map(str, last)),
-                 regressions=_regressions(reader, [summary[0] for summary in summaries]))
+                 regressions=_regressions(reader, scan_ids))
 
 
 def _open_high_ages(reader: Reader, now: str) -> tuple[int, ...]:
+    """The age in days of each open high or critical failure (they began at a few hundred
+    scan starts: counted per start, each start's age reckoned once)."""
     moment = parse_time(now)
-    return tuple(sorted((moment - parse_time(opened)).days
-                        for (opened,) in reader.rows(_OPEN_HIGH, HIGH)))
+    return tuple(sorted(age for opened, count in reader.rows(_OPEN_HIGH, HIGH)
+                        for age in [(moment - parse_time(opened)).days] * int(count)))
 
 
 def _area_rates(reader: Reader, scan_ids: list[int]) -> tuple[AreaRates, ...]:

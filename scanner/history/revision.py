@@ -4,4 +4,4 @@ A leaf, so the read path (:mod:`.reader`) can tell a current store from one to u
 without importing the schema's SQLAlchemy tables. A test holds it to Alembic's head.
 """
 
-REVISION = "0004"
+REVISION = "0005"

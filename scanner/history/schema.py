@@ -186,6 +186,10 @@ scan_summaries = Table(
     Column("assessed", Integer, nullable=False),  # of them, actually scanned
     Column("results", Integer, nullable=False),
     Column("score", Float),  # the document's summary score; NULL for scans before 0004
+    # failing episodes the scan began (new, reopened) and ended (migration 0005)
+    Column("opened", Integer),
+    Column("reopened", Integer),
+    Column("resolved", Integer),
     Index("ix_scan_summaries_started", "started_at"),
 )
 

@@ -167,11 +167,12 @@ def write_document(connection: Connection, document: Mapping[str, Any], source: 
     if host_rows:
         connection.execute(insert(scan_hosts), host_rows)
     _insert_results(connection, result_rows)
-    move_lifecycles(connection, scan_id, started)
+    changes = move_lifecycles(connection, scan_id, started)
     connection.execute(insert(scan_summaries).values(
         scan_id=scan_id, started_at=started, complete=row["complete"], hosts=len(host_rows),
         assessed=sum(1 for h in host_rows if h["status"] == "scanned"),
-        results=len(result_rows), score=document["summary"]["score"]))
+        results=len(result_rows), score=document["summary"]["score"],
+        opened=changes.opened, reopened=changes.reopened, resolved=changes.resolved))
     by_rule = Counter((r[2], r[3]) for r in result_rows)
     if by_rule:
         connection.execute(insert(scan_rule_rollups), [
@@ -287,10 +288,19 @@ def _rule_areas(connection: Connection, catalogue: list[Mapping[str, Any]],
                                                 for rule_id, area in sorted(wanted - stored)])
 
 
-def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
+@dataclass(frozen=True)
+class Changes:
+    """The failing episodes one scan began (new, reopened) and ended."""
+
+    opened: int
+    reopened: int
+    resolved: int
+
+
+def move_lifecycles(connection: Connection, scan_id: int, at: str) -> Changes:
     """Move every host × rule this scan judged, set-based: new rows, ended episodes (with
     their resolutions), opened or reopened ones (with their openings), then where each
-    stands now."""
+    stands now. Returns how many episodes it began and ended."""
     this = results.alias("this")
     same = and_(this.c.scan_id == scan_id, this.c.host_id == lifecycle.c.host_id,
                 this.c.rule_id == lifecycle.c.rule_id)
@@ -326,6 +336,10 @@ def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
                select(this.c.severity).where(same).scalar_subquery(), literal(at, TIME),
                lifecycle.c.resolved_at.is_not(None), literal(scan_id, Integer))
         .where(opening)))
+    began: dict[bool, int] = dict(connection.execute(
+        select(openings.c.reopened, func.count()).where(openings.c.opened_at == at,
+                                                        openings.c.scan_id == scan_id)
+        .group_by(openings.c.reopened)).all())
     connection.execute(update(lifecycle).where(opening).values(
         reopened=lifecycle.c.reopened + case((lifecycle.c.resolved_at.is_not(None), 1),
                                              else_=0),
@@ -337,3 +351,5 @@ def move_lifecycles(connection: Connection, scan_id: int, at: str) -> None:
         severity=select(this.c.severity).where(same).scalar_subquery(),
         waived=now_status == "waived",
         last_seen_at=at, last_scan_id=scan_id))
+    return Changes(opened=int(began.get(False, 0)), reopened=int(began.get(True, 0)),
+                   resolved=len(ended))
