@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scanner.cli.lazy import lazy
-from scanner.cli.signing import load_sign_key
 from scanner.errors import InputError
 from scanner.render import OutputFormat
 
 if TYPE_CHECKING:
     from scanner import judgements as judgements_module
     from scanner import waivers as waivers_module
+    from scanner.cli import signing
     from scanner.render import docx as docx_module
 else:
+    signing = lazy("scanner.cli.signing")  # hashlib and the writer: for --sign-key alone
     docx_module = lazy("scanner.render.docx")
     judgements_module = lazy("scanner.judgements")
     waivers_module = lazy("scanner.waivers")
@@ -76,7 +77,7 @@ def _load_sign_key_option(ctx: click.Context, _param: click.Parameter,
                           value: Path | None) -> None:
     """Load --sign-key before any scan: a key that cannot sign is exit 2, not a lost run."""
     if value is not None:
-        ctx.meta[SIGN_KEY_META] = load_sign_key(value)
+        ctx.meta[SIGN_KEY_META] = signing.load_sign_key(value)
 
 
 def _load_docx_template_option(ctx: click.Context, _param: click.Parameter,
