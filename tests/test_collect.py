@@ -28,17 +28,10 @@ from scanner.facts import HostIdentity
 from scanner.probes import ProbeCall
 from scanner.probes._common import WordDump, dump_files, dump_words, quote, split_word_dump
 from scanner.transport.local import LocalTransport
+from tests._shells import SHELLS, run_script
 
 OS = ProbeCall.of("os")
 PASSWD = ProbeCall.of("file", {"path": "/etc/passwd"})
-SHELLS = ("dash", "bash", "busybox")
-
-
-def run_script(script: str, shell: str = "sh") -> bytes:
-    argv = ["busybox", "sh", "-s"] if shell == "busybox" else [shell, "-s"]
-    done = subprocess.run(argv, input=script.encode(), capture_output=True, timeout=120,
-                          check=False)
-    return done.stdout
 
 
 @pytest.fixture

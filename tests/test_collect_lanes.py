@@ -23,19 +23,12 @@ from scanner.baseline import load_baseline
 from scanner.collect import build_script, new_token, parse_output, plan_parts
 from scanner.probes import ProbeCall, ProbeResult, RawOutput
 from scanner.probes._common import decode, quote
-from tests.hostile._namespace import run_in_namespace
+from tests._shells import SHELLS, run_script
+from tests.hostile._namespace import require_namespace, run_in_namespace
 
 OS = ProbeCall.of("os")
 LISTENING = ProbeCall.of("listening")
 PASSWD = ProbeCall.of("file", {"path": "/etc/passwd"})
-SHELLS = ("dash", "bash", "busybox")
-
-
-def run_script(script: str, shell: str = "sh") -> bytes:
-    argv = ["busybox", "sh", "-s"] if shell == "busybox" else [shell, "-s"]
-    done = subprocess.run(argv, input=script.encode(), capture_output=True, timeout=120,
-                          check=False)
-    return done.stdout
 
 
 def _payload(raw: RawOutput, _args: object) -> ProbeResult:
@@ -128,14 +121,20 @@ def test_without_tail_on_the_host_the_lanes_run_one_after_another(
 
 
 def test_lanes_give_the_results_one_lane_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped baseline on this machine, run both ways: the same result for every call."""
+    """The shipped baseline on this machine, run both ways: the same result for every call.
+    Each run is in new PID and network namespaces, so what other tests start meanwhile
+    (their processes, their sockets) is in neither."""
+    require_namespace()
     calls = load_baseline().probe_calls()
 
     def results(lanes: int) -> dict[str, tuple[object, ...]]:
         monkeypatch.setattr(collect_module, "MAX_LANES", lanes)
         monkeypatch.setattr(collect_module, "_COMPILED", {})
         token = new_token()
-        parsed = parse_output(run_script(build_script(calls, token)), calls, token)
+        done = subprocess.run(["unshare", "--pid", "--net", "--mount-proc", "--fork",
+                               "sh", "-s"], input=build_script(calls, token).encode(),
+                              capture_output=True, timeout=300, check=False)
+        parsed = parse_output(done.stdout, calls, token)
         assert parsed.complete and not parsed.problems
         return {call.key: (result.status, result.data, result.error)
                 for call, result in parsed.results.items()}
