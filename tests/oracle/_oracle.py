@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
+
 from tests.hostile._namespace import REPO_ROOT, require_namespace
 
 Verdict = Literal["pass", "fail"]
@@ -53,6 +55,9 @@ class Answer:
     returncode: int
     stdout: str
     stderr: str
+    # the question outlived its Ask.timeout and was killed: no answer at all (never read as
+    # a refusal, a failure or anything else the consumer might have said)
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -124,11 +129,11 @@ for ask in request["asks"]:
         done = subprocess.run(argv, input=ask["stdin"].encode("latin-1"), capture_output=True,
                               timeout=ask["timeout"], env=env, check=False)
         answers.append([done.returncode, done.stdout.decode("utf-8", "replace"),
-                        done.stderr.decode("utf-8", "replace")])
+                        done.stderr.decode("utf-8", "replace"), False])
     except subprocess.TimeoutExpired:
-        answers.append([124, "", "timed out"])
+        answers.append([124, "", "timed out", True])
     except OSError as exc:
-        answers.append([127, "", str(exc)])
+        answers.append([127, "", str(exc), False])
 from scanner.baseline import iter_probe_checks, load_baseline
 from scanner.collect import collect
 from scanner.evaluate import evaluate_rule
@@ -224,8 +229,22 @@ CURRENT_ITEM: list[Any] = []
 
 
 def check_case(case: Case, root: Path) -> None:
-    """The consumer's answer must match the state's intent, and the scanner the consumer."""
+    """The consumer's answer must match the state's intent, and the scanner the consumer.
+
+    A question that timed out is no answer (read as one, a login that never completed
+    would pass for a refused one): the case is built and asked once more, and a second
+    timeout fails the test naming the question."""
     outcome = run_case(case, root)
+    if any(answer.timed_out for answer in outcome.answers):
+        again = root / "again"
+        again.mkdir()
+        outcome = run_case(case, again)
+    unasked = [(number, ask) for number, (ask, answer) in enumerate(
+        zip(case.consumer.asks, outcome.answers, strict=True)) if answer.timed_out]
+    if unasked:
+        number, ask = unasked[0]
+        pytest.fail(f"{case.id}: {case.consumer.name} could not be asked: question {number} "
+                    f"({shlex.join(ask.argv)}) timed out after {ask.timeout:g} s, twice")
     compliant = case.consumer.decide(outcome.answers, outcome.parameters)
     consumer_says: Verdict = "pass" if compliant else "fail"
     shown = "\n".join(f"  ask {i}: exit {a.returncode}; stdout {a.stdout[-800:]!r}; "

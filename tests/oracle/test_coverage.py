@@ -6,8 +6,10 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import pytest
+
 from scanner.baseline import load_baseline
-from tests.oracle._oracle import Case
+from tests.oracle._oracle import Ask, Case, Consumer, State, check_case
 
 HERE = Path(__file__).parent
 
@@ -38,3 +40,16 @@ def test_every_automated_rule_has_a_consumer_decided_pass_and_fail_state() -> No
 def test_case_ids_are_unique() -> None:
     ids = [case.id for case in all_cases()]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_a_question_that_times_out_is_asked_again_and_never_read_as_an_answer(
+        tmp_path: Path) -> None:
+    """A login that hangs past its limit must not read as a refused one: the harness asks
+    once more, and fails naming the question when it times out again."""
+    hangs = Consumer("a consumer that never answers", [Ask(["sleep", "30"], timeout=1)],
+                     lambda answers, parameters: not answers[0].ok)
+    case = Case("ssh.root-login-disabled", "hangs", State(), hangs, "pass")
+    with pytest.raises(pytest.fail.Exception, match=r"could not be asked: question 0 "
+                                                    r"\(sleep 30\) timed out after 1 s, twice"):
+        check_case(case, tmp_path)
+    assert (tmp_path / "again").is_dir()  # the case was built and asked a second time
