@@ -77,7 +77,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the CLI; report CiiScanError as one line with its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -10,12 +10,12 @@ password is refused with the reason.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from scanner.history.errors import HistoryError
+from scanner.userdirs import data_dir
 
 STORE_ENV = "CII_SCAN_STORE"
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -43,9 +43,7 @@ class StoreLocation:
 def default_path() -> Path:
     """$XDG_DATA_HOME/cii-scan/history.sqlite (~/.local/share when unset): per user, as the
     XDG base directory specification puts application data."""
-    base = os.environ.get("XDG_DATA_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
-    return root / "cii-scan" / "history.sqlite"
+    return data_dir() / "history.sqlite"
 
 
 def parse_location(value: str | None) -> StoreLocation:

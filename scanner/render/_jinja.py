@@ -21,6 +21,7 @@ from markupsafe import Markup
 from scanner import __version__
 from scanner.render._text import printable
 from scanner.resources import reports_dir
+from scanner.userdirs import cache_dir
 
 
 def finalize(value: Any) -> Any:
@@ -51,9 +52,7 @@ class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
 
 def template_cache_dir() -> Path:
     """$XDG_CACHE_HOME/cii-scan/templates (~/.cache when unset), per user."""
-    base = os.environ.get("XDG_CACHE_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "cii-scan" / "templates"
+    return cache_dir() / "templates"
 
 
 def _private_dir(path: Path) -> bool:
