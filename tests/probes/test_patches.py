@@ -10,12 +10,19 @@ the parser sees what a host would send.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
+from scanner import probes
+from scanner.probes._common import decode, quote
 from scanner.probes.patches import dpkg_compare, is_security
+from tests._scanner import skip_or_fail
 from tests.conftest import FIXTURES, TEST_TOKEN, interpret
 
 
@@ -220,3 +227,38 @@ def test_dnf_unfinished_or_without_repositories_is_an_error() -> None:
     assert interpret("pending_updates", _dnf("cii:no-dnf-python")).status == "error"
     neither = interpret("pending_updates", _dnf("cii:missing"))
     assert "neither apt nor dnf" in (neither.error or "")
+
+
+def _run_snippet(shims: dict[str, str], bin_dir: Path) -> tuple[str, list[str]]:
+    """The pending_updates snippet run on this machine with ``shims`` first on PATH, and
+    what the shims wrote to fd 9. ``bin_dir`` is outside /tmp, which the snippet's
+    private namespace covers with its own tmpfs."""
+    bin_dir.mkdir()
+    for name, body in shims.items():
+        shim = bin_dir / name
+        shim.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        shim.chmod(0o755)
+    log = bin_dir / "log"
+    script = (f"exec 9>{quote(str(log))}; CII_M={TEST_TOKEN}; export CII_M; "
+              f"PATH={quote(str(bin_dir))}:$PATH; {probes.get('pending_updates').snippet({})}")
+    done = subprocess.run(["sh", "-c", script], capture_output=True, timeout=300, check=False)
+    return decode(done.stdout), log.read_text(encoding="utf-8").split()
+
+
+def test_apt_builds_its_cache_once_where_root_has_a_private_tmpfs() -> None:
+    """As root, apt-cache policy finds the cache indextargets left in the snippet's own
+    tmpfs (so apt builds it once); without a namespace both build it in memory; the
+    findings are the same either way."""
+    if os.geteuid() != 0 or shutil.which("apt-cache") is None:
+        skip_or_fail("needs root and apt to make the snippet's private tmpfs")
+    seen = ('[ -f /tmp/cii-pkgcache.bin ] && echo cache-present >&9 || echo cache-absent >&9; '
+            'exec /usr/bin/apt-cache "$@"')
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as outside:  # outside /tmp
+        shared, shared_log = _run_snippet({"apt-cache": seen}, Path(outside) / "shared")
+        alone, alone_log = _run_snippet({"apt-cache": seen, "unshare": "exit 1"},
+                                        Path(outside) / "alone")
+    assert shared_log == ["cache-present"]
+    assert alone_log == ["cache-absent"]
+    results = [interpret("pending_updates", payload) for payload in (shared, alone)]
+    assert results[0].error is None and results[0].data["packages_asked"] > 100
+    assert results[0].data == results[1].data
