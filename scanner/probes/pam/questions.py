@@ -150,6 +150,10 @@ def ask(service: Service, situation: Situation, knowledge: Knowledge) -> Answer:
                   f"scanner does not model succeeds ({', '.join(unknown)})", trace)
 
 
+def _copied(tally: Mapping[str, list[int]]) -> dict[str, list[int]]:
+    return {directory: list(failures) for directory, failures in tally.items()}
+
+
 def _lockout_world(service: Service, knowledge: Knowledge, choose: Choose
                    ) -> tuple[int | None, int, set[Hashable]]:
     """(failures after which the right password is refused, seconds it stays refused
@@ -163,11 +167,14 @@ def _lockout_world(service: Service, knowledge: Knowledge, choose: Choose
                               now=now, tally=state)
         return _run(service, situation, knowledge, choose, run)
 
+    # An attempt is a function of the tally it finds (and the world), so the tally after
+    # ``count`` wrong passwords is the one before it plus one more: each count asks the
+    # right password of a copy, and the wrong ones are not asked again from nothing.
     locked_after = None
+    wrongs: dict[str, list[int]] = {}
     for count in range(1, MAX_ATTEMPTS + 1):
-        tally = {}
-        for _ in range(count):
-            attempt("wrong", 0, tally)
+        attempt("wrong", 0, wrongs)
+        tally = _copied(wrongs)
         # the right password twice: a line that resets the tally while refusing (an
         # authsucc line with a higher deny) lets the second try in
         if not attempt("right", 0, tally) and not attempt("right", 0, tally):
@@ -181,7 +188,7 @@ def _lockout_world(service: Service, knowledge: Knowledge, choose: Choose
                          and (options := knowledge.faillock_options(handler)) is not None
                          and int(options.get("unlock_time") or 0) > 0})
     for moment in candidates:
-        if attempt("right", moment, copy.deepcopy(tally)):
+        if attempt("right", moment, _copied(tally)):
             return locked_after, moment - 1, unknown
     return locked_after, 0, unknown
 
