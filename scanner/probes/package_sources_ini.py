@@ -24,10 +24,10 @@ from typing import Any
 
 from scanner.lines import C_SPACE, split_lines, strip
 from scanner.probes._common import quote
+from scanner.probes._dnf_python import first_python, guarded
 from scanner.probes._sections import Collected
 
 _DNF_PROGRAM = "\n".join([
-    "import dnf",
     "b = dnf.Base()",
     "b.conf.read()",
     "if b.conf.substitutions.get('releasever') is None:",
@@ -43,11 +43,9 @@ _DNF_PROGRAM = "\n".join([
 
 #: sh asking dnf's Python module; ``cii:missing`` when dnf is not on the host at all.
 DNF_ASK = (
-    "asked=; if command -v dnf >/dev/null 2>&1 || [ -e /etc/dnf/dnf.conf ]; then "
-    "for py in /usr/libexec/platform-python /usr/bin/python3; do "
-    "if [ -z \"$asked\" ] && [ -x \"$py\" ] && \"$py\" -c 'import dnf' >/dev/null 2>&1; then "
-    f"asked=1; \"$py\" -c {quote(_DNF_PROGRAM)}; fi; done; "
-    "[ -n \"$asked\" ] || echo cii:no-dnf-python; else echo cii:missing; fi"
+    "if command -v dnf >/dev/null 2>&1 || [ -e /etc/dnf/dnf.conf ]; then "
+    + first_python(f"\"$py\" -c {quote(guarded(_DNF_PROGRAM))}")
+    + "; [ -n \"$asked\" ] || echo cii:no-dnf-python; else echo cii:missing; fi"
 )
 
 _TRUE = ("1", "yes", "true", "on")

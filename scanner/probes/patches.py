@@ -53,6 +53,7 @@ from typing import Any
 from scanner.lines import split_lines
 from scanner.probes import Probe, ProbeResult, RawOutput
 from scanner.probes._common import cut_guard, quote
+from scanner.probes._dnf_python import first_python, guarded
 from scanner.probes._sections import Collected, Section, section, split_sections
 from scanner.probes.package_sources import SOURCE_FILES
 
@@ -101,7 +102,7 @@ _LISTS = (
 )
 
 _DNF_PROGRAM = "\n".join([
-    "import dnf, dnf.rpm, hawkey",
+    "import dnf.rpm, hawkey",
     "b = dnf.Base()",
     "b.conf.read()",
     "b.conf.substitutions['releasever'] = dnf.rpm.detect_releasever(b.conf.installroot)"
@@ -130,16 +131,16 @@ _DNF_PROGRAM = "\n".join([
 ])
 _DNF = (
     "if command -v apt-get >/dev/null 2>&1; then echo cii:apt-host; "
-    "elif command -v dnf >/dev/null 2>&1; then asked=; "
-    "for py in /usr/libexec/platform-python /usr/bin/python3; do "
-    "if [ -z \"$asked\" ] && [ -x \"$py\" ] && \"$py\" -c 'import dnf' >/dev/null 2>&1; then "
-    "asked=1; if [ -n \"$cii_ns\" ] && [ -d /var/cache/dnf ]; then "
-    "unshare --mount --propagation private -- sh -c 'mount -t tmpfs -o size=256m cii-probe "
-    "/tmp && mkdir"  # noqa: S108 (a tmpfs of the private namespace, mounted just now)
-    " /tmp/u /tmp/w && mount -t overlay -o lowerdir=/var/cache/dnf,"
-    "upperdir=/tmp/u,workdir=/tmp/w cii-probe /var/cache/dnf && exec \"$@\"' cii "
-    f"\"$py\" -c {quote(_DNF_PROGRAM)}; else \"$py\" -c {quote(_DNF_PROGRAM)}; fi; fi; "
-    "done; [ -n \"$asked\" ] || echo cii:no-dnf-python; else echo cii:missing; fi"
+    "elif command -v dnf >/dev/null 2>&1; then "
+    + first_python(
+        "if [ -n \"$cii_ns\" ] && [ -d /var/cache/dnf ]; then "
+        "unshare --mount --propagation private -- sh -c 'mount -t tmpfs -o size=256m "
+        "cii-probe /tmp && mkdir"  # the private namespace's own tmpfs
+        " /tmp/u /tmp/w && mount -t overlay -o lowerdir=/var/cache/dnf,"
+        "upperdir=/tmp/u,workdir=/tmp/w cii-probe /var/cache/dnf && exec \"$@\"' cii "
+        f"\"$py\" -c {quote(guarded(_DNF_PROGRAM))}; "
+        f"else \"$py\" -c {quote(guarded(_DNF_PROGRAM))}; fi")
+    + "; [ -n \"$asked\" ] || echo cii:no-dnf-python; else echo cii:missing; fi"
 )
 
 
