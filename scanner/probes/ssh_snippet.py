@@ -119,14 +119,28 @@ _BODY = r"""
 cii_sec() { printf '%s F cii:sshd/%s\n' "$CII_M" "$1"; }
 cii_rc() { printf '\ncii:rc %s\n' "$1"; }
 cii_q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+# cii_is_sshd PID: its name is sshd, or its executable's is (a link of another name).
+# The executables were asked of every process at once by find (cii_xs, of the processes
+# in cii_xseen) where find has -lname; a process started since, or every one where find
+# cannot, is asked by a readlink of its own.
 cii_is_sshd() {
   cii_c=; { read -r cii_c < "/proc/$1/comm"; } 2>/dev/null
   [ "$cii_c" = sshd ] && return 0
+  case "$cii_xseen" in *" $1 "*)
+    case "$cii_xs" in *" $1 "*) return 0;; esac
+    return 1;;
+  esac
   cii_e=$(readlink "/proc/$1/exe" 2>/dev/null)
   case "${cii_e##*/}" in sshd|'sshd (deleted)') return 0;; esac
   return 1
 }
-cii_ppid() { awk '/^PPid:/ { print $2; exit }' "/proc/$1/status" 2>/dev/null; }
+# cii_ppid PID: sets cii_pp to its parent's pid (empty when it is gone), read by the shell
+cii_ppid() {
+  cii_pp=
+  { while read -r cii_k cii_v; do
+      if [ "$cii_k" = PPid: ]; then cii_pp=$cii_v; break; fi
+    done < "/proc/$1/status"; } 2>/dev/null
+}
 cii_now() {
   cii_t=$(date +%s.%N 2>/dev/null)
   case "$cii_t" in *N*|'') cii_t=$(date +%s); esac
@@ -249,17 +263,24 @@ for cii_b in "$(command -v sshd 2>/dev/null)" /usr/sbin/sshd /usr/local/sbin/ssh
     /usr/bin/sshd /opt/openssh/sbin/sshd; do
   case "$cii_b" in /*) [ -x "$cii_b" ] && [ -f "$cii_b" ] && { cii_bin=$cii_b; break; };; esac
 done
+cii_xs=; cii_xseen=
+if find /proc/self/exe -maxdepth 0 -lname '*' >/dev/null 2>&1; then
+  set -- /proc/[0-9]*/exe
+  cii_xseen=" $(printf '%s\n' "$@" | sed 's,^/proc/,,; s,/exe$,,' | tr '\n' ' ')"
+  cii_xs=" $(find "$@" -maxdepth 0 \( -lname '*/sshd' -o -lname '*/sshd (deleted)' \) \
+    2>/dev/null | sed 's,^/proc/,,; s,/exe$,,' | tr '\n' ' ')"
+fi
 cii_sec procs
 cii_a=$$
 while [ -n "$cii_a" ] && [ "$cii_a" != 0 ] && [ "$cii_a" != 1 ]; do
-  printf 'ancestor %s\n' "$cii_a"; cii_a=$(cii_ppid "$cii_a")
+  printf 'ancestor %s\n' "$cii_a"; cii_ppid "$cii_a"; cii_a=$cii_pp
 done
 cii_tops=
 for cii_d in /proc/[0-9]*; do
   cii_p=${cii_d#/proc/}
   [ "$cii_p" = "$$" ] && continue
   cii_is_sshd "$cii_p" || continue
-  cii_pp=$(cii_ppid "$cii_p")
+  cii_ppid "$cii_p"
   [ -n "$cii_pp" ] && [ "$cii_pp" != 0 ] && cii_is_sshd "$cii_pp" && continue
   printf 'top %s %s\n' "$cii_p" "$(readlink "$cii_d/exe" 2>/dev/null)"
   cii_tops="$cii_tops $cii_p"
