@@ -109,6 +109,7 @@ class Run:
     elapsed_s: float
     peak_mib: float
     exit_code: int
+    cpu_s: float  # user + system time of the process (a fleet's hosts are not in it)
 
 
 class Children:
@@ -143,7 +144,8 @@ class Children:
                 ended.set()
                 self.running = None
         measurement = read_report(report)
-        run = Run(measurement.elapsed_s, measurement.peak_rss_bytes / 2**20, child.returncode)
+        run = Run(measurement.elapsed_s, measurement.peak_rss_bytes / 2**20, child.returncode,
+                  measurement.cpu_s)
         if run.exit_code >= 128 or (what == "floor" and run.exit_code != 0):  # a signal
             text = errors.read_text(errors="replace")[-2000:]
             raise SystemExit(f"{what} process failed ({run.exit_code}):\n{text}")
@@ -340,7 +342,10 @@ def pair_row(label: str, measured: Pairs, scans: Scans, key: str) -> str:
     floor_rss = statistics.median(r.peak_mib for r in measured.floor)
     # the warm-up's figures are the first of each list, not a pair's
     host_s = statistics.median(scans.host_s[key][1:])
-    notes = (f"exit {exits}; median host duration_s {host_s:.2f} s; "
+    cpu_floor = statistics.median(r.cpu_s for r in measured.floor)
+    cpu_scan = statistics.median(r.cpu_s for r in measured.scan)
+    notes = (f"exit {exits}; median host duration_s {host_s:.2f} s; process CPU (user + "
+             f"system) floor {cpu_floor:.2f} s, scan {cpu_scan:.2f} s; "
              f"{scans.outcomes[key].describe()}")
     return (f"| {label} | {len(measured.scan)} | {floor:.3f} s | {scan:.3f} s | "
             f"**{mid:.2f}×** | {low:.2f}–{high:.2f}× | {scan / floor:.2f}× | "

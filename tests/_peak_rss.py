@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # argv: REPORT COMMAND...; runs COMMAND with this process's stdio and writes to REPORT, as
-# JSON, its peak RSS in bytes and its wall time from fork to reap (the launcher's own start
-# is not in it). Exits as COMMAND did (128 + N for a signal, as a shell reports it). The
+# JSON, its peak RSS in bytes, its wall time from fork to reap (the launcher's own start
+# is not in it) and the CPU time it and the children it waited for used (user + system).
+# Exits as COMMAND did (128 + N for a signal, as a shell reports it). The
 # launcher ignores SIGINT and SIGTERM, so a signal sent to the group ends COMMAND, which
 # writes what it has, and the launcher still reports.
 _LAUNCHER = """
@@ -37,7 +38,8 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - started
 with open(sys.argv[1], "w") as report:
-    json.dump({"peak_rss_bytes": usage.ru_maxrss * 1024, "elapsed_s": elapsed}, report)
+    json.dump({"peak_rss_bytes": usage.ru_maxrss * 1024, "elapsed_s": elapsed,
+               "cpu_s": usage.ru_utime + usage.ru_stime}, report)
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -47,6 +49,7 @@ sys.exit(code if code >= 0 else 128 - code)
 class Measured:
     peak_rss_bytes: int
     elapsed_s: float
+    cpu_s: float
 
 
 def measured(argv: Sequence[str], report: Path) -> list[str]:
@@ -56,7 +59,8 @@ def measured(argv: Sequence[str], report: Path) -> list[str]:
 
 def read_report(report: Path) -> Measured:
     fields = json.loads(report.read_text())
-    return Measured(int(fields["peak_rss_bytes"]), float(fields["elapsed_s"]))
+    return Measured(int(fields["peak_rss_bytes"]), float(fields["elapsed_s"]),
+                    float(fields["cpu_s"]))
 
 
 def peak_rss_bytes(report: Path) -> int:

@@ -62,3 +62,14 @@ def test_a_signal_to_the_group_ends_the_command_and_the_launcher_still_reports(
     os.killpg(started.pid, signal.SIGTERM)
     assert started.wait(timeout=30) == 128 + 15
     assert read_report(report).elapsed_s < 30
+
+
+def test_the_launcher_counts_the_cpu_the_command_used_not_the_time_it_waited(
+        tmp_path: Path) -> None:
+    busy, idle = tmp_path / "busy", tmp_path / "idle"
+    subprocess.run(measured([sys.executable, "-c", "n = 0\nwhile n < 5_000_000: n += 1"],
+                            busy), check=True)
+    subprocess.run(measured(["sleep", "0.5"], idle), check=True)
+    assert read_report(idle).elapsed_s >= 0.5
+    assert read_report(idle).cpu_s < read_report(busy).cpu_s
+    assert read_report(busy).cpu_s > 0.05  # 5 million additions are not free
