@@ -26,6 +26,10 @@ order (dpkg's verrevcmp) are the scanner's own:
   twice; the InRelease apt reads through a temporary file goes there too, and none of
   it touches the host's disks. Elsewhere apt builds its cache in memory
   (``Dir::Cache::pkgcache=``) for each command and uses its own O_TMPFILE in $TMPDIR.
+  The host's own cache (/var/cache/apt/pkgcache.bin) is never read: apt trusts it while
+  dpkg's status keeps its size and its mtime in whole seconds, so a downgrade within
+  the cache's second leaves a cache that names the fixed version as installed
+  (tests/oracle/test_patches.py plants one).
 * Age of the lists: the ``Date:`` of each archive's Release or InRelease file, which
   the archive signs (a copied or touched list file keeps it; a list file's mtime is the
   server's Last-Modified, or whatever the file system says, and proves nothing). The

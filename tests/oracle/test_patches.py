@@ -90,6 +90,10 @@ def security(archive, codename, label):
     return (archive or "").endswith("-security") or (codename or "").endswith("-security") \
         or label == "Debian-Security"
 
+# apt's answer from the lists and dpkg's status themselves: a cache apt kept on disk
+# may be stale in a way its own check cannot see (a state below plants one)
+apt_pkg.config.set("Dir::Cache::pkgcache", "")
+apt_pkg.config.set("Dir::Cache::srcpkgcache", "")
 cache = apt.Cache()
 pending = []
 for pkg in cache:
@@ -166,6 +170,10 @@ def case(name: str, intent: str, suites: Sequence[Suite], installed: str | None 
 
 SEC = "bookworm-security"
 MAIN = "bookworm"
+# read after docker-clean (apt reads apt.conf.d in order), whose empty values turn it off
+KEEP_APT_CACHE = {"/etc/apt/apt.conf.d/zz-cii-keep-cache":
+                  'Dir::Cache::pkgcache "pkgcache.bin";\n'
+                  'Dir::Cache::srcpkgcache "srcpkgcache.bin";\n'}
 
 CASES = [
     case("security-version-newer", "fail", [(SEC, "1.1", DEBIAN_SECURITY)]),
@@ -219,6 +227,23 @@ CASES = [
     case("label-debian-security-only", "fail",
          [(SEC, "1.1", {"Origin": "Debian", "Label": "Debian-Security", "Suite": "stable",
                         "Codename": "bookworm"})]),
+    # a stock host keeps apt's package cache (this machine's image turns it off), which
+    # apt-get update writes; the scanner builds its own all the same
+    case("host-cache-security-version-newer", "fail", [(SEC, "1.1", DEBIAN_SECURITY)],
+         files=KEEP_APT_CACHE),
+    case("host-cache-non-security-suite-newer", "pass",
+         [(MAIN, "1.1", DEBIAN_MAIN), (SEC, "1.0", DEBIAN_SECURITY)], files=KEEP_APT_CACHE),
+    # apt trusts its cache while dpkg's status keeps its size and its mtime in seconds: a
+    # downgrade within the cache's second (here the mtime put back) leaves a cache that
+    # says the fixed 1.1 is installed; read as it is, it would pass a host whose fix is
+    # pending. The scanner never reads the host's cache.
+    case("host-cache-stale-but-apt-would-trust-it", "fail", [(SEC, "1.1", DEBIAN_SECURITY)],
+         installed="1.1", files=KEEP_APT_CACHE,
+         after=["test -s /var/cache/apt/pkgcache.bin",
+                "touch -r /var/lib/dpkg/status /var/cii-status-time",
+                *_deb("1.0", f"{DEBS}/ciitest-old.deb"),
+                f"dpkg -i {DEBS}/ciitest-old.deb >/dev/null 2>&1",
+                "touch -r /var/cii-status-time /var/lib/dpkg/status"]),
 ]
 
 
