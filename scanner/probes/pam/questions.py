@@ -173,7 +173,10 @@ def _lockout_world(service: Service, knowledge: Knowledge, choose: Choose
     locked_after = None
     wrongs: dict[str, list[int]] = {}
     for count in range(1, MAX_ATTEMPTS + 1):
+        before = _copied(wrongs)
         attempt("wrong", 0, wrongs)
+        if count > 1 and wrongs == before:
+            break  # nothing counts the failures: every further count asks the same again
         tally = _copied(wrongs)
         # the right password twice: a line that resets the tally while refusing (an
         # authsucc line with a higher deny) lets the second try in
